@@ -4,6 +4,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddConductorDatabase();
+builder.AddConductorMigrations();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();

@@ -1,4 +1,6 @@
+using Conductor.Data.Migrations;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -25,6 +27,20 @@ public static class DatabaseExtensions
 
         builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", timeout: TimeSpan.FromSeconds(5));
+        return builder;
+    }
+
+    /// <summary>
+    /// Applies the embedded <c>Migrations/NNNN_*.sql</c> at start-up, before the service listens. Call it right after
+    /// <see cref="AddConductorDatabase"/> and before anything that uses the schema from a hosted service: hosted
+    /// services start in registration order.
+    /// </summary>
+    public static IHostApplicationBuilder AddConductorMigrations(this IHostApplicationBuilder builder)
+    {
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<IMigrationSource>(new EmbeddedMigrationSource());
+        builder.Services.TryAddSingleton<MigrationRunner>();
+        builder.Services.AddHostedService<MigrationHostedService>();
         return builder;
     }
 }

@@ -6,6 +6,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddConductorDatabase();
+builder.AddConductorMigrations();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
