@@ -10,7 +10,7 @@ namespace Conductor.Redis;
 /// The Redis client: one shared, pipelined connection for ordinary commands and a small pool of dedicated connections
 /// for blocking ones (so a BLOCK never stalls the shared connection). Thread-safe; create one per process.
 /// </summary>
-public sealed class RedisClient : IRedisClient, IAsyncDisposable
+public sealed class RedisClient : IRedisClient, IAsyncDisposable, IDisposable
 {
     private static readonly HashSet<string> CommandsNeedingTheirOwnConnection = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -288,6 +288,9 @@ public sealed class RedisClient : IRedisClient, IAsyncDisposable
 
     public async ValueTask<long> PublishAsync(string channel, RedisValue message, CancellationToken cancellationToken = default) =>
         (await ExecuteAsync("PUBLISH", [channel, message], cancellationToken).ConfigureAwait(false)).AsInt64();
+
+    /// <summary>For containers disposed synchronously; prefer <see cref="DisposeAsync"/>.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     public async ValueTask DisposeAsync()
     {

@@ -29,7 +29,14 @@ public sealed class RedisScript
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        await EnsureLoadedAsync(client, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await EnsureLoadedAsync(client).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisException)
+        {
+            // Loading is an optimisation: EVALSHA below fails with NOSCRIPT and EVAL takes over.
+        }
         try
         {
             return await client.EvalShaAsync(Sha1, keys, args, cancellationToken).ConfigureAwait(false);
@@ -40,14 +47,14 @@ public sealed class RedisScript
         }
     }
 
-    private Task EnsureLoadedAsync(IRedisClient client, CancellationToken cancellationToken)
+    private Task EnsureLoadedAsync(IRedisClient client)
     {
         lock (_loadLock)
         {
-            // A failed load (connection down, cancelled) is retried by the next call rather than remembered.
+            // Shared by every caller, so no caller's token may cancel it; a failed load is retried by the next call.
             if (_load is null || _load.IsFaulted || _load.IsCanceled)
             {
-                _load = client.ScriptLoadAsync(Source, cancellationToken).AsTask();
+                _load = client.ScriptLoadAsync(Source, CancellationToken.None).AsTask();
             }
             return _load;
         }
