@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Conductor.Hosting.Processes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Conductor.Hosting.Provisioning;
+
+public sealed record LocalRedisOptions(string DataDirectory, string Password)
+{
+    /// <summary>0 picks a free port.</summary>
+    public int Port { get; init; }
+    /// <summary>Append-only file and snapshots, so data survives a restart. Tests that restart "empty" turn this off.</summary>
+    public bool Persistent { get; init; } = true;
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// redis-server as a local child process on 127.0.0.1: a free port, a password, data in its own folder.
+/// The configuration (password included) reaches the server on standard input, never in argv.
+/// </summary>
+public sealed class LocalRedisServer : IAsyncDisposable
+{
+    private readonly LocalRedisOptions _options;
+    private readonly ILogger _logger;
+    private readonly string _executable;
+    private ManagedProcess? _process;
+
+    private LocalRedisServer(LocalRedisOptions options, string executable, int port, ILogger logger)
+    {
+        _options = options;
+        _executable = executable;
+        Port = port;
+        _logger = logger;
+    }
+
+    public ConsoleLog Console { get; } = new();
+    public int Port { get; }
+    public string Password => _options.Password;
+    public int? ProcessId => _process?.Id;
+    public Task<int> Exited => _process?.Exited ?? Task.FromResult(0);
+
+    /// <summary>StackExchange/Aspire style, as <c>ConnectionStrings__redis</c> carries it.</summary>
+    public string ConnectionString => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)},password={Password}";
+
+    public static async Task<LocalRedisServer> StartAsync(LocalRedisOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        logger ??= NullLogger.Instance;
+        var executable = await ServerBinaries.EnsureAsync("redis-server", "redis-server", () => [], logger, cancellationToken).ConfigureAwait(false);
+        var port = options.Port != 0 ? options.Port : FreePort.Next();
+        var server = new LocalRedisServer(options, executable, port, logger);
+        try
+        {
+            await server.StartProcessAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return server;
+    }
+
+    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(_options.DataDirectory);
+        var pidFile = Path.Combine(_options.DataDirectory, "redis.pid");
+        await StaleProcess.StopIfRunningAsync(pidFile, "redis-server", _logger).ConfigureAwait(false);
+
+        _process = ManagedProcess.Start(new ProcessSpec(_executable, ["-"])
+        {
+            DisplayName = "redis-server",
+            WorkingDirectory = _options.DataDirectory,
+            StandardInput = BuildConfiguration(pidFile),
+        }, Console, _logger);
+
+        var deadline = DateTime.UtcNow + _options.StartTimeout;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_process.HasExited)
+            {
+                throw new ProvisioningException($"redis-server exited during start-up: {_process.Tail(5)}");
+            }
+            if (await PingAsync(cancellationToken).ConfigureAwait(false))
+            {
+                _logger.LogInformation("Redis is ready on 127.0.0.1:{Port}", Port);
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new ProvisioningException($"redis-server did not answer PING within {_options.StartTimeout.TotalSeconds:0} s: {_process.Tail(5)}");
+            }
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private string BuildConfiguration(string pidFile)
+    {
+        var config = new StringBuilder()
+            .AppendLine("bind 127.0.0.1")
+            .AppendLine(CultureInfo.InvariantCulture, $"port {Port}")
+            .AppendLine("protected-mode yes")
+            .AppendLine("daemonize no")
+            .AppendLine(CultureInfo.InvariantCulture, $"pidfile \"{pidFile}\"")
+            .AppendLine(CultureInfo.InvariantCulture, $"dir \"{_options.DataDirectory}\"")
+            .AppendLine(CultureInfo.InvariantCulture, $"requirepass {Password}")
+            .AppendLine("logfile \"\"");
+        if (_options.Persistent)
+        {
+            config.AppendLine("appendonly yes").AppendLine("appendfsync everysec").AppendLine("save 60 1");
+        }
+        else
+        {
+            config.AppendLine("appendonly no").AppendLine("save \"\"");
+        }
+        return config.ToString();
+    }
+
+    /// <summary>AUTH then PING over a fresh socket: true once the server answers PONG.</summary>
+    public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            using var client = new TcpClient();
+            await client.ConnectAsync("127.0.0.1", Port, timeout.Token).ConfigureAwait(false);
+            var stream = client.GetStream();
+            var request = $"*2\r\n$4\r\nAUTH\r\n${Encoding.UTF8.GetByteCount(Password)}\r\n{Password}\r\n*1\r\n$4\r\nPING\r\n";
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(request), timeout.Token).ConfigureAwait(false);
+            var buffer = new byte[64];
+            var received = new StringBuilder();
+            while (!received.ToString().Contains("PONG", StringComparison.Ordinal) && !received.ToString().Contains('-', StringComparison.Ordinal))
+            {
+                var read = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+                received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+            }
+            return received.ToString() == "+OK\r\n+PONG\r\n";
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Stops the server (it saves its data first when persistent).</summary>
+    public async Task StopAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Kills the server without letting it save, as a crash would.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.StopAsync(TimeSpan.Zero, signal: 9).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops and starts again on the same port; <paramref name="discardData"/> starts it with an empty data set.</summary>
+    public async Task RestartAsync(bool discardData = false, CancellationToken cancellationToken = default)
+    {
+        if (discardData)
+        {
+            await KillAsync().ConfigureAwait(false);
+            foreach (var entry in new DirectoryInfo(_options.DataDirectory).EnumerateFileSystemInfos())
+            {
+                if (entry is DirectoryInfo directory) { directory.Delete(recursive: true); } else { entry.Delete(); }
+            }
+        }
+        else
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        await StartProcessAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
