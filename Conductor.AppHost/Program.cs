@@ -1,1 +1,7 @@
-Console.WriteLine("apphost");
+using Conductor.AppHost;
+using Conductor.Hosting;
+
+var builder = DistributedApplicationBuilder.Create(args);
+ConductorModel.Define(builder);
+await using var app = builder.Build();
+return await app.RunAsync();

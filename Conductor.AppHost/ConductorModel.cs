@@ -1,0 +1,38 @@
+using Conductor.Hosting;
+using Conductor.Hosting.ApplicationModel;
+
+namespace Conductor.AppHost;
+
+/// <summary>
+/// Conductor's topology, in Aspire's app model. Program.cs runs or publishes it; the whole-system tests start
+/// it in isolation (the role Aspire.Hosting.Testing plays).
+/// </summary>
+public static class ConductorModel
+{
+    public static void Define(IDistributedApplicationBuilder builder)
+    {
+        var redis = builder.AddRedis("redis");
+        var postgres = builder.AddPostgres("postgres");
+        var conductorDb = postgres.AddDatabase("conductordb");
+
+        var api = builder.AddProject("api", "../Conductor.Api/Conductor.Api.csproj")
+            .WithHttpEndpoint(port: 5080)
+            .WithExternalHttpEndpoints()
+            .WithReference(redis)
+            .WithReference(conductorDb)
+            .WaitFor(redis)
+            .WaitFor(conductorDb);
+
+        builder.AddProject("gitworker", "../Conductor.GitWorker/Conductor.GitWorker.csproj")
+            .WithReference(redis)
+            .WithReference(conductorDb)
+            .WaitFor(redis)
+            .WaitFor(conductorDb);
+
+        builder.AddProject("web", "../Conductor.Web/Conductor.Web.csproj")
+            .WithHttpEndpoint(port: 5090)
+            .WithExternalHttpEndpoints()
+            .WithReference(api)
+            .WaitFor(api);
+    }
+}
