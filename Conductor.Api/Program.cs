@@ -1,10 +1,14 @@
+using Conductor.Api.Jobs;
 using Conductor.Data;
+using Conductor.Jobs;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddConductorDatabase();
 builder.AddConductorMigrations();
+builder.AddConductorRedis();
+builder.AddConductorJobQueue();
 builder.Services.AddOpenApi();
 
 var app = builder.Build();
@@ -14,6 +18,7 @@ app.UseStatusCodePages();
 
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
+app.MapJobsApi();
 
 app.Run();
 

@@ -1,4 +1,5 @@
 using Conductor.Data;
+using Conductor.Jobs;
 
 // The GitWorker is a worker service that also listens on HTTP, only so that the AppHost and the platform can
 // probe /health and /alive before anything that waits for it starts.
@@ -6,7 +7,10 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
 builder.AddConductorDatabase();
+// Before the job worker: hosted services start in order, and the worker's start-up sweep reads the jobs table.
 builder.AddConductorMigrations();
+builder.AddConductorRedis();
+builder.AddConductorJobWorker();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
