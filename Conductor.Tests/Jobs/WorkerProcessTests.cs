@@ -1,0 +1,106 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Conductor.Jobs;
+using Conductor.Tests.Infrastructure;
+
+namespace Conductor.Tests.Jobs;
+
+/// <summary>
+/// The real services as processes: the GitWorker with the <c>diagnostic.*</c> kinds switched on through
+/// configuration (<c>Jobs__DiagnosticKinds=true</c>), and the Api.
+/// </summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServerFixture redis)
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_job_held_by_a_killed_worker_process_is_reclaimed_and_finished_once_by_another()
+    {
+        var environment = await JobTestEnvironment.CreateAsync(postgres, redis);
+        environment.Overrides["Jobs:DiagnosticKinds"] = "true";
+        await using var producer = await JobTestHost.StartAsync(environment, worker: false);
+        var roomId = Guid.NewGuid();
+        await using var events = await RoomEvents.SubscribeAsync(producer.Services, roomId);
+
+        var first = ServiceProcess.Start("Conductor.GitWorker", environment.ProcessEnvironment());
+        ServiceProcess? second = null;
+        try
+        {
+            await first.WaitUntilListeningAsync(StartTimeout);
+            var job = await producer.Queue.EnqueueAsync(roomId, "diagnostic.sleep", new { milliseconds = 3000 }, $"workspace:{roomId}", CancellationToken.None);
+            var running = await environment.WaitForAsync(producer.Queue, job.Id, j => j.Status == JobStatus.Running, TimeSpan.FromSeconds(30));
+            var killedWorker = running.LockedBy!;
+            // Kill it mid-handler: after the handler's first progress event, long before its 3 s sleep ends.
+            await events.WaitForAsync(e => e.Events.Any(ev => ev.TryGetProperty("message", out var m) && m.GetString() == $"sleeping on {killedWorker}"), TimeSpan.FromSeconds(10));
+
+            await first.KillAsync();
+            Assert.True(first.HasExited);
+
+            second = ServiceProcess.Start("Conductor.GitWorker", environment.ProcessEnvironment());
+            await second.WaitUntilListeningAsync(StartTimeout);
+            var done = await environment.WaitForAsync(producer.Queue, job.Id, j => j.Status.IsFinal(), TimeSpan.FromSeconds(45));
+
+            Assert.Equal(JobStatus.Succeeded, done.Status);
+            Assert.Equal(2, done.Attempts);
+            var finisher = done.Result!.Value.GetProperty("worker").GetString();
+            Assert.NotEqual(killedWorker, finisher);
+            Assert.Equal(2, done.Result.Value.GetProperty("attempt").GetInt32());
+            Assert.Contains($"Re-claimed", second.Output, StringComparison.Ordinal);
+
+            // Exactly once to completion: one success event, one start per attempt, and nothing left pending.
+            await events.WaitForAsync(e => e.Statuses(job.Id).Contains("succeeded"), TimeSpan.FromSeconds(10));
+            await Task.Delay(500);
+            var forJob = events.Events.Where(e => e.GetProperty("job_id").GetGuid() == job.Id).ToList();
+            Assert.Single(forJob, e => e.GetProperty("status").GetString() == "succeeded");
+            var starts = forJob.Where(e => e.TryGetProperty("message", out var m) && m.GetString()!.StartsWith("attempt ", StringComparison.Ordinal))
+                .Select(e => e.GetProperty("message").GetString()).ToList();
+            Assert.Equal(["attempt 1 of 3", "attempt 2 of 3"], starts);
+            await JobQueueTests.WaitUntilAsync(async () =>
+                (await producer.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName)).Count == 0, TimeSpan.FromSeconds(15), environment);
+        }
+        finally
+        {
+            await first.DisposeAsync();
+            if (second is not null)
+            {
+                await second.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_api_reports_a_job_status_as_snake_case_json_with_problem_details_for_errors()
+    {
+        var environment = await JobTestEnvironment.CreateAsync(postgres, redis);
+        await using var producer = await JobTestHost.StartAsync(environment, worker: false);
+        var job = await producer.Queue.EnqueueAsync(Guid.NewGuid(), "test.nobody-runs-this", new { path = "src" }, "workspace:x", CancellationToken.None);
+
+        await using var api = ServiceProcess.Start("Conductor.Api", environment.ProcessEnvironment());
+        var baseAddress = await api.WaitUntilListeningAsync(StartTimeout);
+        using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(15) };
+
+        using var found = await http.GetAsync($"/jobs/{job.Id}");
+        Assert.Equal(HttpStatusCode.OK, found.StatusCode);
+        var body = await found.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(job.Id, body.GetProperty("id").GetGuid());
+        Assert.Equal(job.RoomId, body.GetProperty("room_id").GetGuid());
+        Assert.Equal("queued", body.GetProperty("status").GetString());
+        Assert.Equal(0, body.GetProperty("attempts").GetInt32());
+        Assert.Equal(3, body.GetProperty("max_attempts").GetInt32());
+        Assert.Equal("workspace:x", body.GetProperty("concurrency_key").GetString());
+        Assert.True(body.TryGetProperty("created_at", out _));
+        Assert.True(body.TryGetProperty("next_attempt_at", out _));
+
+        using var missing = await http.GetAsync($"/jobs/{Guid.NewGuid()}");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(404, (await missing.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
+
+        using var malformed = await http.GetAsync("/jobs/not-a-uuid");
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Equal("application/problem+json", malformed.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("not a UUID", (await malformed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+}
