@@ -8,5 +8,6 @@ builder.AddServiceDefaults();
 builder.AddConductorDatabase();
 
 var app = builder.Build();
+app.UseServiceDefaults();
 app.MapDefaultEndpoints();
 app.Run();
