@@ -13,8 +13,7 @@ builder.Services.AddOpenApi();
 
 var app = builder.Build();
 
-app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseServiceDefaults();
 
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();

@@ -13,5 +13,6 @@ builder.AddConductorRedis();
 builder.AddConductorJobWorker();
 
 var app = builder.Build();
+app.UseServiceDefaults();
 app.MapDefaultEndpoints();
 app.Run();

@@ -105,6 +105,17 @@ public static class Extensions
     }
 
     /// <summary>
+    /// Errors as RFC 7807 problem details: unhandled exceptions become a 500 without internals, and empty error
+    /// responses (404, 405, ...) get a problem body. Call it first, so it wraps everything after it.
+    /// </summary>
+    public static WebApplication UseServiceDefaults(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    /// <summary>
     /// <c>/health</c> runs every registered check (Postgres and Redis included); <c>/alive</c> only the liveness ones.
     /// Both answer without authentication, as orchestrators and load balancers expect.
     /// </summary>

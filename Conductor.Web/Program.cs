@@ -2,6 +2,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 
 var app = builder.Build();
+app.UseServiceDefaults();
 
 app.UseDefaultFiles();
 app.UseStaticFiles();

@@ -36,15 +36,7 @@ internal sealed class PostgresRuntime(PostgresServerResource resource, string da
         StartedAt = DateTimeOffset.UtcNow;
         SetState(ResourceState.Running);
         var server = _server;
-        _ = server.Exited.ContinueWith(task =>
-        {
-            if (_server == server && State == ResourceState.Running)
-            {
-                ExitCode = task.Result;
-                SetState(ResourceState.Exited, $"postgres exited with code {task.Result}");
-                SetHealth(ResourceHealth.Unhealthy);
-            }
-        }, TaskScheduler.Default);
+        ReportUnexpectedExit(server.Exited, () => _server == server, "postgres");
     }
 
     public override async Task StopAsync()

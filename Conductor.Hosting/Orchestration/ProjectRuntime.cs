@@ -55,15 +55,7 @@ internal sealed class ProjectRuntime : ResourceRuntime
         ExitCode = null;
         StartedAt = DateTimeOffset.UtcNow;
         SetState(ResourceState.Running);
-        _ = process.Exited.ContinueWith(task =>
-        {
-            if (_process == process && State == ResourceState.Running)
-            {
-                ExitCode = task.Result;
-                SetState(task.Result == 0 ? ResourceState.Exited : ResourceState.Failed, $"exited with code {task.Result}");
-                SetHealth(ResourceHealth.Unhealthy);
-            }
-        }, TaskScheduler.Default);
+        ReportUnexpectedExit(process.Exited, () => _process == process, _project.Name);
         return Task.CompletedTask;
     }
 

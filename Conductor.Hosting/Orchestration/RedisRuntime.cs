@@ -45,15 +45,7 @@ internal sealed class RedisRuntime(RedisResource resource, string dataDirectory,
     private void WatchExit(LocalRedisServer server)
     {
         var pid = server.ProcessId;
-        _ = server.Exited.ContinueWith(task =>
-        {
-            if (server.ProcessId == pid && State == ResourceState.Running)
-            {
-                ExitCode = task.Result;
-                SetState(ResourceState.Exited, $"redis-server exited with code {task.Result}");
-                SetHealth(ResourceHealth.Unhealthy);
-            }
-        }, TaskScheduler.Default);
+        ReportUnexpectedExit(server.Exited, () => server.ProcessId == pid, "redis-server");
     }
 
     public override async Task StopAsync()

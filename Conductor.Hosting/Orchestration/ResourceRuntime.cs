@@ -111,6 +111,23 @@ public abstract class ResourceRuntime(Resource resource, ILogger logger)
         Changed?.Invoke(this);
     }
 
+    /// <summary>
+    /// Marks the resource exited when <paramref name="exited"/> completes while it is still the current process
+    /// and still meant to run; a stop or restart we asked for changes the state first and is not reported.
+    /// </summary>
+    protected void ReportUnexpectedExit(Task<int> exited, Func<bool> isCurrent, string what)
+    {
+        _ = exited.ContinueWith(task =>
+        {
+            if (isCurrent() && State == ResourceState.Running)
+            {
+                ExitCode = task.Result;
+                SetState(task.Result == 0 ? ResourceState.Exited : ResourceState.Failed, $"{what} exited with code {task.Result}");
+                SetHealth(ResourceHealth.Unhealthy);
+            }
+        }, TaskScheduler.Default);
+    }
+
     /// <summary>Fails anyone waiting for this resource, e.g. when it could not start.</summary>
     public void FailWaiters(Exception error)
     {

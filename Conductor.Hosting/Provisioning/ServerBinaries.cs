@@ -66,31 +66,18 @@ public static class ServerBinaries
 
     private static async Task<int> RunAptAsync(string aptGet, string[] arguments, ILogger logger, CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo(aptGet)
+        var (exitCode, output) = await RunAsync(aptGet, arguments, cancellationToken,
+            new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" }).ConfigureAwait(false);
+        if (exitCode != 0)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
+            logger.LogWarning("apt-get {Arguments} exited with {ExitCode}: {Output}", string.Join(' ', arguments), exitCode, output.Trim());
         }
-        startInfo.Environment["DEBIAN_FRONTEND"] = "noninteractive";
-        using var process = Process.Start(startInfo) ?? throw new ProvisioningException("apt-get could not be started.");
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            logger.LogWarning("apt-get {Arguments} exited with {ExitCode}: {Error}", string.Join(' ', arguments), process.ExitCode, (await error.ConfigureAwait(false)).Trim());
-        }
-        _ = await output.ConfigureAwait(false);
-        return process.ExitCode;
+        return exitCode;
     }
 
     /// <summary>Runs a short command to completion and returns its exit code and combined output.</summary>
-    internal static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    internal static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments,
+        CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(fileName)
         {
@@ -101,6 +88,10 @@ public static class ServerBinaries
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[name] = value;
         }
         using var process = Process.Start(startInfo) ?? throw new ProvisioningException($"{fileName} could not be started.");
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);

@@ -19,9 +19,9 @@ public sealed class MigrationProcessTests(PostgresServerFixture postgres, RedisS
         };
         var processes = new[]
         {
-            ServiceProcess.Start("Conductor.Api", environment),
-            ServiceProcess.Start("Conductor.Api", environment),
-            ServiceProcess.Start("Conductor.GitWorker", environment),
+            ServiceInstance.Start("Conductor.Api", environment),
+            ServiceInstance.Start("Conductor.Api", environment),
+            ServiceInstance.Start("Conductor.GitWorker", environment),
         };
         try
         {

@@ -105,6 +105,25 @@ public sealed class AppHostTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_crashed_project_shows_as_failed_and_unhealthy()
+    {
+        await using var app = DistributedApplicationTestingBuilder.Create(_dataDirectory);
+        await app.StartAsync();
+        using var timeout = new CancellationTokenSource(StartTimeout);
+        await app.WaitForResourceHealthyAsync("gitworker", timeout.Token);
+        var gitworker = app.GetRuntime("gitworker");
+
+        Process.GetProcessById(gitworker.Pid!.Value).Kill();
+        while (gitworker.State != Conductor.Hosting.Orchestration.ResourceState.Failed)
+        {
+            await Task.Delay(50, timeout.Token);
+        }
+        Assert.Equal(Conductor.Hosting.Orchestration.ResourceHealth.Unhealthy, gitworker.Health);
+        Assert.Equal(137, gitworker.ExitCode);
+        Assert.Contains("exited with code 137", gitworker.Error);
+    }
+
+    [Fact]
     public async Task Sigterm_stops_every_child_and_a_second_run_reuses_the_data()
     {
         var firstRun = await RunAppHostUntilHealthyAsync();

@@ -1,119 +1,102 @@
-using System.Text.RegularExpressions;
-using Conductor.Hosting.Processes;
-using Microsoft.Extensions.Logging.Abstractions;
+using System.Diagnostics;
+using System.Reflection;
+using System.Text;
+using Conductor.AppHost;
+using Conductor.Hosting;
+using Conductor.Hosting.Provisioning;
 
 namespace Conductor.Tests.Infrastructure;
 
 /// <summary>
-/// A built Conductor service (Conductor.Api, Conductor.GitWorker) run as a real process with <c>dotnet app.dll</c>,
-/// on 127.0.0.1 with a free port, for tests that need separate processes (start-up races, kill -9).
+/// One of our services (api, gitworker, web) as a real process on a free 127.0.0.1 port, started from the
+/// assembly the AppHost's build recorded, with the environment a test gives it.
 /// </summary>
-public sealed partial class ServiceProcess : IAsyncDisposable
+public sealed class ServiceProcess : IAsyncDisposable
 {
-    private readonly ManagedProcess _process;
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
 
-    private ServiceProcess(string project, ManagedProcess process, ConsoleLog log)
+    private ServiceProcess(Process process, Uri url)
     {
-        Project = project;
         _process = process;
-        Log = log;
+        Url = url;
+        process.OutputDataReceived += (_, e) => { lock (_output) { _output.AppendLine(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { lock (_output) { _output.AppendLine(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
     }
 
-    public string Project { get; }
-    public ConsoleLog Log { get; }
+    public Uri Url { get; }
     public int Id => _process.Id;
-    public Task<int> Exited => _process.Exited;
-    public bool HasExited => _process.HasExited;
+    public string Output { get { lock (_output) { return _output.ToString(); } } }
 
-    public static ServiceProcess Start(string project, IReadOnlyDictionary<string, string?> environment)
+    /// <summary>Path of a service's built assembly, e.g. "Conductor.Web".</summary>
+    public static string AssemblyPath(string projectName) =>
+        typeof(ConductorModel).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key.StartsWith(AppHostMetadata.ProjectTargetPathPrefix, StringComparison.Ordinal)
+                && Path.GetFileNameWithoutExtension(a.Key) == projectName).Value!;
+
+    public static Task<ServiceProcess> StartAsync(string projectName, IReadOnlyDictionary<string, string> environment,
+        bool waitForHealthy = true, CancellationToken cancellationToken = default)
     {
-        var dll = LocateBuiltService(project);
-        var env = new Dictionary<string, string?>(environment)
+        var port = FreePort.Next();
+        var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        startInfo.ArgumentList.Add(AssemblyPath(projectName));
+        startInfo.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        foreach (var (name, value) in environment)
         {
-            ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
-            ["DOTNET_ENVIRONMENT"] = "Development",
-            ["ASPNETCORE_ENVIRONMENT"] = "Development",
-            // Plain console lines: one line per message keeps the assertions on the output simple.
-            ["Logging__Console__FormatterName"] = "simple",
-            ["Logging__Console__FormatterOptions__SingleLine"] = "true",
-            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = null,
-        };
-        var log = new ConsoleLog();
-        var process = ManagedProcess.Start(new ProcessSpec("dotnet", [dll])
-        {
-            DisplayName = project,
-            WorkingDirectory = Path.GetDirectoryName(dll),
-            Environment = env,
-        }, log, NullLogger.Instance);
-        return new ServiceProcess(project, process, log);
+            startInfo.Environment[name] = value;
+        }
+        var service = new ServiceProcess(Process.Start(startInfo)!, new Uri($"http://127.0.0.1:{port}"));
+        return waitForHealthy ? service.WaitForHealthyAsync(cancellationToken) : Task.FromResult(service);
     }
 
-    /// <summary>Waits for Kestrel's "Now listening on" line, or fails with the process's output.</summary>
-    public async Task<Uri> WaitUntilListeningAsync(TimeSpan timeout)
+    private async Task<ServiceProcess> WaitForHealthyAsync(CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        while (true)
         {
-            foreach (var line in Log.Snapshot())
+            if (_process.HasExited)
             {
-                var match = ListeningPattern().Match(line.Text);
-                if (match.Success)
+                throw new InvalidOperationException($"The service exited with {_process.ExitCode}: {Output}");
+            }
+            try
+            {
+                if ((await http.GetAsync(new Uri(Url, "/health"), timeout.Token)).IsSuccessStatusCode)
                 {
-                    return new Uri(match.Groups["url"].Value);
+                    return this;
                 }
             }
-            if (HasExited)
+            catch (HttpRequestException)
             {
-                throw new InvalidOperationException($"{Project} exited with code {await Exited} before listening:\n{Output}");
             }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"{Project} did not listen within {timeout}:\n{Output}");
-    }
-
-    public async Task<bool> WaitForOutputAsync(string text, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (Output.Contains(text, StringComparison.Ordinal))
+            catch (TaskCanceledException) when (!timeout.IsCancellationRequested)
             {
-                return true;
             }
-            await Task.Delay(100);
+            await Task.Delay(100, timeout.Token);
         }
-        return false;
     }
 
-    public string Output => string.Join('\n', Log.Snapshot().Select(l => l.Text));
+    public void Kill() => _process.Kill(entireProcessTree: true);
 
-    /// <summary>SIGKILL, as a crash or an OOM kill would end it: no graceful shutdown, no cleanup.</summary>
-    public Task KillAsync() => _process.StopAsync(TimeSpan.Zero, signal: 9);
-
-    public async ValueTask DisposeAsync() => await _process.DisposeAsync();
-
-    /// <summary>
-    /// The service's dll next to this test assembly's build: the test project references the services (without
-    /// their assemblies) so that building the tests builds them too, in the same configuration.
-    /// </summary>
-    public static string LocateBuiltService(string project)
+    public async ValueTask DisposeAsync()
     {
-        var testBin = new DirectoryInfo(AppContext.BaseDirectory); // .../Conductor.Tests/bin/Debug/net10.0/
-        var framework = testBin.Name;
-        var configuration = testBin.Parent!.Name;
-        var directory = testBin;
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Conductor.sln")))
+        if (!_process.HasExited)
         {
-            directory = directory.Parent;
+            Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
         }
-        if (directory is null)
-        {
-            throw new InvalidOperationException($"Conductor.sln not found above {AppContext.BaseDirectory}.");
-        }
-        var dll = Path.Combine(directory.FullName, project, "bin", configuration, framework, $"{project}.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException($"{project} is not built at {dll}; build the solution first.", dll);
+        _process.Dispose();
     }
-
-    [GeneratedRegex(@"Now listening on: (?<url>http://\S+)")]
-    private static partial Regex ListeningPattern();
 }

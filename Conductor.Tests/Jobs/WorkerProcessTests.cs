@@ -24,8 +24,8 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
         var roomId = Guid.NewGuid();
         await using var events = await RoomEvents.SubscribeAsync(producer.Services, roomId);
 
-        var first = ServiceProcess.Start("Conductor.GitWorker", environment.ProcessEnvironment());
-        ServiceProcess? second = null;
+        var first = ServiceInstance.Start("Conductor.GitWorker", environment.ProcessEnvironment());
+        ServiceInstance? second = null;
         try
         {
             await first.WaitUntilListeningAsync(StartTimeout);
@@ -38,7 +38,7 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
             await first.KillAsync();
             Assert.True(first.HasExited);
 
-            second = ServiceProcess.Start("Conductor.GitWorker", environment.ProcessEnvironment());
+            second = ServiceInstance.Start("Conductor.GitWorker", environment.ProcessEnvironment());
             await second.WaitUntilListeningAsync(StartTimeout);
             var done = await environment.WaitForAsync(producer.Queue, job.Id, j => j.Status.IsFinal(), TimeSpan.FromSeconds(45));
 
@@ -77,7 +77,7 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
         await using var producer = await JobTestHost.StartAsync(environment, worker: false);
         var job = await producer.Queue.EnqueueAsync(Guid.NewGuid(), "test.nobody-runs-this", new { path = "src" }, "workspace:x", CancellationToken.None);
 
-        await using var api = ServiceProcess.Start("Conductor.Api", environment.ProcessEnvironment());
+        await using var api = ServiceInstance.Start("Conductor.Api", environment.ProcessEnvironment());
         var baseAddress = await api.WaitUntilListeningAsync(StartTimeout);
         using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(15) };
 
