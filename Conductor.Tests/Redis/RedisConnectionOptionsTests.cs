@@ -62,14 +62,15 @@ public sealed class RedisConnectionOptionsTests
     }
 
     [Fact]
-    public void Never_shows_the_password()
+    public async Task Never_shows_the_password()
     {
         var options = RedisConnectionOptions.Parse("localhost:6379,password=hunter2-secret,user=app");
 
         Assert.DoesNotContain("hunter2-secret", options.ToString(), StringComparison.Ordinal);
         Assert.Contains("password=*****", options.ToString(), StringComparison.Ordinal);
         Assert.Contains("user=app", options.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("hunter2-secret", RedisClient.Create(options with { AbortOnConnectFail = false }).ToString(), StringComparison.Ordinal);
+        await using var client = RedisClient.Create(options with { Endpoints = [new RedisEndpoint("127.0.0.1", Conductor.Hosting.Provisioning.FreePort.Next())] });
+        Assert.DoesNotContain("hunter2-secret", client.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
