@@ -66,7 +66,7 @@ public sealed class RedisClient : IRedisClient, IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(args);
         if (CommandsNeedingTheirOwnConnection.Contains(command))
         {
-            throw new ArgumentException($"{command} cannot run on the shared connection; use IRedisSubscriber for pub/sub.", nameof(command));
+            throw new ArgumentException($"{command} cannot run on the shared connection: it changes the connection's state for every caller. Use IRedisSubscriber for pub/sub.", nameof(command));
         }
         (command, args) = SplitSubcommand(command, args);
         return _shared.ExecuteAsync(command, args, timeout: null, cancellationToken);

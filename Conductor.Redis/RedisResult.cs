@@ -110,7 +110,7 @@ public sealed class RedisResult
         RedisResultType.BulkString or RedisResultType.VerbatimString => Encoding.UTF8.GetString(_bytes!),
         RedisResultType.Integer => _number.ToString(CultureInfo.InvariantCulture),
         RedisResultType.Boolean => _number != 0 ? "true" : "false",
-        RedisResultType.Double => BitConverter.Int64BitsToDouble(_number).ToString("R", CultureInfo.InvariantCulture),
+        RedisResultType.Double => FormatDouble(BitConverter.Int64BitsToDouble(_number)),
         _ => throw new InvalidCastException($"A Redis {Type} reply is not a string."),
     };
 
@@ -184,6 +184,15 @@ public sealed class RedisResult
         }
         return pairs;
     }
+
+    // Redis's spelling, so the text can be sent back as an argument.
+    private static string FormatDouble(double value) => value switch
+    {
+        double.PositiveInfinity => "inf",
+        double.NegativeInfinity => "-inf",
+        double.NaN => "nan",
+        _ => value.ToString("R", CultureInfo.InvariantCulture),
+    };
 
     internal static double ParseDouble(string text) => text switch
     {
