@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Conductor.Hosting.ApplicationModel;
 using Conductor.Hosting.Provisioning;
 using Microsoft.Extensions.Logging;
@@ -59,26 +58,8 @@ internal sealed class RedisRuntime(RedisResource resource, string dataDirectory,
         SetState(ResourceState.Stopped);
     }
 
-    public override async Task<bool> CheckHealthAsync(CancellationToken cancellationToken)
-    {
-        if (_server is not null)
-        {
-            return await _server.PingAsync(cancellationToken).ConfigureAwait(false);
-        }
-        var (host, port) = ExternalHostAndPort();
-        try
-        {
-            using var client = new TcpClient();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            await client.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (ex is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
+    public override Task<bool> CheckHealthAsync(CancellationToken cancellationToken) =>
+        RedisProbe.PingAsync(ConnectionString, cancellationToken);
 
     private (string Host, int Port) ExternalHostAndPort()
     {

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 using Conductor.Hosting.Processes;
 using Microsoft.Extensions.Logging;
@@ -118,36 +117,9 @@ public sealed class LocalRedisServer : IAsyncDisposable
         return config.ToString();
     }
 
-    /// <summary>AUTH then PING over a fresh socket: true once the server answers PONG.</summary>
-    public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            using var client = new TcpClient();
-            await client.ConnectAsync("127.0.0.1", Port, timeout.Token).ConfigureAwait(false);
-            var stream = client.GetStream();
-            var request = $"*2\r\n$4\r\nAUTH\r\n${Encoding.UTF8.GetByteCount(Password)}\r\n{Password}\r\n*1\r\n$4\r\nPING\r\n";
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(request), timeout.Token).ConfigureAwait(false);
-            var buffer = new byte[64];
-            var received = new StringBuilder();
-            while (!received.ToString().Contains("PONG", StringComparison.Ordinal) && !received.ToString().Contains('-', StringComparison.Ordinal))
-            {
-                var read = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-                received.Append(Encoding.UTF8.GetString(buffer, 0, read));
-            }
-            return received.ToString() == "+OK\r\n+PONG\r\n";
-        }
-        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
+    /// <summary>True once the server answers AUTH and PING.</summary>
+    public Task<bool> PingAsync(CancellationToken cancellationToken = default) =>
+        RedisProbe.PingAsync(ConnectionString, cancellationToken);
 
     /// <summary>Stops the server (it saves its data first when persistent).</summary>
     public async Task StopAsync()
