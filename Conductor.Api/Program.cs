@@ -10,6 +10,9 @@ builder.AddConductorMigrations();
 builder.AddConductorRedis();
 builder.AddConductorJobQueue();
 builder.Services.AddOpenApi();
+// Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
+builder.Services.ConfigureHttpJsonOptions(options =>
+    options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
 
 var app = builder.Build();
 

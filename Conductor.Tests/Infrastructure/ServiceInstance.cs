@@ -1,4 +1,7 @@
+using System.Reflection;
 using System.Text.RegularExpressions;
+using Conductor.AppHost;
+using Conductor.Hosting;
 using Conductor.Hosting.Processes;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -7,7 +10,7 @@ namespace Conductor.Tests.Infrastructure;
 /// <summary>
 /// A built Conductor service (Conductor.Api, Conductor.GitWorker) run as a real process with <c>dotnet app.dll</c>,
 /// on 127.0.0.1 with port 0 (Kestrel picks; read back from its log), for tests that need several instances at once,
-/// their log lines, or a kill -9. <see cref="ServiceProcess"/> is the simpler one-instance, wait-for-/health variant.
+/// their log lines, or a kill -9. The assembly is the one the AppHost's build recorded for the project.
 /// </summary>
 public sealed partial class ServiceInstance : IAsyncDisposable
 {
@@ -26,10 +29,32 @@ public sealed partial class ServiceInstance : IAsyncDisposable
     public Task<int> Exited => _process.Exited;
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Path of a service's built assembly, e.g. "Conductor.Web".</summary>
+    public static string AssemblyPath(string projectName) =>
+        typeof(ConductorModel).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key.StartsWith(AppHostMetadata.ProjectTargetPathPrefix, StringComparison.Ordinal)
+                && Path.GetFileNameWithoutExtension(a.Key) == projectName).Value!;
+
+    /// <summary>Starts the service and waits until it listens.</summary>
+    public static async Task<(ServiceInstance Instance, Uri Url)> StartListeningAsync(string project,
+        IReadOnlyDictionary<string, string?> environment, TimeSpan? timeout = null)
+    {
+        var instance = Start(project, environment);
+        try
+        {
+            return (instance, await instance.WaitUntilListeningAsync(timeout ?? TimeSpan.FromSeconds(60)));
+        }
+        catch
+        {
+            await instance.DisposeAsync();
+            throw;
+        }
+    }
+
     public static ServiceInstance Start(string project, IReadOnlyDictionary<string, string?> environment)
     {
-        var dll = ServiceProcess.AssemblyPath(project);
-        var env = new Dictionary<string, string?>(environment)
+        var dll = AssemblyPath(project);
+        var env = new Dictionary<string, string?>
         {
             ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
             ["DOTNET_ENVIRONMENT"] = "Development",
@@ -39,6 +64,10 @@ public sealed partial class ServiceInstance : IAsyncDisposable
             ["Logging__Console__FormatterOptions__SingleLine"] = "true",
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = null,
         };
+        foreach (var (name, value) in environment)
+        {
+            env[name] = value; // the test's settings win over the defaults
+        }
         var log = new ConsoleLog();
         var process = ManagedProcess.Start(new ProcessSpec("dotnet", [dll])
         {

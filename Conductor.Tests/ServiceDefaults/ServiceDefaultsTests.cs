@@ -17,7 +17,7 @@ public sealed class ServiceDefaultsTests
     public async Task Traces_metrics_and_logs_are_exported_over_otlp_when_an_endpoint_is_configured()
     {
         await using var collector = await FakeOtlpCollector.StartAsync();
-        await using var web = await ServiceProcess.StartAsync("Conductor.Web", new Dictionary<string, string>
+        var (web, url) = await ServiceInstance.StartListeningAsync("Conductor.Web", new Dictionary<string, string?>
         {
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Url,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
@@ -27,12 +27,13 @@ public sealed class ServiceDefaultsTests
             ["OTEL_BLRP_SCHEDULE_DELAY"] = "200",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
         });
+        await using var _ = web;
 
         using var http = new HttpClient();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (!collector.Received.ContainsKey("/v1/traces") || !collector.Received.ContainsKey("/v1/metrics") || !collector.Received.ContainsKey("/v1/logs"))
         {
-            await http.GetAsync(new Uri(web.Url, "/config.json"), timeout.Token);
+            await http.GetAsync(new Uri(url, "/config.json"), timeout.Token);
             await Task.Delay(200, timeout.Token);
         }
 
@@ -43,15 +44,16 @@ public sealed class ServiceDefaultsTests
     [Fact]
     public async Task Health_and_liveness_answer_and_errors_are_problem_details()
     {
-        await using var web = await ServiceProcess.StartAsync("Conductor.Web", new Dictionary<string, string>());
+        var (web, url) = await ServiceInstance.StartListeningAsync("Conductor.Web", new Dictionary<string, string?>());
+        await using var _ = web;
         using var http = new HttpClient();
 
-        var health = await http.GetFromJsonAsync<JsonElement>(new Uri(web.Url, "/health"));
+        var health = await http.GetFromJsonAsync<JsonElement>(new Uri(url, "/health"));
         Assert.Equal("Healthy", health.GetProperty("status").GetString());
-        var alive = await http.GetAsync(new Uri(web.Url, "/alive"));
+        var alive = await http.GetAsync(new Uri(url, "/alive"));
         Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
 
-        var missing = await http.GetAsync(new Uri(web.Url, "/no-such-thing"));
+        var missing = await http.GetAsync(new Uri(url, "/no-such-thing"));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
         var problem = await missing.Content.ReadFromJsonAsync<JsonElement>();
@@ -61,7 +63,7 @@ public sealed class ServiceDefaultsTests
     [Fact]
     public async Task Sigterm_shuts_a_service_down_gracefully()
     {
-        var web = await ServiceProcess.StartAsync("Conductor.Web", new Dictionary<string, string>());
+        var (web, _) = await ServiceInstance.StartListeningAsync("Conductor.Web", new Dictionary<string, string?>());
         await web.DisposeAsync();
         Assert.Contains("Application is shutting down", web.Output);
     }

@@ -1,0 +1,24 @@
+using System.Security.Claims;
+
+namespace Conductor.Api.Auth;
+
+/// <summary>
+/// The claims every Conductor access token carries. Features read the caller through these extensions and never
+/// take a user id from a request body.
+/// </summary>
+public static class UserClaims
+{
+    /// <summary>The user's id (UUID).</summary>
+    public const string UserId = "sub";
+
+    /// <summary>The user's login (e.g. their GitHub login, or the dev-login name).</summary>
+    public const string Login = "login";
+
+    public static Guid GetUserId(this ClaimsPrincipal user) =>
+        Guid.TryParse(user.FindFirstValue(UserId), out var id)
+            ? id
+            : throw new InvalidOperationException("The request has no authenticated user; the endpoint must require authorisation.");
+
+    public static string GetLogin(this ClaimsPrincipal user) =>
+        user.FindFirstValue(Login) ?? throw new InvalidOperationException("The request has no authenticated user.");
+}
