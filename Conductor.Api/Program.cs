@@ -13,6 +13,7 @@ builder.AddConductorRedis();
 builder.AddConductorJobQueue();
 builder.AddConductorAuth();
 builder.AddConductorRooms();
+builder.AddWebOriginCors();
 builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -26,6 +27,7 @@ builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.W
 var app = builder.Build();
 
 app.UseServiceDefaults();
+app.UseCors(WebOrigins.PolicyName);
 app.UseConductorAuth();
 
 app.MapOpenApi().AllowAnonymous();

@@ -34,10 +34,13 @@ public static class ConductorModel
             .WaitFor(redis)
             .WaitFor(conductorDb);
 
-        builder.AddProject("web", "../Conductor.Web/Conductor.Web.csproj")
+        var web = builder.AddProject("web", "../Conductor.Web/Conductor.Web.csproj")
             .WithHttpEndpoint(port: 5090)
             .WithExternalHttpEndpoints()
             .WithReference(api)
             .WaitFor(api);
+
+        // The Api links to the web app (invites) and answers CORS for its origin; no WaitFor, so no cycle.
+        api.WithReference(web);
     }
 }
