@@ -1,3 +1,4 @@
+using Conductor.Api.Chat;
 using Conductor.Api.Jobs;
 using Conductor.Data;
 using Conductor.Jobs;
@@ -9,6 +10,7 @@ builder.AddConductorDatabase();
 builder.AddConductorMigrations();
 builder.AddConductorRedis();
 builder.AddConductorJobQueue();
+builder.AddConductorChat();
 builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -17,10 +19,12 @@ builder.Services.ConfigureHttpJsonOptions(options =>
 var app = builder.Build();
 
 app.UseServiceDefaults();
+app.UseWebSockets();
 
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
+app.MapChat();
 
 app.Run();
 
