@@ -120,7 +120,8 @@ public static partial class ChatSocketEndpoint
                 }
                 if (!await HandleFrameAsync(buffer.AsMemory(0, length), connection, chat, logger, cancellationToken))
                 {
-                    return;
+                    // Read on until the client answers the close (or is cut off), so it sees the 1008.
+                    await connection.CloseAsync(ChatCloseReason.Removed);
                 }
             }
         }
@@ -320,10 +321,11 @@ public static partial class ChatSocketEndpoint
             }
             if (status != WebSocketCloseStatus.NormalClosure)
             {
-                // Stop reading too: the handler's finally then leaves the room.
+                // The client answers our close frame and the receive loop ends by itself; cancelling the read now
+                // would abort the socket before the 1008 reaches the client. A client that never answers is cut off.
                 try
                 {
-                    await closing.CancelAsync();
+                    closing.CancelAfter(TimeSpan.FromSeconds(5));
                 }
                 catch (ObjectDisposedException)
                 {
