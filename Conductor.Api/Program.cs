@@ -1,5 +1,7 @@
+using Conductor.Api.Auth;
 using Conductor.Api.Chat;
 using Conductor.Api.Jobs;
+using Conductor.Api.Rooms;
 using Conductor.Data;
 using Conductor.Jobs;
 
@@ -10,19 +12,29 @@ builder.AddConductorDatabase();
 builder.AddConductorMigrations();
 builder.AddConductorRedis();
 builder.AddConductorJobQueue();
+builder.AddConductorAuth();
+builder.AddConductorRooms();
 builder.AddConductorChat();
 builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
     options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+// Malformed JSON or a missing body is the client's mistake, a 400 problem, in Development too (where the framework
+// would otherwise throw and the exception handler would answer 500).
+builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = false);
+// "Request starting" lines carry the query string, and socket clients send their access token there.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 
 var app = builder.Build();
 
 app.UseServiceDefaults();
+app.UseConductorAuth();
 app.UseWebSockets();
 
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
+app.MapAuthApi();
+app.MapRoomsApi();
 app.MapJobsApi();
 app.MapChat();
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
+using Conductor.Api.Rooms;
 using Conductor.Redis;
 using Microsoft.Extensions.Options;
 
@@ -15,6 +16,7 @@ public sealed partial class ChatFanout(
     IRedisSubscriber subscriber,
     ChatStore store,
     ChatPresence presence,
+    IPresence roomPresence,
     IRedisClient redis,
     IOptions<ChatOptions> options,
     TimeProvider timeProvider,
@@ -62,6 +64,7 @@ public sealed partial class ChatFanout(
                     try
                     {
                         await presence.AddAsync(connection.RoomId, connection.Caller.UserId, connection.Caller.Login, connection.ConnectionId, stoppingToken);
+                        await roomPresence.ConnectedAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, stoppingToken);
                     }
                     catch (RedisException exception)
                     {
@@ -86,6 +89,8 @@ public sealed partial class ChatFanout(
             feed.Add(connection);
         }
         await feed.Ready.WaitAsync(cancellationToken);
+        // The rooms feature's presence (GET /rooms/{id}) and chat's own, which also knows logins and first/last connections.
+        await roomPresence.ConnectedAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, cancellationToken);
         if (await presence.AddAsync(connection.RoomId, connection.Caller.UserId, connection.Caller.Login, connection.ConnectionId, cancellationToken) == 1)
         {
             await PublishPresenceAsync("user_joined", connection, cancellationToken);
@@ -106,6 +111,7 @@ public sealed partial class ChatFanout(
         connection.CompleteOutbound();
         try
         {
+            await roomPresence.DisconnectedAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, cancellationToken);
             if (await presence.RemoveAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, cancellationToken) == 0)
             {
                 await PublishPresenceAsync("user_left", connection, cancellationToken);

@@ -4,7 +4,7 @@
 -- that assigns a message its seq, so seq order is commit order, per room, whichever Api instance wrote it, and a
 -- rolled-back insert gives its number back (no gaps: a receiver that sees a gap knows a message is still coming).
 CREATE TABLE chat_room_sequences (
-    room_id     uuid        PRIMARY KEY,
+    room_id     uuid        PRIMARY KEY REFERENCES rooms (id) ON DELETE CASCADE,
     last_seq    bigint      NOT NULL CHECK (last_seq >= 1),
     last_at     timestamptz NOT NULL
 );
@@ -12,9 +12,9 @@ CREATE TABLE chat_room_sequences (
 CREATE TABLE messages (
     -- Client-supplied ids make a resend idempotent; the server picks one when the client does not.
     id          uuid        PRIMARY KEY,
-    room_id     uuid        NOT NULL,
+    room_id     uuid        NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
     seq         bigint      NOT NULL,
-    user_id     uuid        NULL,       -- null for system messages
+    user_id     uuid        NULL REFERENCES users (id),   -- null for system messages
     login       text        NOT NULL,
     kind        text        NOT NULL CHECK (kind IN ('text', 'code_snippet', 'file', 'system', 'ai')),
     -- A JSON string for text/system/ai, an object for code_snippet and file.
@@ -29,8 +29,8 @@ CREATE INDEX messages_room_created ON messages (room_id, created_at);
 
 -- The last message each member has read, only ever moved forward.
 CREATE TABLE chat_read_receipts (
-    room_id     uuid        NOT NULL,
-    user_id     uuid        NOT NULL,
+    room_id     uuid        NOT NULL REFERENCES rooms (id) ON DELETE CASCADE,
+    user_id     uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     message_id  uuid        NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
     seq         bigint      NOT NULL,
     read_at     timestamptz NOT NULL,

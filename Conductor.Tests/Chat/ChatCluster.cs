@@ -1,36 +1,22 @@
-using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Http.Headers;
-using System.Security.Claims;
-using System.Text;
-using System.Text.Encodings.Web;
-using Conductor.Api.Auth;
-using Conductor.Api.Chat;
-using Conductor.Api.Rooms;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Conductor.Tests.Infrastructure;
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Conductor.Tests.Chat;
 
 public sealed record ChatUser(Guid Id, string Login, string Token);
 
 /// <summary>
-/// Several Api instances on Kestrel (real sockets on 127.0.0.1), each with its own DI container, Redis connections and
-/// fan-out, sharing one real Postgres database and one real Redis. Until the identity work is on this branch, tokens
-/// and memberships come from test doubles registered here only (never in production code): a bearer token
-/// "test.{user id}.{login}" and an in-memory <see cref="IRoomMembership"/> shared by the instances.
+/// Several real Api processes (the built Conductor.Api, on 127.0.0.1) sharing one real Postgres database and one
+/// real Redis, with dev login on: users, rooms and memberships are made through the Api itself, as clients do.
 /// </summary>
 public sealed class ChatCluster : IAsyncDisposable
 {
-    private readonly List<ChatApiFactory> _instances = [];
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private readonly List<(ServiceInstance Instance, Uri Url)> _instances = [];
+    private readonly Dictionary<Guid, ChatUser> _hosts = [];
 
     private ChatCluster(string databaseConnectionString, RedisServerFixture redis)
     {
@@ -40,22 +26,31 @@ public sealed class ChatCluster : IAsyncDisposable
 
     public string DatabaseConnectionString { get; }
     public RedisServerFixture Redis { get; }
-    public TestRoomMembership Rooms { get; } = new();
     public IReadOnlyList<Uri> Urls => [.. _instances.Select(i => i.Url)];
+    public string Output(int instance) => _instances[instance].Instance.Output;
 
-    public IServiceProvider Services(int instance) => _instances[instance].Services;
-
+    /// <param name="settings">Extra configuration, as environment variables (<c>Chat__MessageBurst</c>).</param>
     public static async Task<ChatCluster> StartAsync(PostgresServerFixture postgres, RedisServerFixture redis, int instances = 2,
         IReadOnlyDictionary<string, string?>? settings = null)
     {
         var cluster = new ChatCluster(await postgres.CreateDatabaseAsync("chat"), redis);
+        var environment = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__conductordb"] = cluster.DatabaseConnectionString,
+            ["ConnectionStrings__redis"] = redis.ConnectionString,
+            ["Auth__DevLogin"] = "true",
+            ["Auth__RateLimit__PermitLimit"] = "100000",
+            ["Web__PublicUrl"] = "https://conductor.example",
+        };
+        foreach (var (name, value) in settings ?? new Dictionary<string, string?>())
+        {
+            environment[name] = value;
+        }
         try
         {
             for (var i = 0; i < instances; i++)
             {
-                var factory = new ChatApiFactory(cluster, settings ?? new Dictionary<string, string?>());
-                cluster._instances.Add(factory);
-                factory.Start();
+                cluster._instances.Add(await ServiceInstance.StartListeningAsync("Conductor.Api", environment, StartTimeout));
             }
             return cluster;
         }
@@ -66,36 +61,48 @@ public sealed class ChatCluster : IAsyncDisposable
         }
     }
 
-    public Task<ChatUser> CreateUserAsync(string login)
+    /// <summary>Signs a user in through POST /auth/dev.</summary>
+    public async Task<ChatUser> CreateUserAsync(string login)
     {
-        var id = Guid.NewGuid();
-        return Task.FromResult(new ChatUser(id, login, $"test.{id:N}.{login}"));
+        using var http = Http(0, null);
+        using var response = await http.PostAsJsonAsync("/auth/dev", new { login });
+        var body = await ExpectAsync(response, HttpStatusCode.OK);
+        return new ChatUser(body.GetProperty("user").GetProperty("id").GetGuid(), body.GetProperty("user").GetProperty("login").GetString()!,
+            body.GetProperty("access_token").GetString()!);
     }
 
-    public Task<Guid> CreateRoomAsync(ChatUser host, params ChatUser[] guests)
+    /// <summary>POST /rooms as the host, then an invite per guest and POST /rooms/join as that guest.</summary>
+    public async Task<Guid> CreateRoomAsync(ChatUser host, params ChatUser[] guests)
     {
-        var roomId = Guid.NewGuid();
-        Rooms.Set(roomId, host.Id, RoomRole.Host);
+        using var hostHttp = Http(0, host);
+        using var created = await hostHttp.PostAsJsonAsync("/rooms", new { name = "chat test" });
+        var roomId = (await ExpectAsync(created, HttpStatusCode.Created)).GetProperty("room_id").GetGuid();
+        _hosts[roomId] = host;
         foreach (var guest in guests)
         {
-            Rooms.Set(roomId, guest.Id, RoomRole.Guest);
+            using var invite = await hostHttp.PostAsJsonAsync($"/rooms/{roomId}/invites", new { });
+            var token = (await ExpectAsync(invite, HttpStatusCode.Created)).GetProperty("token").GetString();
+            using var guestHttp = Http(1 % _instances.Count, guest);
+            using var joined = await guestHttp.PostAsJsonAsync("/rooms/join", new { token });
+            await ExpectAsync(joined, HttpStatusCode.OK);
         }
-        return Task.FromResult(roomId);
+        return roomId;
     }
 
-    /// <summary>Removes a member the way the identity feature does: membership gone, then member_removed on the room's events channel.</summary>
+    /// <summary>The host removes the member (DELETE /rooms/{id}/members/{user}).</summary>
     public async Task RemoveMemberAsync(Guid roomId, ChatUser user)
     {
-        Rooms.Remove(roomId, user.Id);
-        var redis = _instances[0].Services.GetRequiredService<Conductor.Redis.IRedisClient>();
-        await redis.PublishAsync(ChatChannels.Events(roomId),
-            $$"""{"type":"member_removed","room_id":"{{roomId:D}}","user_id":"{{user.Id:D}}"}""");
+        using var http = Http(0, _hosts[roomId]);
+        using var response = await http.DeleteAsync($"/rooms/{roomId}/members/{user.Id}");
+        Assert.True(response.IsSuccessStatusCode, $"remove member: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
-    public Task EndRoomAsync(Guid roomId)
+    /// <summary>The host ends the session (POST /rooms/{id}/end).</summary>
+    public async Task EndRoomAsync(Guid roomId)
     {
-        Rooms.End(roomId);
-        return Task.CompletedTask;
+        using var http = Http(0, _hosts[roomId]);
+        using var response = await http.PostAsJsonAsync($"/rooms/{roomId}/end", new { });
+        Assert.True(response.IsSuccessStatusCode, $"end room: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
     public HttpClient Http(int instance, ChatUser? user)
@@ -129,96 +136,18 @@ public sealed class ChatCluster : IAsyncDisposable
         return socket;
     }
 
+    private static async Task<JsonElement> ExpectAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"{response.RequestMessage?.RequestUri?.PathAndQuery}: expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
     public async ValueTask DisposeAsync()
     {
-        foreach (var instance in _instances)
+        foreach (var (instance, _) in _instances)
         {
             await instance.DisposeAsync();
         }
-    }
-
-    private sealed class ChatApiFactory(ChatCluster cluster, IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<ChatHub>
-    {
-        public Uri Url { get; private set; } = null!;
-
-        public void Start()
-        {
-            UseKestrel(0);
-            StartServer();
-            var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-            Url = new Uri(addresses.First().Replace("localhost", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
-        }
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            builder.UseEnvironment("Development");
-            builder.UseSetting("urls", "http://127.0.0.1:0");
-            builder.UseSetting("ConnectionStrings:conductordb", cluster.DatabaseConnectionString);
-            builder.UseSetting("ConnectionStrings:redis", cluster.Redis.ConnectionString);
-            foreach (var (name, value) in settings)
-            {
-                builder.UseSetting(name, value);
-            }
-            builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
-            builder.ConfigureTestServices(services =>
-            {
-                services.AddAuthentication(TestAuthHandler.SchemeName)
-                    .AddScheme<AuthenticationSchemeOptions, TestAuthHandler>(TestAuthHandler.SchemeName, _ => { });
-                services.RemoveAll<IRoomMembership>();
-                services.AddSingleton<IRoomMembership>(cluster.Rooms);
-            });
-        }
-    }
-}
-
-/// <summary>A test-only room membership table, shared by every instance of a <see cref="ChatCluster"/>.</summary>
-public sealed class TestRoomMembership : IRoomMembership
-{
-    private readonly ConcurrentDictionary<(Guid Room, Guid User), RoomRole> _members = new();
-    private readonly ConcurrentDictionary<Guid, bool> _ended = new();
-
-    public void Set(Guid roomId, Guid userId, RoomRole role) => _members[(roomId, userId)] = role;
-
-    public void Remove(Guid roomId, Guid userId) => _members.TryRemove((roomId, userId), out _);
-
-    public void End(Guid roomId) => _ended[roomId] = true;
-
-    public Task<RoomRole?> GetRoleAsync(Guid roomId, Guid userId, CancellationToken cancellationToken) =>
-        Task.FromResult(_members.TryGetValue((roomId, userId), out var role) ? role : (RoomRole?)null);
-
-    public Task<bool> IsEndedAsync(Guid roomId, CancellationToken cancellationToken) => Task.FromResult(_ended.ContainsKey(roomId));
-}
-
-/// <summary>Test-only bearer tokens "test.{user id}.{login}", from the Authorization header or (sockets, hubs) access_token.</summary>
-public sealed class TestAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
-    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
-{
-    public const string SchemeName = "Test";
-
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
-    {
-        string? token = Request.Query["access_token"];
-        var header = Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.Ordinal))
-        {
-            token = header["Bearer ".Length..];
-        }
-        if (string.IsNullOrEmpty(token))
-        {
-            return Task.FromResult(AuthenticateResult.NoResult());
-        }
-        var parts = token.Split('.', 3);
-        if (parts.Length != 3 || parts[0] != "test" || !Guid.TryParseExact(parts[1], "N", out var userId))
-        {
-            return Task.FromResult(AuthenticateResult.Fail("Bad test token."));
-        }
-        var identity = new ClaimsIdentity([new Claim(UserClaims.UserId, userId.ToString("D")), new Claim(UserClaims.Login, parts[2])], SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
-    }
-
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
-    {
-        Response.StatusCode = 401;
-        return Task.CompletedTask;
     }
 }

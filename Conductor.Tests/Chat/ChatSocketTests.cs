@@ -17,8 +17,8 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
 {
     private static readonly Dictionary<string, string?> Unlimited = new()
     {
-        ["Chat:MessageBurst"] = "100000", ["Chat:MessagesPerSecond"] = "100000",
-        ["Chat:HistoryBurst"] = "100000", ["Chat:HistoryPerSecond"] = "100000",
+        ["Chat__MessageBurst"] = "100000", ["Chat__MessagesPerSecond"] = "100000",
+        ["Chat__HistoryBurst"] = "100000", ["Chat__HistoryPerSecond"] = "100000",
     };
 
     private static object Chat(string content, Guid? id = null) => id is null ? new { type = "chat", content } : new { type = "chat", id, content };
@@ -339,7 +339,7 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: new Dictionary<string, string?>
         {
-            ["Chat:MessageBurst"] = "3", ["Chat:MessagesPerSecond"] = "0.01",
+            ["Chat__MessageBurst"] = "3", ["Chat__MessagesPerSecond"] = "0.01",
         });
         var alice = await cluster.CreateUserAsync("alice");
         var roomId = await cluster.CreateRoomAsync(alice);
@@ -373,7 +373,7 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
         await bobSocket.WaitForTypeAsync("presence");
 
         // A job's progress, as the GitWorker publishes it, reaches both instances' clients.
-        var redisClient = (Conductor.Redis.IRedisClient)cluster.Services(0).GetService(typeof(Conductor.Redis.IRedisClient))!;
+        await using var redisClient = await Conductor.Redis.RedisClient.ConnectAsync(Conductor.Redis.RedisConnectionOptions.Parse(redis.ConnectionString));
         var jobId = Guid.NewGuid();
         await redisClient.PublishAsync(ChatChannels.Events(roomId), $$"""{"type":"job","job_id":"{{jobId}}","status":"running"}""");
         foreach (var socket in new[] { aliceSocket, bobSocket })
@@ -433,7 +433,8 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
         await socket.WaitForChatsAsync(1);
 
         // Stored but never published, as when an instance dies between commit and PUBLISH.
-        var store = (ChatStore)cluster.Services(0).GetService(typeof(ChatStore))!;
+        await using var dataSource = NpgsqlDataSource.Create(cluster.DatabaseConnectionString);
+        var store = new ChatStore(dataSource, TimeProvider.System);
         await store.InsertAsync(new NewChatMessage(Guid.NewGuid(), roomId, alice.Id, "alice", "text", "\"lost publish\"", null), CancellationToken.None);
         await socket.SendAsync(Chat("third"));
         await socket.WaitForChatsAsync(3);
