@@ -1,4 +1,5 @@
 using Conductor.Api.Auth;
+using Conductor.Api.Chat;
 using Conductor.Api.Jobs;
 using Conductor.Api.Rooms;
 using Conductor.Data;
@@ -14,6 +15,7 @@ builder.AddConductorJobQueue();
 builder.AddConductorAuth();
 builder.AddConductorRooms();
 builder.AddWebOriginCors();
+builder.AddConductorChat();
 builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -29,12 +31,14 @@ var app = builder.Build();
 app.UseServiceDefaults();
 app.UseCors(WebOrigins.PolicyName);
 app.UseConductorAuth();
+app.UseWebSockets();
 
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapAuthApi();
 app.MapRoomsApi();
 app.MapJobsApi();
+app.MapChat();
 
 app.Run();
 
