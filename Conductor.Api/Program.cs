@@ -1,6 +1,8 @@
 using Conductor.Api.Jobs;
+using Conductor.Api.Workspaces;
 using Conductor.Data;
 using Conductor.Jobs;
+using Conductor.Workspaces;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -9,6 +11,7 @@ builder.AddConductorDatabase();
 builder.AddConductorMigrations();
 builder.AddConductorRedis();
 builder.AddConductorJobQueue();
+builder.AddConductorWorkspaces();
 builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -21,6 +24,7 @@ app.UseServiceDefaults();
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
 app.MapJobsApi();
+app.MapWorkspacesApi();
 
 app.Run();
 
