@@ -130,6 +130,8 @@ public sealed partial class WorkspaceProvisioner(
         // Remote branches as remote-tracking refs: a fetch must never move the rooms' session branches in refs/heads.
         await git.RunCheckedAsync(staging, cancellationToken, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*").ConfigureAwait(false);
         await git.RunCheckedAsync(staging, cancellationToken, "config", "gc.auto", "0").ConfigureAwait(false);
+        // Keep what arrives as a pack (indexed as it is received, with progress) instead of exploding small fetches into loose objects.
+        await git.RunCheckedAsync(staging, cancellationToken, "config", "transfer.unpackLimit", "1").ConfigureAwait(false);
         await FetchAsync(staging, credential, reporter, cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(staging, "conductor-store"), remote.NormalizedUrl + "\n", cancellationToken).ConfigureAwait(false);
         Directory.Move(staging, store);

@@ -211,8 +211,10 @@ internal sealed class ProcessListingWatcher : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
+        if (!_stop.IsCancellationRequested)
+        {
+            await _stop.CancelAsync();
+        }
         await _loop;
-        _stop.Dispose();
     }
 }

@@ -31,7 +31,8 @@ public static class WorkspacePaths
 {
     public const int MaxPathBytes = 4096;
     public const int MaxSegmentBytes = 255;
-    private static readonly string[] EncodedTricks = ["%2e", "%2f", "%5c", "%00"];
+    // %25 too: a double-encoded dot or slash is refused rather than kept as a confusing literal name.
+    private static readonly string[] EncodedTricks = ["%2e", "%2f", "%5c", "%00", "%25"];
 
     /// <summary>The normalised relative path, or a 400.</summary>
     public static string Normalize(string? path, bool allowRoot)

@@ -16,6 +16,7 @@ public sealed partial class GitProgress(Action<double, string> report)
         ("Counting objects", 0.02, 0.05),
         ("Compressing objects", 0.05, 0.10),
         ("Receiving objects", 0.10, 0.80),
+        ("Unpacking objects", 0.10, 0.80),
         ("Resolving deltas", 0.80, 0.92),
         ("Checking connectivity", 0.92, 0.94),
         ("Updating files", 0.94, 1.00),

@@ -122,6 +122,8 @@ public sealed class CodeSearch(GitCli git)
                 start = i + 1;
             }
         }
+        // ls-files lists untracked files before tracked ones; results are promised in path order.
+        files.Sort(StringComparer.Ordinal);
         return files;
     }
 
