@@ -19,7 +19,11 @@ public static class WorkspacesServiceCollectionExtensions
     public static IHostApplicationBuilder AddConductorWorkspaces(this IHostApplicationBuilder builder)
     {
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddOptions<WorkspaceOptions>().Bind(builder.Configuration.GetSection(WorkspaceOptions.SectionName)).ValidateOnStart();
+        builder.Services.AddOptions<WorkspaceOptions>().Bind(builder.Configuration.GetSection(WorkspaceOptions.SectionName))
+            // Unset (a service started on its own, another feature's tests): a per-machine folder, so the Api and the
+            // GitWorker on one machine still share it. The AppHost always sets it; a deployment must (shared volume).
+            .PostConfigure(o => o.Root = string.IsNullOrWhiteSpace(o.Root) ? Path.Combine(Path.GetTempPath(), "conductor-workspaces") : o.Root)
+            .ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WorkspaceOptions>, WorkspaceOptionsValidator>());
         builder.Services.TryAddSingleton<GitCli>();
         builder.Services.TryAddSingleton<WorkspaceRepository>();

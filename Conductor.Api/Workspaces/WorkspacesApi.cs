@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json;
 using Conductor.Api.Auth;
+using Conductor.Api.Auth.GitHub;
 using Conductor.Api.Rooms;
 using Conductor.Jobs;
 using Conductor.Workspaces;
@@ -38,7 +39,8 @@ public static class WorkspacesApi
 
     internal static async Task<IResult> CreateAsync(CreateWorkspaceRequest request, int? wait, ClaimsPrincipal user,
         [FromServices] IRoomMembership membership, [FromServices] WorkspaceCommands commands, [FromServices] WorkspaceRepository repository,
-        [FromServices] IJobQueue jobs, [FromServices] IOptions<WorkspaceOptions> options, CancellationToken cancellationToken)
+        [FromServices] IJobQueue jobs, [FromServices] IGitHubTokenStore gitHubTokens, [FromServices] IOptions<WorkspaceOptions> options,
+        CancellationToken cancellationToken)
     {
         if (request.RoomId is not { } roomId)
         {
@@ -49,7 +51,9 @@ public static class WorkspacesApi
         {
             return denied;
         }
-        var created = await commands.CreateAsync(roomId, user.GetUserId(), request.RepoUrl, request.Token, request.BaseBranch, cancellationToken);
+        // Without a token, the requester's own GitHub sign-in (if any) is the credential: never another member's.
+        var token = request.Token ?? await gitHubTokens.GetTokenAsync(user.GetUserId(), cancellationToken);
+        var created = await commands.CreateAsync(roomId, user.GetUserId(), request.RepoUrl, token, request.BaseBranch, cancellationToken);
         if (created is not { } accepted)
         {
             return Problem(409, "Workspace exists", "This room already has a workspace; delete it first (host only).");

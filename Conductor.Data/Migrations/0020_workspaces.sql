@@ -34,11 +34,5 @@ CREATE TABLE workspace_credentials (
     created_at      timestamptz NOT NULL
 );
 
--- A room's workspace goes with the room. The rooms table comes with migration 0011 (identity and rooms); a
--- database that predates it gets the constraint from that branch's follow-up.
-DO $$
-BEGIN
-    IF to_regclass('rooms') IS NOT NULL THEN
-        ALTER TABLE workspaces ADD CONSTRAINT workspaces_room_fk FOREIGN KEY (room_id) REFERENCES rooms (id) ON DELETE CASCADE;
-    END IF;
-END $$;
+-- A room's workspace goes with the room (rooms: migration 0011).
+ALTER TABLE workspaces ADD CONSTRAINT workspaces_room_fk FOREIGN KEY (room_id) REFERENCES rooms (id) ON DELETE CASCADE;

@@ -25,7 +25,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         await using var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
         await env.StartHostAsync();
         var bare = env.CreateRemote("team.git");
-        var roomId = Guid.NewGuid();
+        var roomId = await env.CreateRoomAsync();
         var userId = Guid.NewGuid();
         await using var events = await RoomEvents.SubscribeAsync(env.Services, roomId);
         await using var watcher = new ProcessListingWatcher(env.Token);
@@ -100,12 +100,12 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         await env.StartWorkerAsync();
         var url = env.Server.UrlOf("private.git");
 
-        var first = Guid.NewGuid();
+        var first = await env.CreateRoomAsync();
         var ok = await env.Commands.CreateAsync(first, Guid.NewGuid(), url, env.Token, null, CancellationToken.None);
         Assert.Equal(JobStatus.Succeeded, (await env.WaitForJobAsync(ok!.Value.Job.Id, JobTimeout)).Status);
 
         // The store exists now; a room whose requester has no access must not get a worktree from it.
-        var intruder = Guid.NewGuid();
+        var intruder = await env.CreateRoomAsync();
         var denied = await env.Commands.CreateAsync(intruder, Guid.NewGuid(), url, "wrong-token", null, CancellationToken.None);
         var deniedJob = await env.WaitForJobAsync(denied!.Value.Job.Id, JobTimeout);
         Assert.Equal(JobStatus.Failed, deniedJob.Status);
@@ -116,7 +116,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         Assert.False(Directory.Exists(Path.Combine(env.Root, "worktrees", intruder.ToString("D"))));
 
         // Without any token, too.
-        var anonymous = Guid.NewGuid();
+        var anonymous = await env.CreateRoomAsync();
         var none = await env.Commands.CreateAsync(anonymous, Guid.NewGuid(), url, null, null, CancellationToken.None);
         Assert.Equal(JobStatus.Failed, (await env.WaitForJobAsync(none!.Value.Job.Id, JobTimeout)).Status);
 
@@ -140,9 +140,9 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         await env.StartWorkerAsync();
         var url = env.Server.UrlOf("big.git");
 
-        var roomA = Guid.NewGuid();
+        var roomA = await env.CreateRoomAsync();
         var jobA = await env.WaitForJobAsync((await env.Commands.CreateAsync(roomA, Guid.NewGuid(), url, env.Token, "main", CancellationToken.None))!.Value.Job.Id, JobTimeout);
-        var roomB = Guid.NewGuid();
+        var roomB = await env.CreateRoomAsync();
         var jobB = await env.WaitForJobAsync((await env.Commands.CreateAsync(roomB, Guid.NewGuid(), url, env.Token, "main", CancellationToken.None))!.Value.Job.Id, JobTimeout);
         Assert.Equal(JobStatus.Succeeded, jobA.Status);
         Assert.Equal(JobStatus.Succeeded, jobB.Status);
@@ -174,7 +174,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         await env.StartHostAsync();
         env.CreateRemote("slow.git", bulkBytes: 4 * 1024 * 1024);
         env.Server.ThrottlePerChunk = TimeSpan.FromMilliseconds(200); // ~13 s for the pack: plenty of time to kill
-        var roomId = Guid.NewGuid();
+        var roomId = await env.CreateRoomAsync();
         await using var events = await RoomEvents.SubscribeAsync(env.Services, roomId);
         var first = await env.StartWorkerAsync();
 
@@ -203,7 +203,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         await env.StartHostAsync();
         var bare = env.CreateRemote("shared.git");
         await env.StartWorkerAsync();
-        var roomId = Guid.NewGuid();
+        var roomId = await env.CreateRoomAsync();
         var userId = Guid.NewGuid();
         var created = await env.Commands.CreateAsync(roomId, userId, env.Server.UrlOf("shared.git"), env.Token, "main", CancellationToken.None);
         Assert.Equal(JobStatus.Succeeded, (await env.WaitForJobAsync(created!.Value.Job.Id, JobTimeout)).Status);
@@ -291,7 +291,7 @@ internal static class WorkspaceFixtures
     /// <summary>A ready workspace without a worker: the record as the worker leaves it and a git repository as the worktree.</summary>
     public static async Task<Guid> CreateReadyWorkspaceAsync(WorkspaceTestEnvironment env)
     {
-        var roomId = Guid.NewGuid();
+        var roomId = await env.CreateRoomAsync();
         var remote = await RemoteUrlValidator.ValidateAsync("file:///nowhere/repo.git", new WorkspaceOptions { AllowFile = true }, CancellationToken.None);
         Assert.True(await env.Repository.TryCreateAsync(roomId, remote, "main", Guid.NewGuid(), null, CancellationToken.None));
         Assert.True(await env.Repository.SetStatusAsync(roomId, WorkspaceStatus.Ready, null, null, [WorkspaceStatus.Creating], CancellationToken.None));

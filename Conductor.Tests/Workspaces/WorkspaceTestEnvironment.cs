@@ -86,6 +86,23 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
         return worker;
     }
 
+    /// <summary>A room as the rooms feature stores it (with its host user): workspaces reference rooms.</summary>
+    public async Task<Guid> CreateRoomAsync()
+    {
+        var userId = Guid.NewGuid();
+        var roomId = Guid.NewGuid();
+        await using var connection = new NpgsqlConnection(Jobs.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "INSERT INTO users (id, login, created_at, updated_at) VALUES (@user, @login, now(), now()); " +
+            "INSERT INTO rooms (id, name, host_user_id, created_at) VALUES (@room, 'workspace test', @user, now());", connection);
+        command.Parameters.AddWithValue("user", userId);
+        command.Parameters.AddWithValue("login", "user-" + userId.ToString("N")[..12]);
+        command.Parameters.AddWithValue("room", roomId);
+        await command.ExecuteNonQueryAsync();
+        return roomId;
+    }
+
     public string CreateRemote(string name, int bulkBytes = 0) => TestGit.CreateRemote(Server.ProjectRoot, name, bulkBytes);
 
     public async Task<JobRecord> WaitForJobAsync(Guid jobId, TimeSpan timeout) =>
