@@ -2,8 +2,10 @@ using Conductor.Api.Auth;
 using Conductor.Api.Chat;
 using Conductor.Api.Jobs;
 using Conductor.Api.Rooms;
+using Conductor.Api.Workspaces;
 using Conductor.Data;
 using Conductor.Jobs;
+using Conductor.Workspaces;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -16,6 +18,7 @@ builder.AddConductorAuth();
 builder.AddConductorRooms();
 builder.AddWebOriginCors();
 builder.AddConductorChat();
+builder.AddConductorWorkspaces();
 builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -39,6 +42,7 @@ app.MapAuthApi();
 app.MapRoomsApi();
 app.MapJobsApi();
 app.MapChat();
+app.MapWorkspacesApi();
 
 app.Run();
 

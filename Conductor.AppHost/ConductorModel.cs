@@ -15,11 +15,14 @@ public static class ConductorModel
         var postgres = builder.AddPostgres("postgres");
         var conductorDb = postgres.AddDatabase("conductordb");
 
+        // The Api reads and writes the worktrees the GitWorker clones: both get the same workspace folder.
+        const string workspacesRoot = "Workspaces__Root";
         var api = builder.AddProject("api", "../Conductor.Api/Conductor.Api.csproj")
             .WithHttpEndpoint(port: 5080)
             .WithExternalHttpEndpoints()
             .WithReference(redis)
             .WithReference(conductorDb)
+            .WithDataDirectoryEnvironment(workspacesRoot, "workspaces")
             .WaitFor(redis)
             .WaitFor(conductorDb);
         if (builder.ExecutionContext.IsRunMode)
@@ -30,6 +33,7 @@ public static class ConductorModel
 
         builder.AddProject("gitworker", "../Conductor.GitWorker/Conductor.GitWorker.csproj")
             .WithReference(redis)
+            .WithDataDirectoryEnvironment(workspacesRoot, "workspaces")
             .WithReference(conductorDb)
             .WaitFor(redis)
             .WaitFor(conductorDb);
