@@ -31,12 +31,24 @@ public static class ConductorModel
             api.WithEnvironment("Auth__DevLogin", "true");
         }
 
-        builder.AddProject("gitworker", "../Conductor.GitWorker/Conductor.GitWorker.csproj")
+        var gitworker = builder.AddProject("gitworker", "../Conductor.GitWorker/Conductor.GitWorker.csproj")
             .WithReference(redis)
             .WithDataDirectoryEnvironment(workspacesRoot, "workspaces")
             .WithReference(conductorDb)
             .WaitFor(redis)
             .WaitFor(conductorDb);
+
+        if (builder.ExecutionContext.IsRunMode)
+        {
+            // On a developer's machine a workspace may come from a local path, a file:// URL or a git server on the
+            // LAN; a deployment keeps the defaults (public https only: no SSRF into the private network).
+            foreach (var project in new[] { api, gitworker })
+            {
+                project.WithEnvironment("Workspaces__AllowHttp", "true")
+                    .WithEnvironment("Workspaces__AllowFile", "true")
+                    .WithEnvironment("Workspaces__AllowPrivateNetworks", "true");
+            }
+        }
 
         var web = builder.AddProject("web", "../Conductor.Web/Conductor.Web.csproj")
             .WithHttpEndpoint(port: 5090)
