@@ -12,6 +12,13 @@ public sealed record ProcessSpec(string FileName, IReadOnlyList<string> Argument
     public string? StandardInput { get; init; }
     /// <summary>Name shown in logs and on the dashboard.</summary>
     public string DisplayName { get; init; } = Path.GetFileName(FileName);
+
+    /// <summary>
+    /// Runs the child in a session (and process group) of its own, as Aspire's orchestrator does: a Ctrl+C in the
+    /// terminal then reaches only the AppHost, which stops its children in order (projects before the servers they
+    /// use) instead of every process getting SIGINT at once.
+    /// </summary>
+    public bool OwnProcessGroup { get; init; } = true;
 }
 
 /// <summary>One line a process wrote, kept for the dashboard's live console.</summary>
@@ -36,6 +43,9 @@ public sealed class ManagedProcess : IAsyncDisposable
         DisplayName = displayName;
     }
 
+    private static readonly Lazy<string?> SetsidPath = new(() =>
+        new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists));
+
     public string DisplayName { get; }
     public int Id => _process.Id;
     public bool HasExited => _exited.Task.IsCompleted;
@@ -43,7 +53,10 @@ public sealed class ManagedProcess : IAsyncDisposable
 
     public static ManagedProcess Start(ProcessSpec spec, ConsoleLog log, ILogger logger)
     {
-        var startInfo = new ProcessStartInfo(spec.FileName)
+        // setsid execs in place (a freshly forked child never leads a group, so it need not fork): the pid we hold
+        // is still the program's own.
+        var setsid = spec.OwnProcessGroup && OperatingSystem.IsLinux() ? SetsidPath.Value : null;
+        var startInfo = new ProcessStartInfo(setsid ?? spec.FileName)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -51,6 +64,10 @@ public sealed class ManagedProcess : IAsyncDisposable
             RedirectStandardInput = true,
             WorkingDirectory = spec.WorkingDirectory ?? Environment.CurrentDirectory,
         };
+        if (setsid is not null)
+        {
+            startInfo.ArgumentList.Add(spec.FileName);
+        }
         foreach (var argument in spec.Arguments)
         {
             startInfo.ArgumentList.Add(argument);

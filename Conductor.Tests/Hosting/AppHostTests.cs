@@ -159,9 +159,38 @@ public sealed class AppHostTests : IAsyncLifetime
         await secondRun.TerminateAsync();
     }
 
-    private async Task<AppHostProcess> RunAppHostUntilHealthyAsync()
+    [Fact]
+    public async Task Ctrl_c_in_a_terminal_stops_projects_before_the_servers_they_use()
     {
-        var startInfo = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var run = await RunAppHostUntilHealthyAsync(asTerminalSession: true);
+        var pids = run.ChildPids;
+        await run.TerminateAsync(ctrlC: true);
+        foreach (var pid in pids)
+        {
+            Assert.False(IsAlive(pid), $"process {pid} outlived the AppHost");
+        }
+
+        // Only the AppHost saw the SIGINT: nothing died on its own, and the Api was stopped before Postgres went.
+        var output = run.Output;
+        Assert.DoesNotContain("is Exited", output);
+        Assert.DoesNotContain("is Failed", output);
+        var apiStopped = output.IndexOf("api is Stopped", StringComparison.Ordinal);
+        var postgresStopping = output.IndexOf("postgres is Stopping", StringComparison.Ordinal);
+        Assert.True(apiStopped >= 0 && postgresStopping > apiStopped, output);
+    }
+
+    private async Task<AppHostProcess> RunAppHostUntilHealthyAsync(bool asTerminalSession = false)
+    {
+        var startInfo = new ProcessStartInfo(asTerminalSession ? "setsid" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (asTerminalSession)
+        {
+            // Like a shell running it in the foreground: a process group of its own, with Ctrl+C's signals handled
+            // by default (a shell's background jobs would inherit them ignored).
+            foreach (var argument in new[] { "env", "--default-signal=INT,QUIT", "dotnet" })
+            {
+                startInfo.ArgumentList.Add(argument);
+            }
+        }
         startInfo.ArgumentList.Add(RepositoryPaths.AppHostAssembly);
         startInfo.Environment["AppHost__DataDirectory"] = _dataDirectory;
         startInfo.Environment["AppHost__RandomizePorts"] = "true";
@@ -215,9 +244,11 @@ public sealed class AppHostTests : IAsyncLifetime
         public List<int> ChildPids { get; set; } = [];
         public string Output { get { lock (_output) { return _output.ToString(); } } }
 
-        public async Task TerminateAsync()
+        /// <summary>SIGTERM to the AppHost, or with <paramref name="ctrlC"/> SIGINT to its whole process group, as a terminal does.</summary>
+        public async Task TerminateAsync(bool ctrlC = false)
         {
-            Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]).WaitForExit();
+            var pid = _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            Process.Start("kill", ctrlC ? ["-INT", "--", "-" + pid] : ["-TERM", pid]).WaitForExit();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await _process.WaitForExitAsync(timeout.Token);
             Assert.Equal(0, _process.ExitCode);
