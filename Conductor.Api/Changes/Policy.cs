@@ -172,17 +172,18 @@ public sealed class PolicyEvaluator
             {
                 Fire("binary", _options.Binary.Weight, $"{path} is binary content");
             }
-            if (Matches(_ci, path))
-            {
-                Fire("ci", _options.Ci.Weight, $"{path} is CI configuration");
-            }
-            if (Matches(_infrastructure, path))
-            {
-                Fire("infrastructure", _options.Infrastructure.Weight, $"{path} is infrastructure");
-            }
+            // A file is in its most specific category only: a workflow .yml is CI, not also configuration.
             if (Matches(_lock, path))
             {
                 Fire("lock", _options.Lock.Weight, $"{path} is a lock file");
+            }
+            else if (Matches(_ci, path))
+            {
+                Fire("ci", _options.Ci.Weight, $"{path} is CI configuration");
+            }
+            else if (Matches(_infrastructure, path))
+            {
+                Fire("infrastructure", _options.Infrastructure.Weight, $"{path} is infrastructure");
             }
             else if (Matches(_config, path))
             {
