@@ -1,8 +1,10 @@
 using Conductor.Api.Ai;
 using Conductor.Api.Audit;
+using Conductor.Api.Auth;
 using Conductor.Api.Changes;
 using Conductor.Api.Files;
 using Conductor.Api.Jobs;
+using Conductor.Api.Rooms;
 using Conductor.Data;
 using Conductor.Jobs;
 
@@ -13,6 +15,8 @@ builder.AddConductorDatabase();
 builder.AddConductorMigrations();
 builder.AddConductorRedis();
 builder.AddConductorJobQueue();
+builder.AddConductorAuth();
+builder.AddConductorRooms();
 builder.AddConductorFiles();
 builder.AddConductorAi();
 builder.AddConductorChanges();
@@ -20,13 +24,21 @@ builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
     options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+// Malformed JSON or a missing body is the client's mistake, a 400 problem, in Development too (where the framework
+// would otherwise throw and the exception handler would answer 500).
+builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(options => options.ThrowOnBadRequest = false);
+// "Request starting" lines carry the query string, and socket clients send their access token there.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 
 var app = builder.Build();
 
 app.UseServiceDefaults();
+app.UseConductorAuth();
 
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
+app.MapAuthApi();
+app.MapRoomsApi();
 app.MapJobsApi();
 app.MapFilesApi();
 app.MapAiApi();

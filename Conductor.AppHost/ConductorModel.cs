@@ -22,6 +22,11 @@ public static class ConductorModel
             .WithReference(conductorDb)
             .WaitFor(redis)
             .WaitFor(conductorDb);
+        if (builder.ExecutionContext.IsRunMode)
+        {
+            // Local runs sign in by name (POST /auth/dev); a deployment never does, so this stays out of the manifest.
+            api.WithEnvironment("Auth__DevLogin", "true");
+        }
 
         builder.AddProject("gitworker", "../Conductor.GitWorker/Conductor.GitWorker.csproj")
             .WithReference(redis)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Conductor.Api.Rooms;
 using Conductor.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -37,7 +38,8 @@ public static class JobsApi
     }
 
     // The id is taken as text (no :guid route constraint) so that a malformed id is a 400, not a confusing 404.
-    internal static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult>> GetJobAsync(string id, IJobQueue jobs, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<JobStatusResponse>, ProblemHttpResult>> GetJobAsync(string id, HttpContext context, IJobQueue jobs,
+        IRoomMembership membership, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var jobId))
         {
@@ -45,8 +47,13 @@ public static class JobsApi
                 detail: $"'{Truncate(id)}' is not a UUID.");
         }
         var job = await jobs.GetAsync(jobId, cancellationToken);
-        return job is null
-            ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Job not found", detail: $"There is no job {jobId:D}.")
+        if (job is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Job not found", detail: $"There is no job {jobId:D}.");
+        }
+        // A job is a room resource: only the room's members may follow it.
+        return await membership.CheckAsync(job.RoomId, context.User, cancellationToken) is { } forbidden
+            ? forbidden
             : TypedResults.Ok(JobStatusResponse.From(job));
     }
 

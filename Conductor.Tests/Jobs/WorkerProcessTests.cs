@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Conductor.Jobs;
+using Conductor.Tests.Auth;
 using Conductor.Tests.Infrastructure;
 
 namespace Conductor.Tests.Jobs;
@@ -71,16 +72,31 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
     }
 
     [Fact]
-    public async Task The_api_reports_a_job_status_as_snake_case_json_with_problem_details_for_errors()
+    public async Task The_api_reports_a_job_status_to_room_members_as_snake_case_json_with_problem_details_for_errors()
     {
         var environment = await JobTestEnvironment.CreateAsync(postgres, redis);
         await using var producer = await JobTestHost.StartAsync(environment, worker: false);
-        var job = await producer.Queue.EnqueueAsync(Guid.NewGuid(), "test.nobody-runs-this", new { path = "src" }, "workspace:x", CancellationToken.None);
-
-        await using var api = ServiceInstance.Start("Conductor.Api", environment.ProcessEnvironment());
+        var apiEnvironment = environment.ProcessEnvironment();
+        apiEnvironment["Auth__DevLogin"] = "true";
+        await using var api = ServiceInstance.Start("Conductor.Api", apiEnvironment);
         var baseAddress = await api.WaitUntilListeningAsync(StartTimeout);
-        using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(15) };
 
+        // Jobs belong to rooms: only a signed-in member of the job's room may follow it.
+        using var member = new ApiClient(baseAddress);
+        using var outsider = new ApiClient(baseAddress);
+        member.Authorize((await member.DevLoginAsync("job-member")).AccessToken);
+        outsider.Authorize((await outsider.DevLoginAsync("job-outsider")).AccessToken);
+        var room = await ApiClient.ExpectAsync(await member.PostAsync("/rooms", new { name = "jobs" }), HttpStatusCode.Created);
+        var roomId = room.GetProperty("room_id").GetGuid();
+        var job = await producer.Queue.EnqueueAsync(roomId, "test.nobody-runs-this", new { path = "src" }, "workspace:x", CancellationToken.None);
+
+        using (var anonymous = new HttpClient { BaseAddress = baseAddress })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/jobs/{job.Id}")).StatusCode);
+        }
+        await ApiClient.ExpectProblemAsync(await outsider.GetAsync($"/jobs/{job.Id}"), HttpStatusCode.Forbidden, "Not a member of this room");
+
+        var http = member;
         using var found = await http.GetAsync($"/jobs/{job.Id}");
         Assert.Equal(HttpStatusCode.OK, found.StatusCode);
         var body = await found.Content.ReadFromJsonAsync<JsonElement>();

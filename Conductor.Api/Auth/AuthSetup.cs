@@ -1,0 +1,121 @@
+using System.Threading.RateLimiting;
+using Conductor.Api.Auth.GitHub;
+using Microsoft.AspNetCore.Authentication.BearerToken;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Auth;
+
+public static class AuthSetup
+{
+    /// <summary>The one Data Protection application name: every instance must share it to share the key ring.</summary>
+    public const string DataProtectionApplicationName = "Conductor";
+
+    /// <summary>
+    /// Bearer tokens (Data Protection, key ring in Postgres), refresh tokens, GitHub sign-in, the fallback policy
+    /// that makes every endpoint require a signed-in user unless it opts out, and the /auth rate limit.
+    /// Call after <c>AddConductorMigrations</c>: the key-ring initialiser needs the schema.
+    /// </summary>
+    public static WebApplicationBuilder AddConductorAuth(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<AuthOptions>().Bind(builder.Configuration.GetSection(AuthOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>());
+
+        services.AddDataProtection().SetApplicationName(DataProtectionApplicationName);
+        services.AddSingleton<PostgresXmlRepository>();
+        services.AddOptions<KeyManagementOptions>()
+            .Configure<PostgresXmlRepository>((options, repository) => options.XmlRepository = repository);
+        services.AddHostedService<DataProtectionKeyInitializer>();
+
+        services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme)
+            .AddBearerToken(BearerTokenDefaults.AuthenticationScheme, options =>
+            {
+                options.Events.OnMessageReceived = context =>
+                {
+                    // Browsers cannot set headers on WebSocket (and SSE) requests, so sockets may carry the token in
+                    // the query; nowhere else, so ordinary URLs never hold one.
+                    var path = context.Request.Path;
+                    if ((path.StartsWithSegments("/hubs") || path.StartsWithSegments("/ws"))
+                        && context.Request.Query.TryGetValue("access_token", out var token) && !string.IsNullOrEmpty(token))
+                    {
+                        context.Token = token;
+                    }
+                    return Task.CompletedTask;
+                };
+            });
+        services.AddOptions<BearerTokenOptions>(BearerTokenDefaults.AuthenticationScheme)
+            .Configure<IOptions<AuthOptions>>((bearer, auth) =>
+            {
+                bearer.BearerTokenExpiration = auth.Value.AccessTokenLifetime;
+                bearer.RefreshTokenExpiration = auth.Value.RefreshTokenLifetime;
+            });
+
+        services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder(BearerTokenDefaults.AuthenticationScheme).RequireAuthenticatedUser().Build());
+
+        services.AddRateLimiter(options =>
+        {
+            options.AddPolicy(AuthApi.RateLimitPolicy, context =>
+            {
+                var limits = context.RequestServices.GetRequiredService<IOptions<AuthOptions>>().Value.RateLimit;
+                var partition = context.User.Identity?.IsAuthenticated == true
+                    ? "user:" + context.User.FindFirst(UserClaims.UserId)?.Value
+                    : "ip:" + context.Connection.RemoteIpAddress;
+                return RateLimitPartition.GetFixedWindowLimiter(partition, _ => new FixedWindowRateLimiterOptions
+                {
+                    PermitLimit = limits.PermitLimit,
+                    Window = limits.Window,
+                    QueueLimit = 0,
+                });
+            });
+            options.OnRejected = async (context, cancellationToken) =>
+            {
+                var http = context.HttpContext;
+                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+                {
+                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = http,
+                    ProblemDetails =
+                    {
+                        Status = StatusCodes.Status429TooManyRequests,
+                        Title = "Too many requests",
+                        Detail = "Too many sign-in requests from this client; wait before trying again.",
+                    },
+                });
+            };
+        });
+
+        services.AddSingleton<UserStore>();
+        services.AddSingleton<TokenService>();
+        services.AddSingleton<GitHubTokenStore>();
+        services.AddSingleton<IGitHubTokenStore>(sp => sp.GetRequiredService<GitHubTokenStore>());
+        // Transient like the typed GitHubClient it holds, so the client's pooled handler rotates.
+        services.AddTransient<GitHubSignIn>();
+        services.AddHttpClient<GitHubClient>(http =>
+        {
+            // GitHub rejects API requests without a User-Agent.
+            http.DefaultRequestHeaders.UserAgent.ParseAdd("Conductor");
+            http.Timeout = Timeout.InfiniteTimeSpan; // GitHubClient applies Auth:GitHub:Timeout per call
+        });
+        return builder;
+    }
+
+    public static WebApplication UseConductorAuth(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        // After authentication, so signed-in callers are limited per user rather than per shared IP.
+        app.UseRateLimiter();
+        return app;
+    }
+}

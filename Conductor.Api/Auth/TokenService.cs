@@ -1,0 +1,193 @@
+using System.Buffers.Text;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.BearerToken;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Conductor.Api.Auth;
+
+/// <summary>An access token (Data Protection protected, accepted by every instance) and its refresh token.</summary>
+public sealed record IssuedTokens(string AccessToken, string RefreshToken, TimeSpan AccessTokenLifetime, UserRecord User);
+
+public enum RefreshFailure { Invalid, Expired, Revoked, Reused }
+
+/// <summary>
+/// Issues access tokens through the framework's bearer-token format and keeps refresh tokens in Postgres. Refresh
+/// tokens are opaque random strings stored as SHA-256 hashes; every use marks the token used and hands out its
+/// successor in the same family, and a second use of a used token (it leaked, or was stolen) revokes the family.
+/// </summary>
+public sealed partial class TokenService(
+    NpgsqlDataSource dataSource,
+    UserStore users,
+    IOptionsMonitor<BearerTokenOptions> bearerOptions,
+    IOptions<AuthOptions> options,
+    TimeProvider timeProvider,
+    ILogger<TokenService> logger)
+{
+    /// <summary>A recognisable prefix, so secret scanners and people can tell what leaked.</summary>
+    private const string RefreshTokenPrefix = "crt_";
+
+    private const int MaxRefreshTokenLength = 128;
+
+    /// <summary>Signs the user in: a new refresh-token family.</summary>
+    public async Task<IssuedTokens> IssueAsync(UserRecord user, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow();
+        var familyId = Guid.CreateVersion7(now);
+        var refreshToken = NewRefreshToken();
+        await using (var insert = dataSource.CreateCommand(InsertRefreshTokenSql))
+        {
+            AddInsertParameters(insert, Guid.CreateVersion7(now), Hash(refreshToken), familyId, user.Id, now);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        LogSignedIn(logger, user.Id, familyId);
+        return new IssuedTokens(CreateAccessToken(user, now), refreshToken, options.Value.AccessTokenLifetime, user);
+    }
+
+    /// <summary>Rotates a refresh token: the presented one becomes used and a successor is issued.</summary>
+    public async Task<(IssuedTokens? Tokens, RefreshFailure? Failure)> RefreshAsync(string? refreshToken, CancellationToken cancellationToken)
+    {
+        if (!LooksLikeRefreshToken(refreshToken))
+        {
+            return (null, RefreshFailure.Invalid);
+        }
+        var now = timeProvider.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        // FOR UPDATE serialises concurrent uses of one token: the second one sees it used and counts as reuse.
+        Guid id, familyId, userId;
+        DateTimeOffset expiresAt;
+        bool used, revoked;
+        await using (var select = new NpgsqlCommand(
+            "SELECT id, family_id, user_id, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+            connection, transaction))
+        {
+            select.Parameters.AddWithValue(Hash(refreshToken!));
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return (null, RefreshFailure.Invalid);
+            }
+            (id, familyId, userId, expiresAt, used, revoked) = (reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2),
+                reader.GetFieldValue<DateTimeOffset>(3), reader.GetBoolean(4), reader.GetBoolean(5));
+        }
+
+        if (revoked)
+        {
+            return (null, RefreshFailure.Revoked);
+        }
+        if (used)
+        {
+            var revokedCount = await RevokeFamilyAsync(connection, transaction, familyId, now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            LogReuseDetected(logger, userId, familyId, revokedCount);
+            return (null, RefreshFailure.Reused);
+        }
+        if (expiresAt <= now)
+        {
+            return (null, RefreshFailure.Expired);
+        }
+
+        var user = await users.GetAsync(userId, cancellationToken);
+        if (user is null)
+        {
+            return (null, RefreshFailure.Invalid);
+        }
+        var successorId = Guid.CreateVersion7(now);
+        var successor = NewRefreshToken();
+        await using (var markUsed = new NpgsqlCommand("UPDATE refresh_tokens SET used_at = $2, replaced_by = $3 WHERE id = $1", connection, transaction))
+        {
+            markUsed.Parameters.AddWithValue(id);
+            markUsed.Parameters.AddWithValue(now);
+            markUsed.Parameters.AddWithValue(successorId);
+            await markUsed.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await using (var insert = new NpgsqlCommand(InsertRefreshTokenSql, connection, transaction))
+        {
+            AddInsertParameters(insert, successorId, Hash(successor), familyId, userId, now);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return (new IssuedTokens(CreateAccessToken(user, now), successor, options.Value.AccessTokenLifetime, user), null);
+    }
+
+    /// <summary>Signs out: revokes the token's whole family. False when the token is unknown.</summary>
+    public async Task<bool> RevokeAsync(string? refreshToken, CancellationToken cancellationToken)
+    {
+        if (!LooksLikeRefreshToken(refreshToken))
+        {
+            return false;
+        }
+        var now = timeProvider.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        Guid familyId;
+        await using (var select = new NpgsqlCommand("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", connection, transaction))
+        {
+            select.Parameters.AddWithValue(Hash(refreshToken!));
+            if (await select.ExecuteScalarAsync(cancellationToken) is not Guid found)
+            {
+                return false;
+            }
+            familyId = found;
+        }
+        await RevokeFamilyAsync(connection, transaction, familyId, now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        LogRevoked(logger, familyId);
+        return true;
+    }
+
+    private string CreateAccessToken(UserRecord user, DateTimeOffset now)
+    {
+        var identity = new ClaimsIdentity(
+            [new Claim(UserClaims.UserId, user.Id.ToString("D")), new Claim(UserClaims.Login, user.Login)],
+            BearerTokenDefaults.AuthenticationScheme, UserClaims.Login, roleType: null);
+        var properties = new AuthenticationProperties { IssuedUtc = now, ExpiresUtc = now + options.Value.AccessTokenLifetime };
+        var ticket = new AuthenticationTicket(new ClaimsPrincipal(identity), properties, BearerTokenDefaults.AuthenticationScheme);
+        // The handler's own protector: what it unprotects on every request, keyed by the shared key ring.
+        return bearerOptions.Get(BearerTokenDefaults.AuthenticationScheme).BearerTokenProtector.Protect(ticket);
+    }
+
+    private static async Task<int> RevokeFamilyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid familyId,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var revoke = new NpgsqlCommand(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL", connection, transaction);
+        revoke.Parameters.AddWithValue(familyId);
+        revoke.Parameters.AddWithValue(now);
+        return await revoke.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private const string InsertRefreshTokenSql =
+        "INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+    private void AddInsertParameters(NpgsqlCommand command, Guid id, byte[] hash, Guid familyId, Guid userId, DateTimeOffset now)
+    {
+        command.Parameters.AddWithValue(id);
+        command.Parameters.AddWithValue(hash);
+        command.Parameters.AddWithValue(familyId);
+        command.Parameters.AddWithValue(userId);
+        command.Parameters.AddWithValue(now);
+        command.Parameters.AddWithValue(now + options.Value.RefreshTokenLifetime);
+    }
+
+    private static string NewRefreshToken() => RefreshTokenPrefix + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+
+    private static bool LooksLikeRefreshToken(string? token) =>
+        token is { Length: > 0 and <= MaxRefreshTokenLength } && token.StartsWith(RefreshTokenPrefix, StringComparison.Ordinal);
+
+    private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserId} signed in (refresh-token family {FamilyId})")]
+    private static partial void LogSignedIn(ILogger logger, Guid userId, Guid familyId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A used refresh token of user {UserId} was presented again: revoked its family {FamilyId} ({RevokedCount} token(s))")]
+    private static partial void LogReuseDetected(ILogger logger, Guid userId, Guid familyId, int revokedCount);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refresh-token family {FamilyId} revoked on request")]
+    private static partial void LogRevoked(ILogger logger, Guid familyId);
+}

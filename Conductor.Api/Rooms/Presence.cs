@@ -1,0 +1,96 @@
+using System.Globalization;
+using Conductor.Redis;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Rooms;
+
+/// <summary>
+/// Who is connected to a room right now, across every Api instance. The chat transports call
+/// <see cref="ConnectedAsync"/> on connect and on each heartbeat, and <see cref="DisconnectedAsync"/> on disconnect;
+/// a connection that stops heart-beating (its instance died) drops out after <see cref="PresenceOptions.Ttl"/>.
+/// Presence is per connection, so a user with two tabs stays online when one closes.
+/// </summary>
+public interface IPresence
+{
+    Task ConnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken);
+
+    Task DisconnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken);
+
+    /// <summary>Forgets every connection of the user in the room (they were removed or left).</summary>
+    Task ForgetUserAsync(Guid roomId, Guid userId, CancellationToken cancellationToken);
+
+    Task<IReadOnlySet<Guid>> GetOnlineAsync(Guid roomId, CancellationToken cancellationToken);
+}
+
+public sealed class PresenceOptions
+{
+    public const string SectionName = "Presence";
+
+    /// <summary>How long a connection counts as online after its last heartbeat.</summary>
+    public TimeSpan Ttl { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+internal sealed class PresenceOptionsValidator : IValidateOptions<PresenceOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PresenceOptions options) =>
+        options.Ttl >= TimeSpan.FromSeconds(1) && options.Ttl <= TimeSpan.FromHours(1)
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"Presence:Ttl must be between 1 second and 1 hour (got {options.Ttl}).");
+}
+
+/// <summary>
+/// A sorted set per room, <c>room:{id}:presence</c>: members <c>{user}:{connection}</c> scored with the time
+/// (Unix ms) they stop counting. The key itself expires when the whole room goes quiet.
+/// </summary>
+public sealed class RedisPresence(IRedisClient redis, IOptions<PresenceOptions> options, TimeProvider timeProvider) : IPresence
+{
+    public static string KeyFor(Guid roomId) => $"room:{roomId:D}:presence";
+
+    public async Task ConnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(connectionId);
+        var key = KeyFor(roomId);
+        var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var ttl = options.Value.Ttl;
+        var until = now + (long)ttl.TotalMilliseconds;
+        await redis.ExecuteAsync("ZADD", [key, Score(until), Member(userId, connectionId)], cancellationToken);
+        await redis.ExecuteAsync("ZREMRANGEBYSCORE", [key, "-inf", "(" + Score(now)], cancellationToken);
+        await redis.ExpireAsync(key, ttl * 2, cancellationToken);
+    }
+
+    public async Task DisconnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken) =>
+        await redis.ExecuteAsync("ZREM", [KeyFor(roomId), Member(userId, connectionId)], cancellationToken);
+
+    public async Task ForgetUserAsync(Guid roomId, Guid userId, CancellationToken cancellationToken)
+    {
+        // Members sort by score, not name, so find the user's entries first; a room has few connections.
+        var key = KeyFor(roomId);
+        var prefix = userId.ToString("D") + ":";
+        var all = await redis.ExecuteAsync("ZRANGE", [key, "0", "-1"], cancellationToken);
+        var mine = all.Elements.Select(r => r.AsString()).Where(m => m is not null && m.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        if (mine.Count > 0)
+        {
+            await redis.ExecuteAsync("ZREM", [key, .. mine.Select(m => (RedisValue)m!)], cancellationToken);
+        }
+    }
+
+    public async Task<IReadOnlySet<Guid>> GetOnlineAsync(Guid roomId, CancellationToken cancellationToken)
+    {
+        var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var members = await redis.ExecuteAsync("ZRANGEBYSCORE", [KeyFor(roomId), "(" + Score(now), "+inf"], cancellationToken);
+        var online = new HashSet<Guid>();
+        foreach (var member in members.Elements)
+        {
+            var text = member.AsString();
+            if (text is { Length: > 36 } && Guid.TryParse(text.AsSpan(0, 36), out var userId))
+            {
+                online.Add(userId);
+            }
+        }
+        return online;
+    }
+
+    private static string Member(Guid userId, string connectionId) => $"{userId:D}:{connectionId}";
+
+    private static string Score(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

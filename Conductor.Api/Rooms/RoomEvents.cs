@@ -1,0 +1,50 @@
+using System.Text.Json;
+using Conductor.Redis;
+
+namespace Conductor.Api.Rooms;
+
+/// <summary>
+/// A membership change, published as JSON on <c>room:{room_id}:events</c> (the channel job events use too) so the
+/// chat transports on every instance can relay it, and drop a removed member's connections.
+/// </summary>
+/// <param name="Type"><c>member_joined</c>, <c>member_left</c>, <c>member_removed</c>, <c>host_transferred</c> or <c>room_ended</c>.</param>
+/// <param name="UserId">The member who joined, left or was removed; the new host for <c>host_transferred</c>.</param>
+/// <param name="ByUserId">Who did it (the host, for removals, transfers and the end).</param>
+public sealed record RoomEvent(string Type, Guid RoomId, Guid? UserId, string? Login, string? Role, Guid? ByUserId, DateTimeOffset At)
+{
+    public const string MemberJoined = "member_joined";
+    public const string MemberLeft = "member_left";
+    public const string MemberRemoved = "member_removed";
+    public const string HostTransferred = "host_transferred";
+    public const string RoomEnded = "room_ended";
+
+    public static string ChannelFor(Guid roomId) => $"room:{roomId:D}:events";
+
+    public static readonly JsonSerializerOptions SerializerOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
+/// <summary>
+/// Publishes after the change committed. Postgres holds the truth; a lost event (Redis down) costs a live update,
+/// not data, so a failed publish is logged, not turned into a failed request for a change that already happened.
+/// </summary>
+public sealed partial class RoomEventPublisher(IRedisClient redis, ILogger<RoomEventPublisher> logger)
+{
+    public async Task PublishAsync(RoomEvent roomEvent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await redis.PublishAsync(RoomEvent.ChannelFor(roomEvent.RoomId), JsonSerializer.Serialize(roomEvent, RoomEvent.SerializerOptions), cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogPublishFailed(logger, ex, roomEvent.Type, roomEvent.RoomId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish {EventType} for room {RoomId}; clients see it on their next refresh")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, string eventType, Guid roomId);
+}

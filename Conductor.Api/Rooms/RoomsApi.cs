@@ -1,0 +1,258 @@
+using Conductor.Api.Auth;
+using Conductor.Redis;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Rooms;
+
+public static partial class RoomsApi
+{
+    public const int MaxNameLength = 100;
+
+    public static RouteGroupBuilder MapRoomsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/rooms").WithTags("Rooms");
+        group.MapPost("/", CreateRoomAsync).WithName("CreateRoom");
+        group.MapGet("/", ListRoomsAsync).WithName("ListRooms");
+        group.MapPost("/join", JoinRoomAsync).WithName("JoinRoom");
+        group.MapGet("/{id}", GetRoomAsync).WithName("GetRoom");
+        group.MapPost("/{id}/invites", CreateInviteAsync).WithName("CreateInvite");
+        group.MapPost("/{id}/transfer-host", TransferHostAsync).WithName("TransferHost");
+        group.MapDelete("/{id}/members/{userId}", RemoveMemberAsync).WithName("RemoveMember");
+        group.MapPost("/{id}/end", EndRoomAsync).WithName("EndRoom");
+        return group;
+    }
+
+    internal static async Task<Results<Created<CreatedRoomResponse>, ProblemHttpResult>> CreateRoomAsync(
+        CreateRoomRequest? request, HttpContext context, RoomStore rooms, CancellationToken cancellationToken)
+    {
+        var name = request?.Name?.Trim();
+        if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength || name.Any(char.IsControl))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid room name",
+                $"name is required: 1-{MaxNameLength} characters, no control characters.");
+        }
+        var room = await rooms.CreateAsync(context.User.GetUserId(), name, cancellationToken);
+        return TypedResults.Created($"/rooms/{room.Id:D}", new CreatedRoomResponse(room.Id, room.Name, "host", room.CreatedAt));
+    }
+
+    internal static async Task<Ok<RoomListResponse>> ListRoomsAsync(HttpContext context, RoomStore rooms, CancellationToken cancellationToken)
+    {
+        var mine = await rooms.ListForUserAsync(context.User.GetUserId(), cancellationToken);
+        return TypedResults.Ok(new RoomListResponse(mine.Select(r => new RoomSummaryResponse(
+            r.Room.Id, r.Room.Name, RoomStore.RoleName(r.Role), r.Room.HostUserId, r.Room.CreatedAt, r.Room.EndedAt)).ToList()));
+    }
+
+    internal static async Task<Results<Ok<RoomDetailResponse>, ProblemHttpResult>> GetRoomAsync(
+        string id, HttpContext context, IRoomMembership membership, RoomStore rooms, IPresence presence, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        if (await AuthorizeAsync(id, context, membership, cancellationToken) is { } problem)
+        {
+            return problem;
+        }
+        var roomId = Guid.Parse(id);
+        var room = await rooms.GetAsync(roomId, cancellationToken);
+        var members = await rooms.GetMembersAsync(roomId, cancellationToken);
+        var me = members.FirstOrDefault(m => m.UserId == context.User.GetUserId());
+        if (room is null || me is null)
+        {
+            // Removed between the check and the read.
+            return NotAMember();
+        }
+        IReadOnlySet<Guid>? online = null;
+        try
+        {
+            online = await presence.GetOnlineAsync(roomId, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogPresenceUnavailable(loggers.CreateLogger(typeof(RoomsApi)), ex, roomId);
+        }
+        return TypedResults.Ok(new RoomDetailResponse(room.Id, room.Name, RoomStore.RoleName(me.Role), room.HostUserId, room.CreatedAt, room.EndedAt,
+            members.Select(m => new RoomMemberResponse(m.UserId, m.Login, RoomStore.RoleName(m.Role), m.JoinedAt, online?.Contains(m.UserId))).ToList()));
+    }
+
+    internal static async Task<Results<Created<InviteResponse>, ProblemHttpResult>> CreateInviteAsync(
+        string id, CreateInviteRequest? request, HttpContext context, IRoomMembership membership, RoomStore rooms,
+        InviteTokenCodec codec, IOptions<InviteOptions> inviteOptions, IOptions<WebOptions> webOptions, TimeProvider timeProvider,
+        CancellationToken cancellationToken)
+    {
+        if (await AuthorizeAsync(id, context, membership, cancellationToken, RoomRole.Host, write: true) is { } problem)
+        {
+            return problem;
+        }
+        var limits = inviteOptions.Value;
+        var lifetime = limits.Lifetime;
+        if (request?.ExpiresInSeconds is { } seconds)
+        {
+            if (seconds < 1 || seconds > limits.MaxLifetime.TotalSeconds)
+            {
+                return Problem(StatusCodes.Status400BadRequest, "Invalid invite lifetime",
+                    $"expires_in_seconds must be between 1 and {(long)limits.MaxLifetime.TotalSeconds}.");
+            }
+            lifetime = TimeSpan.FromSeconds(seconds);
+        }
+        var roomId = Guid.Parse(id);
+        var singleUse = request?.SingleUse ?? false;
+        // Whole milliseconds: the token carries Unix milliseconds and must agree with the row.
+        var expiresAt = DateTimeOffset.FromUnixTimeMilliseconds((timeProvider.GetUtcNow() + lifetime).ToUnixTimeMilliseconds());
+        var (inviteId, error) = await rooms.CreateInviteAsync(roomId, context.User.GetUserId(), expiresAt, singleUse, cancellationToken);
+        if (error != RoomChangeError.None)
+        {
+            return ForError(error);
+        }
+        var token = codec.Create(new InviteClaims(inviteId, roomId, expiresAt));
+        return TypedResults.Created((string?)null, new InviteResponse(token, webOptions.Value.JoinUrl(token), expiresAt, singleUse));
+    }
+
+    internal static async Task<Results<Ok<JoinRoomResponse>, ProblemHttpResult>> JoinRoomAsync(
+        JoinRoomRequest? request, HttpContext context, RoomStore rooms, InviteTokenCodec codec, RoomEventPublisher events,
+        TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(request?.Token))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Missing invite token", "token is required.");
+        }
+        if (codec.Read(request.Token) is not { } invite)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Invalid invite", "The invite token is malformed or has been altered.");
+        }
+        if (invite.ExpiresAt <= timeProvider.GetUtcNow())
+        {
+            return InviteExpired();
+        }
+        var userId = context.User.GetUserId();
+        var (role, joined, error) = await rooms.JoinAsync(invite.RoomId, invite.InviteId, userId, cancellationToken);
+        if (error != RoomChangeError.None)
+        {
+            return ForError(error);
+        }
+        if (joined)
+        {
+            await events.PublishAsync(new RoomEvent(RoomEvent.MemberJoined, invite.RoomId, userId, context.User.GetLogin(), "guest", null,
+                timeProvider.GetUtcNow()), cancellationToken);
+        }
+        return TypedResults.Ok(new JoinRoomResponse(invite.RoomId, RoomStore.RoleName(role!.Value)));
+    }
+
+    internal static async Task<Results<Ok<TransferHostResponse>, ProblemHttpResult>> TransferHostAsync(
+        string id, TransferHostRequest? request, HttpContext context, IRoomMembership membership, RoomStore rooms, RoomEventPublisher events,
+        TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        if (await AuthorizeAsync(id, context, membership, cancellationToken, RoomRole.Host, write: true) is { } problem)
+        {
+            return problem;
+        }
+        if (request?.UserId is not { } newHost)
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Missing user_id", "user_id of the member who becomes host is required.");
+        }
+        var roomId = Guid.Parse(id);
+        var callerId = context.User.GetUserId();
+        var error = await rooms.TransferHostAsync(roomId, callerId, newHost, cancellationToken);
+        if (error != RoomChangeError.None)
+        {
+            return ForError(error);
+        }
+        await events.PublishAsync(new RoomEvent(RoomEvent.HostTransferred, roomId, newHost, null, "host", callerId, timeProvider.GetUtcNow()), cancellationToken);
+        return TypedResults.Ok(new TransferHostResponse(roomId, newHost));
+    }
+
+    /// <summary>The host removes a member; a guest removing themself leaves the room.</summary>
+    internal static async Task<Results<NoContent, ProblemHttpResult>> RemoveMemberAsync(
+        string id, string userId, HttpContext context, IRoomMembership membership, RoomStore rooms, RoomEventPublisher events, IPresence presence,
+        TimeProvider timeProvider, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (await AuthorizeAsync(id, context, membership, cancellationToken, write: true) is { } problem)
+        {
+            return problem;
+        }
+        if (!Guid.TryParse(userId, out var memberId))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Malformed user id", $"'{Truncate(userId)}' is not a UUID.");
+        }
+        var roomId = Guid.Parse(id);
+        var callerId = context.User.GetUserId();
+        var error = await rooms.RemoveMemberAsync(roomId, callerId, memberId, cancellationToken);
+        if (error != RoomChangeError.None)
+        {
+            return ForError(error);
+        }
+        var leaving = memberId == callerId;
+        await events.PublishAsync(new RoomEvent(leaving ? RoomEvent.MemberLeft : RoomEvent.MemberRemoved, roomId, memberId, null, null,
+            leaving ? null : callerId, timeProvider.GetUtcNow()), cancellationToken);
+        try
+        {
+            await presence.ForgetUserAsync(roomId, memberId, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogPresenceUnavailable(loggers.CreateLogger(typeof(RoomsApi)), ex, roomId);
+        }
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<Results<Ok<EndRoomResponse>, ProblemHttpResult>> EndRoomAsync(
+        string id, HttpContext context, IRoomMembership membership, RoomStore rooms, RoomEventPublisher events, CancellationToken cancellationToken)
+    {
+        if (await AuthorizeAsync(id, context, membership, cancellationToken, RoomRole.Host, write: true) is { } problem)
+        {
+            return problem;
+        }
+        var roomId = Guid.Parse(id);
+        var callerId = context.User.GetUserId();
+        var (endedAt, error) = await rooms.EndAsync(roomId, callerId, cancellationToken);
+        if (error != RoomChangeError.None)
+        {
+            return ForError(error);
+        }
+        await events.PublishAsync(new RoomEvent(RoomEvent.RoomEnded, roomId, null, null, null, callerId, endedAt!.Value), cancellationToken);
+        return TypedResults.Ok(new EndRoomResponse(roomId, endedAt.Value));
+    }
+
+    /// <summary>
+    /// The membership check every room route starts with. A malformed id is a 400 (it names no room, so it reveals
+    /// nothing); a well-formed one the caller is not a member of is a 403, whether or not the room exists.
+    /// </summary>
+    private static async Task<ProblemHttpResult?> AuthorizeAsync(string id, HttpContext context, IRoomMembership membership,
+        CancellationToken cancellationToken, RoomRole minimum = RoomRole.Guest, bool write = false)
+    {
+        if (!Guid.TryParse(id, out var roomId))
+        {
+            return Problem(StatusCodes.Status400BadRequest, "Malformed room id", $"'{Truncate(id)}' is not a UUID.");
+        }
+        return await membership.CheckAsync(roomId, context.User, cancellationToken, minimum, write);
+    }
+
+    private static ProblemHttpResult ForError(RoomChangeError error) => error switch
+    {
+        RoomChangeError.NoSuchRoom => NotAMember(),
+        RoomChangeError.NotHost => Problem(StatusCodes.Status403Forbidden, "Host only", "Only the room's host can do this."),
+        RoomChangeError.Ended => Problem(StatusCodes.Status403Forbidden, "The session has ended", "The room is read-only since its host ended the session."),
+        RoomChangeError.NotAMember => Problem(StatusCodes.Status404NotFound, "No such member", "That user is not a member of this room."),
+        RoomChangeError.TargetIsSelf => Problem(StatusCodes.Status400BadRequest, "Already host", "Transfer the host role to another member."),
+        RoomChangeError.HostCannotLeave => Problem(StatusCodes.Status409Conflict, "The host cannot leave",
+            "Transfer the host role to another member first, or end the session."),
+        RoomChangeError.InviteUnknown => Problem(StatusCodes.Status400BadRequest, "Invalid invite", "This invite does not exist."),
+        RoomChangeError.InviteExpired => InviteExpired(),
+        RoomChangeError.InviteUsed => Problem(StatusCodes.Status410Gone, "Invite already used", "This single-use invite has been used. Ask the host for a new one."),
+        RoomChangeError.RemovedFromRoom => Problem(StatusCodes.Status403Forbidden, "Removed from this room",
+            "The host removed you after this invite was issued. Ask the host for a new invite."),
+        _ => throw new ArgumentOutOfRangeException(nameof(error), error, null),
+    };
+
+    private static ProblemHttpResult NotAMember() =>
+        Problem(StatusCodes.Status403Forbidden, "Not a member of this room", "Only members of the room can use its resources.");
+
+    private static ProblemHttpResult InviteExpired() =>
+        Problem(StatusCodes.Status410Gone, "Invite expired", "This invite has expired. Ask the host for a new one.");
+
+    private static ProblemHttpResult Problem(int status, string title, string detail) =>
+        TypedResults.Problem(statusCode: status, title: title, detail: detail);
+
+    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Presence of room {RoomId} is unavailable (Redis)")]
+    private static partial void LogPresenceUnavailable(ILogger logger, Exception exception, Guid roomId);
+}

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Rooms;
+
+/// <summary>Where the web app is, for links the Api hands out (invites).</summary>
+public sealed class WebOptions
+{
+    public const string SectionName = "Web";
+
+    /// <summary>
+    /// The web app's public URL. Unset, the AppHost's <c>services__web__http__0</c> is used; with neither, links are
+    /// relative (<c>/join?token=...</c>) for the client to resolve against the web app it runs in.
+    /// </summary>
+    public Uri? PublicUrl { get; set; }
+
+    public string JoinUrl(string token) =>
+        (PublicUrl is null ? "" : PublicUrl.AbsoluteUri.TrimEnd('/')) + "/join?token=" + Uri.EscapeDataString(token);
+}
+
+internal sealed class WebOptionsSetup(IConfiguration configuration) : IPostConfigureOptions<WebOptions>
+{
+    public void PostConfigure(string? name, WebOptions options)
+    {
+        if (options.PublicUrl is null
+            && (configuration["services:web:https:0"] ?? configuration["services:web:http:0"]) is { Length: > 0 } discovered
+            && Uri.TryCreate(discovered, UriKind.Absolute, out var url))
+        {
+            options.PublicUrl = url;
+        }
+    }
+}
+
+internal sealed class WebOptionsValidator : IValidateOptions<WebOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WebOptions options) =>
+        options.PublicUrl is null || (options.PublicUrl.IsAbsoluteUri && options.PublicUrl.Scheme is "http" or "https")
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail("Web:PublicUrl must be an absolute http(s) URL.");
+}
