@@ -18,12 +18,12 @@ CREATE TABLE blob_chunks (
 
 CREATE TABLE files (
     id            uuid        PRIMARY KEY,
-    room_id       uuid        NOT NULL,
+    room_id       uuid        NOT NULL REFERENCES rooms (id),
     sha256        text        NOT NULL REFERENCES blobs (sha256),
     filename      text        NOT NULL CHECK (length(filename) BETWEEN 1 AND 255),
     content_type  text        NOT NULL CHECK (length(content_type) BETWEEN 1 AND 255),
     size          bigint      NOT NULL CHECK (size >= 0),
-    uploaded_by   uuid        NOT NULL,
+    uploaded_by   uuid        NOT NULL REFERENCES users (id),
     created_at    timestamptz NOT NULL,
     -- Dedupe is per room: the same bytes uploaded again into the room return the existing file.
     UNIQUE (room_id, sha256)

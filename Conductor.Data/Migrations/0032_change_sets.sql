@@ -2,8 +2,8 @@
 -- refuse a change whose file moved on since.
 CREATE TABLE change_sets (
     id             uuid        PRIMARY KEY,
-    room_id        uuid        NOT NULL,
-    created_by     uuid        NOT NULL,
+    room_id        uuid        NOT NULL REFERENCES rooms (id),
+    created_by     uuid        NOT NULL REFERENCES users (id),
     agent          text        NOT NULL,
     provider       text        NOT NULL,
     model          text        NOT NULL,

@@ -3,8 +3,8 @@
 CREATE TABLE audit_log (
     seq            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id             uuid        NOT NULL UNIQUE,
-    room_id        uuid        NOT NULL,
-    user_id        uuid        NOT NULL,
+    room_id        uuid        NOT NULL REFERENCES rooms (id),
+    user_id        uuid        NOT NULL REFERENCES users (id),
     action         text        NOT NULL CHECK (action IN ('applied', 'skipped', 'refused')),
     -- 'server': apply through the Api; 'client': a decision a client reported through /audit/log-apply.
     source         text        NOT NULL CHECK (source IN ('server', 'client')),

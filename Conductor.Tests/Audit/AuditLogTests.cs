@@ -16,13 +16,29 @@ public sealed class AuditLogTests(PostgresServerFixture postgres)
         return dataSource;
     }
 
+    /// <summary>A user and a room of theirs, straight in the tables (the rooms feature is tested over HTTP elsewhere).</summary>
+    internal static async Task<(Guid User, Guid Room)> SeedRoomAsync(NpgsqlDataSource dataSource)
+    {
+        var user = Guid.NewGuid();
+        var room = Guid.NewGuid();
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO users (id, login, created_at, updated_at) VALUES ($1, $2, now(), now())")
+            { Parameters = { new() { Value = user }, new() { Value = $"u-{user:N}"[..30] } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO rooms (id, name, host_user_id, created_at) VALUES ($1, 'room', $2, now())")
+            { Parameters = { new() { Value = room }, new() { Value = user } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES ($1, $2, 'host', now())")
+            { Parameters = { new() { Value = room }, new() { Value = user } } });
+        await batch.ExecuteNonQueryAsync();
+        return (user, room);
+    }
+
     [Fact]
     public async Task The_database_refuses_to_update_delete_or_truncate_audit_entries()
     {
         await using var dataSource = await MigratedAsync(postgres, "audit");
         var audit = new AuditLog(dataSource, TimeProvider.System);
-        var room = Guid.NewGuid();
-        var entry = await audit.AppendAsync(room, Guid.NewGuid(), AuditActions.Applied, "server", Guid.NewGuid(), Guid.NewGuid(), "src/a.cs", null,
+        var (user, room) = await SeedRoomAsync(dataSource);
+        var entry = await audit.AppendAsync(room, user, AuditActions.Applied, "server", Guid.NewGuid(), Guid.NewGuid(), "src/a.cs", null,
             CancellationToken.None);
 
         foreach (var sql in new[]
@@ -47,12 +63,12 @@ public sealed class AuditLogTests(PostgresServerFixture postgres)
         await using var dataSource = await MigratedAsync(postgres, "audit");
         var time = new ManualTime(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var audit = new AuditLog(dataSource, time);
-        var room = Guid.NewGuid();
-        var user = Guid.NewGuid();
+        var (user, room) = await SeedRoomAsync(dataSource);
+        var (otherUser, otherRoom) = await SeedRoomAsync(dataSource);
         for (var i = 0; i < 5; i++)
         {
             await audit.AppendAsync(room, user, AuditActions.Skipped, "client", null, null, $"f{i}", null, CancellationToken.None);
-            await audit.AppendAsync(Guid.NewGuid(), user, AuditActions.Skipped, "client", null, null, "other-room", null, CancellationToken.None);
+            await audit.AppendAsync(otherRoom, otherUser, AuditActions.Skipped, "client", null, null, "other-room", null, CancellationToken.None);
             time.Advance(TimeSpan.FromMinutes(1));
         }
         var all = await audit.QueryAsync(room, null, 100, CancellationToken.None);

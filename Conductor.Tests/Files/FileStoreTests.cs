@@ -15,11 +15,11 @@ public sealed class FileStoreTests(PostgresServerFixture postgres)
     private static FileStore Store(NpgsqlDataSource dataSource, long max = 1024 * 1024) =>
         new(dataSource, Options.Create(new FileOptions { MaxUploadBytes = max, ChunkBytes = 4096 }), TimeProvider.System);
 
-    private static async Task<(StoredFile File, bool Deduplicated)> UploadAsync(FileStore store, Guid room, byte[] bytes, string name = "a.bin")
+    private static async Task<(StoredFile File, bool Deduplicated)> UploadAsync(FileStore store, (Guid User, Guid Room) room, byte[] bytes, string name = "a.bin")
     {
         await using var upload = await store.BeginUploadAsync(CancellationToken.None);
         await upload.CopyFromAsync(new MemoryStream(bytes), CancellationToken.None);
-        return await upload.CompleteAsync(room, Guid.NewGuid(), name, "application/octet-stream", CancellationToken.None);
+        return await upload.CompleteAsync(room.Room, room.User, name, "application/octet-stream", CancellationToken.None);
     }
 
     private static async Task<long> CountAsync(NpgsqlDataSource dataSource, string table)
@@ -34,8 +34,8 @@ public sealed class FileStoreTests(PostgresServerFixture postgres)
         await using var dataSource = await AuditLogTests.MigratedAsync(postgres, "files");
         var store = Store(dataSource);
         var bytes = RandomNumberGenerator.GetBytes(10_000); // three chunks, the last partial
-        var roomA = Guid.NewGuid();
-        var roomB = Guid.NewGuid();
+        var roomA = await AuditLogTests.SeedRoomAsync(dataSource);
+        var roomB = await AuditLogTests.SeedRoomAsync(dataSource);
 
         var (first, firstDedup) = await UploadAsync(store, roomA, bytes);
         var (again, againDedup) = await UploadAsync(store, roomA, bytes, "renamed.bin");
@@ -47,11 +47,11 @@ public sealed class FileStoreTests(PostgresServerFixture postgres)
         Assert.Equal("a.bin", again.Filename);
         Assert.False(otherDedup);
         Assert.NotEqual(first.Id, other.Id);
-        Assert.Equal(roomB, other.RoomId);
+        Assert.Equal(roomB.Room, other.RoomId);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), first.Sha256);
         Assert.Equal(1, await CountAsync(dataSource, "blobs"));
         Assert.Equal(3, await CountAsync(dataSource, "blob_chunks"));
-        Assert.Equal([first.Id], (await store.ListAsync(roomA, CancellationToken.None)).Select(f => f.Id));
+        Assert.Equal([first.Id], (await store.ListAsync(roomA.Room, CancellationToken.None)).Select(f => f.Id));
 
         await using var read = store.OpenRead(first);
         var copy = new MemoryStream();
@@ -85,9 +85,9 @@ public sealed class FileStoreTests(PostgresServerFixture postgres)
             Assert.Equal(10_000, error.Limit);
         }
         Assert.Equal(0, await CountAsync(dataSource, "blob_chunks"));
-        var (exact, _) = await UploadAsync(store, Guid.NewGuid(), new byte[10_000]);
+        var (exact, _) = await UploadAsync(store, await AuditLogTests.SeedRoomAsync(dataSource), new byte[10_000]);
         Assert.Equal(10_000, exact.Size);
-        var (empty, _) = await UploadAsync(store, Guid.NewGuid(), []);
+        var (empty, _) = await UploadAsync(store, await AuditLogTests.SeedRoomAsync(dataSource), []);
         Assert.Equal(0, empty.Size);
     }
 
