@@ -140,7 +140,8 @@ public sealed class ChangesApiTests(ConductorApiFixture fixture)
             await Task.Delay(200);
         }
         var marker = Guid.NewGuid().ToString("N");
-        fixture.OpenAI.Answer = n => n % 2 == 1
+        var calls = 0;
+        fixture.OpenAI.Answer = _ => Interlocked.Increment(ref calls) == 1
             ? FakeAnswer.Text("""{"changes":[{"file_path":"main.go","type":"create","content":"x","rationale":"r"}]}""") // main.go exists: invalid
             : FakeAnswer.Text("""{"changes":[{"file_path":"main.go","type":"modify","content":"package main\n\nfunc main() {}\n","rationale":"entry point"}]}""", 6);
         var set = await ApiClient.ExpectAsync(await host.PostAsync("/generate-changes",
