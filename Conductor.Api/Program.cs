@@ -3,10 +3,13 @@ using Conductor.Api.Audit;
 using Conductor.Api.Auth;
 using Conductor.Api.Changes;
 using Conductor.Api.Files;
+using Conductor.Api.Chat;
 using Conductor.Api.Jobs;
 using Conductor.Api.Rooms;
+using Conductor.Api.Workspaces;
 using Conductor.Data;
 using Conductor.Jobs;
+using Conductor.Workspaces;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -20,6 +23,9 @@ builder.AddConductorRooms();
 builder.AddConductorFiles();
 builder.AddConductorAi();
 builder.AddConductorChanges();
+builder.AddWebOriginCors();
+builder.AddConductorChat();
+builder.AddConductorWorkspaces();
 builder.Services.AddOpenApi();
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -33,7 +39,9 @@ builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.W
 var app = builder.Build();
 
 app.UseServiceDefaults();
+app.UseCors(WebOrigins.PolicyName);
 app.UseConductorAuth();
+app.UseWebSockets();
 
 app.MapOpenApi().AllowAnonymous();
 app.MapDefaultEndpoints();
@@ -44,6 +52,8 @@ app.MapFilesApi();
 app.MapAiApi();
 app.MapChangesApi();
 app.MapAuditApi();
+app.MapChat();
+app.MapWorkspacesApi();
 
 app.Run();
 

@@ -15,11 +15,14 @@ public static class ConductorModel
         var postgres = builder.AddPostgres("postgres");
         var conductorDb = postgres.AddDatabase("conductordb");
 
+        // The Api reads and writes the worktrees the GitWorker clones: both get the same workspace folder.
+        const string workspacesRoot = "Workspaces__Root";
         var api = builder.AddProject("api", "../Conductor.Api/Conductor.Api.csproj")
             .WithHttpEndpoint(port: 5080)
             .WithExternalHttpEndpoints()
             .WithReference(redis)
             .WithReference(conductorDb)
+            .WithDataDirectoryEnvironment(workspacesRoot, "workspaces")
             .WaitFor(redis)
             .WaitFor(conductorDb);
         if (builder.ExecutionContext.IsRunMode)
@@ -30,14 +33,18 @@ public static class ConductorModel
 
         builder.AddProject("gitworker", "../Conductor.GitWorker/Conductor.GitWorker.csproj")
             .WithReference(redis)
+            .WithDataDirectoryEnvironment(workspacesRoot, "workspaces")
             .WithReference(conductorDb)
             .WaitFor(redis)
             .WaitFor(conductorDb);
 
-        builder.AddProject("web", "../Conductor.Web/Conductor.Web.csproj")
+        var web = builder.AddProject("web", "../Conductor.Web/Conductor.Web.csproj")
             .WithHttpEndpoint(port: 5090)
             .WithExternalHttpEndpoints()
             .WithReference(api)
             .WaitFor(api);
+
+        // The Api links to the web app (invites) and answers CORS for its origin; no WaitFor, so no cycle.
+        api.WithReference(web);
     }
 }

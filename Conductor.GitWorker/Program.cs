@@ -1,5 +1,7 @@
 using Conductor.Data;
+using Conductor.GitWorker.Workspaces;
 using Conductor.Jobs;
+using Conductor.Workspaces;
 
 // The GitWorker is a worker service that also listens on HTTP, only so that the AppHost and the platform can
 // probe /health and /alive before anything that waits for it starts.
@@ -11,6 +13,11 @@ builder.AddConductorDatabase();
 builder.AddConductorMigrations();
 builder.AddConductorRedis();
 builder.AddConductorJobWorker();
+builder.AddConductorWorkspaces();
+builder.Services.AddJobHandler<WorkspaceCreateHandler>();
+builder.Services.AddJobHandler<WorkspaceCommitHandler>();
+builder.Services.AddJobHandler<WorkspaceDeleteHandler>();
+builder.Services.AddHostedService<StoreSweeper>();
 
 var app = builder.Build();
 app.UseServiceDefaults();

@@ -265,6 +265,12 @@ public sealed class DistributedApplication : IAsyncDisposable
             {
                 variables[name] = value;
             }
+            foreach (var (name, subfolder) in project.DataDirectoryEnvironment)
+            {
+                var folder = Path.Combine(DataDirectory, subfolder);
+                Directory.CreateDirectory(folder);
+                variables[name] = folder;
+            }
             return variables;
         }
 

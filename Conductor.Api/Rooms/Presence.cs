@@ -55,7 +55,11 @@ public sealed class RedisPresence(IRedisClient redis, IOptions<PresenceOptions> 
         var until = now + (long)ttl.TotalMilliseconds;
         await redis.ExecuteAsync("ZADD", [key, Score(until), Member(userId, connectionId)], cancellationToken);
         await redis.ExecuteAsync("ZREMRANGEBYSCORE", [key, "-inf", "(" + Score(now)], cancellationToken);
-        await redis.ExpireAsync(key, ttl * 2, cancellationToken);
+        // The key lives as long as its longest-lived connection: NX sets an expiry on a new key, GT only ever
+        // extends it, so a writer with a shorter TTL (another instance's configuration) cannot cut others short.
+        var keyLifetime = Score((long)(ttl * 2).TotalMilliseconds);
+        await redis.ExecuteAsync("PEXPIRE", [key, keyLifetime, "NX"], cancellationToken);
+        await redis.ExecuteAsync("PEXPIRE", [key, keyLifetime, "GT"], cancellationToken);
     }
 
     public async Task DisconnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken) =>

@@ -21,7 +21,7 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
 
     public async Task<RoomRecord> CreateAsync(Guid hostUserId, string name, CancellationToken cancellationToken)
     {
-        var now = timeProvider.GetUtcNow();
+        var now = Now();
         var room = new RoomRecord(Guid.CreateVersion7(now), name, hostUserId, now, null);
         await using var batch = dataSource.CreateBatch();
         batch.BatchCommands.Add(Command("INSERT INTO rooms (id, name, host_user_id, created_at) VALUES ($1, $2, $3, $4)", room.Id, name, hostUserId, now));
@@ -147,7 +147,7 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
 
     public async Task<(DateTimeOffset? EndedAt, RoomChangeError Error)> EndAsync(Guid roomId, Guid callerId, CancellationToken cancellationToken)
     {
-        var now = timeProvider.GetUtcNow();
+        var now = Now();
         var error = await ChangeAsync(roomId, cancellationToken, async (connection, transaction, room) =>
         {
             if (room.HostUserId != callerId)
@@ -302,6 +302,13 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
             command.Parameters.AddWithValue(parameter);
         }
         return command;
+    }
+
+    /// <summary>Now, at Postgres's microsecond precision, so what a response says equals what a later read says.</summary>
+    private DateTimeOffset Now()
+    {
+        var now = timeProvider.GetUtcNow();
+        return now.AddTicks(-(now.Ticks % 10));
     }
 
     private static RoomRecord ReadRoom(NpgsqlDataReader reader) => new(reader.GetGuid(0), reader.GetString(1), reader.GetGuid(2),

@@ -66,6 +66,13 @@ public static class ResourceBuilderExtensions
         return project;
     }
 
+    /// <summary>In run mode, sets <paramref name="name"/> to <c>{data directory}/{subfolder}</c> (created); see <see cref="ProjectResource.DataDirectoryEnvironment"/>.</summary>
+    public static ResourceBuilder<ProjectResource> WithDataDirectoryEnvironment(this ResourceBuilder<ProjectResource> project, string name, string subfolder)
+    {
+        project.Resource.DataDirectoryEnvironment[name] = subfolder;
+        return project;
+    }
+
     public static ResourceBuilder<ProjectResource> WithHttpHealthCheck(this ResourceBuilder<ProjectResource> project, string path)
     {
         project.Resource.HealthCheckPath = path;

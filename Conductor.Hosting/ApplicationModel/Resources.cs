@@ -103,6 +103,12 @@ public sealed class ProjectResource(string name, string projectPath) : Resource(
     /// <summary>Extra variables: literal values, written to the manifest as they are.</summary>
     public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Variables set, in run mode only, to a folder under the AppHost's data directory (name → subfolder); a
+    /// deployment has no such folder and must configure its own (a shared volume). Not written to the manifest.
+    /// </summary>
+    public Dictionary<string, string> DataDirectoryEnvironment { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The path probed for health before dependants start.</summary>
     public string HealthCheckPath { get; set; } = "/health";
 }

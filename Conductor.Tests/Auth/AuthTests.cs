@@ -144,9 +144,10 @@ public sealed class AuthTests(ApiCluster cluster)
         var signedIn = await a.DevLoginAsync(ApiCluster.UniqueLogin("erin"));
         var token = Uri.EscapeDataString(signedIn.AccessToken);
 
-        // No hub is mapped at /hubs/probe: authenticated, the fallback policy lets it through to a 404; anonymous, 401.
+        // Nothing is mapped at these socket paths: authenticated, the fallback policy lets the request through to a
+        // 404; anonymous, 401. (Chat owns /ws/{room_id}, so the raw-socket probe goes one segment deeper.)
         Assert.Equal(HttpStatusCode.NotFound, (await a.GetAsync($"/hubs/probe?access_token={token}")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await a.GetAsync($"/ws/probe?access_token={token}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await a.GetAsync($"/ws/probe/unmapped?access_token={token}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync("/hubs/probe")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync($"/auth/me?access_token={token}")).StatusCode);
 

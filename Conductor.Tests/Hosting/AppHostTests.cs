@@ -41,6 +41,23 @@ public sealed class AppHostTests : IAsyncLifetime
         var config = await _http.GetFromJsonAsync<JsonElement>(new Uri(app.GetEndpoint("web"), "/config.json"));
         Assert.Equal(apiUrl, config.GetProperty("apiUrl").GetString());
 
+        // The browser app calls the Api across origins: the Api answers CORS for the web app's origin only.
+        var webOrigin = app.GetEndpoint("web").GetLeftPart(UriPartial.Authority);
+        using (var preflight = new HttpRequestMessage(HttpMethod.Options, new Uri(app.GetEndpoint("api"), "/rooms")))
+        {
+            preflight.Headers.Add("Origin", webOrigin);
+            preflight.Headers.Add("Access-Control-Request-Method", "POST");
+            preflight.Headers.Add("Access-Control-Request-Headers", "authorization,content-type");
+            var allowed = await _http.SendAsync(preflight);
+            Assert.Equal(webOrigin, allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        }
+        using (var foreign = new HttpRequestMessage(HttpMethod.Options, new Uri(app.GetEndpoint("api"), "/rooms")))
+        {
+            foreign.Headers.Add("Origin", "http://evil.example");
+            foreign.Headers.Add("Access-Control-Request-Method", "POST");
+            Assert.False((await _http.SendAsync(foreign)).Headers.Contains("Access-Control-Allow-Origin"));
+        }
+
         var openApi = await _http.GetFromJsonAsync<JsonElement>(new Uri(app.GetEndpoint("api"), "/openapi/v1.json"));
         Assert.StartsWith("3.", openApi.GetProperty("openapi").GetString());
 

@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Conductor.Api.Chat;
+
+public static class ChatApi
+{
+    /// <summary>Maps the HTTP API (<c>/chat/{room_id}/...</c>), the hub (<c>/hubs/chat</c>) and the socket (<c>/ws/{room_id}</c>).</summary>
+    public static IEndpointRouteBuilder MapChat(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/chat/{room_id}").WithTags("Chat").RequireAuthorization();
+        group.MapGet("/history", GetHistoryAsync).WithName("GetChatHistory");
+        group.MapPost("/messages", PostMessageAsync).WithName("PostChatMessage");
+        group.MapGet("/read_receipts", GetReadReceiptsAsync).WithName("GetChatReadReceipts");
+        group.MapGet("/typing", GetTypingAsync).WithName("GetChatTyping");
+        group.MapGet("/presence", GetPresenceAsync).WithName("GetChatPresence");
+
+        endpoints.MapHub<ChatHub>("/hubs/chat").RequireAuthorization();
+        endpoints.MapChatSocket();
+        return endpoints;
+    }
+
+    /// <summary>
+    /// <c>?since=&lt;ISO-8601&gt;</c>: messages after it, oldest first; <c>?before=&lt;message id&gt;</c>: the page before it;
+    /// neither: the latest. <c>limit</c> defaults to 50 and is capped at 200.
+    /// </summary>
+    internal static async Task<Results<Ok<IReadOnlyList<ChatMessage>>, ProblemHttpResult>> GetHistoryAsync(
+        string room_id, string? since, string? before, string? limit, ClaimsPrincipal user, ChatService chat, HttpContext context,
+        CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(room_id, out var roomId))
+        {
+            return MalformedRoom(room_id);
+        }
+        DateTimeOffset? sinceValue = null;
+        if (since is not null)
+        {
+            if (!TryParseTimestamp(since, out var parsed))
+            {
+                return Invalid($"since '{ChatService.Truncate(since)}' is not an ISO-8601 timestamp (URL-encode a '+' offset, or use Z).");
+            }
+            sinceValue = parsed;
+        }
+        Guid? beforeValue = null;
+        if (before is not null)
+        {
+            if (!Guid.TryParse(before, out var parsed))
+            {
+                return Invalid($"before '{ChatService.Truncate(before)}' is not a message id (UUID).");
+            }
+            beforeValue = parsed;
+        }
+        int? limitValue = null;
+        if (limit is not null)
+        {
+            if (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+            {
+                return Invalid($"limit '{ChatService.Truncate(limit)}' is not a positive integer.");
+            }
+            limitValue = parsed;
+        }
+        return await RunAsync(context, async () => TypedResults.Ok(
+            await chat.GetHistoryAsync(ChatCaller.From(user), roomId, new HistoryRequest(sinceValue, beforeValue, limitValue), cancellationToken)));
+    }
+
+    internal static async Task<Results<Created<ChatMessage>, Ok<ChatMessage>, ProblemHttpResult>> PostMessageAsync(
+        string room_id, [FromBody] SendMessageRequest message, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(room_id, out var roomId))
+        {
+            return MalformedRoom(room_id);
+        }
+        try
+        {
+            var (stored, created) = await chat.SendAsync(ChatCaller.From(user), roomId, message, cancellationToken);
+            // 201 the first time, 200 for a resend of the same id: both carry the stored message.
+            return created ? TypedResults.Created($"/chat/{roomId:D}/history?before={stored.Id:D}", stored) : TypedResults.Ok(stored);
+        }
+        catch (ChatException exception)
+        {
+            return Problem(context, exception);
+        }
+    }
+
+    internal static async Task<Results<Ok<IReadOnlyList<ReadReceipt>>, ProblemHttpResult>> GetReadReceiptsAsync(
+        string room_id, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken) =>
+        !Guid.TryParse(room_id, out var roomId) ? MalformedRoom(room_id)
+        : await RunAsync(context, async () => TypedResults.Ok(await chat.GetReadReceiptsAsync(ChatCaller.From(user), roomId, cancellationToken)));
+
+    internal static async Task<Results<Ok<IReadOnlyList<TypingUser>>, ProblemHttpResult>> GetTypingAsync(
+        string room_id, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken) =>
+        !Guid.TryParse(room_id, out var roomId) ? MalformedRoom(room_id)
+        : await RunAsync(context, async () => TypedResults.Ok(await chat.GetTypingAsync(ChatCaller.From(user), roomId, cancellationToken)));
+
+    internal static async Task<Results<Ok<IReadOnlyList<OnlineUser>>, ProblemHttpResult>> GetPresenceAsync(
+        string room_id, ClaimsPrincipal user, ChatService chat, ChatPresence presence, HttpContext context, CancellationToken cancellationToken) =>
+        !Guid.TryParse(room_id, out var roomId) ? MalformedRoom(room_id)
+        : await RunAsync(context, async () =>
+        {
+            await chat.EnsureMemberAsync(ChatCaller.From(user), roomId, cancellationToken);
+            return TypedResults.Ok(await presence.GetOnlineAsync(roomId, cancellationToken));
+        });
+
+    /// <summary>ISO-8601 with an offset or Z; a timestamp without either is taken as UTC.</summary>
+    public static bool TryParseTimestamp(string text, out DateTimeOffset value) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value);
+
+    private static async Task<Results<Ok<T>, ProblemHttpResult>> RunAsync<T>(HttpContext context, Func<Task<Ok<T>>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (ChatException exception)
+        {
+            return Problem(context, exception);
+        }
+    }
+
+    private static ProblemHttpResult Problem(HttpContext context, ChatException exception)
+    {
+        if (exception.Status == StatusCodes.Status429TooManyRequests)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+        return TypedResults.Problem(statusCode: exception.Status, title: exception.Code, detail: exception.Message,
+            extensions: new Dictionary<string, object?> { ["code"] = exception.Code });
+    }
+
+    private static ProblemHttpResult Invalid(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: ChatErrors.InvalidQuery, detail: detail,
+            extensions: new Dictionary<string, object?> { ["code"] = ChatErrors.InvalidQuery });
+
+    private static ProblemHttpResult MalformedRoom(string roomId) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed room id", detail: $"'{ChatService.Truncate(roomId)}' is not a UUID.");
+}

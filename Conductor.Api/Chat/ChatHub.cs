@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Chat;
+
+/// <summary>
+/// <c>/hubs/chat</c> for the web app and the VS Code extension. Methods: JoinRoom, LeaveRoom, SendMessage, Typing,
+/// MarkRead, LoadHistory. Events: Message, Typing, ReadReceipt, UserJoined, UserLeft, RoomEvent (jobs, membership,
+/// anything else published on the room's events channel), each with the same snake_case JSON as the socket frames.
+/// A refusal is a HubException whose message starts with the error code ("rate_limited: ...").
+/// </summary>
+[Authorize]
+public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence presence, HubRooms rooms,
+    IHubContext<ChatHub> hubContext, IOptions<ChatOptions> options) : Hub
+{
+    private ChatCaller Caller => ChatCaller.From(Context.User!);
+
+    /// <summary>Starts receiving the room's events; answers with the latest messages, who is typing and who is online.</summary>
+    public async Task<JoinRoomResult> JoinRoom(Guid roomId)
+    {
+        var caller = Caller;
+        var cancellationToken = Context.ConnectionAborted;
+        return await GuardAsync(async () =>
+        {
+            await chat.EnsureMemberAsync(caller, roomId, cancellationToken);
+            var connection = new HubChatConnection(hubContext, Context, roomId, caller, options.Value.OutboundQueueLimit, rooms, fanout);
+            if (rooms.TryAdd(Context.ConnectionId, roomId, connection))
+            {
+                connection.Start();
+                await fanout.JoinAsync(connection, cancellationToken);
+            }
+            var messages = await chat.GetHistoryAsync(caller, roomId, new HistoryRequest(null, null, null), cancellationToken);
+            var typing = await chat.GetTypingAsync(caller, roomId, cancellationToken);
+            return new JoinRoomResult(roomId, messages, typing, await presence.GetOnlineAsync(roomId, cancellationToken));
+        });
+    }
+
+    public async Task LeaveRoom(Guid roomId)
+    {
+        if (rooms.TryRemove(Context.ConnectionId, roomId, out var connection))
+        {
+            await fanout.LeaveAsync(connection, Context.ConnectionAborted);
+        }
+    }
+
+    /// <summary>Stores and fans out a message; answers with the stored message (the same one for a resend of the same id).</summary>
+    public Task<ChatMessage> SendMessage(Guid roomId, SendMessageRequest message) =>
+        GuardAsync(async () => (await chat.SendAsync(Caller, roomId, message, Context.ConnectionAborted)).Message);
+
+    public Task Typing(Guid roomId) => GuardAsync(() => chat.SetTypingAsync(Caller, roomId, Context.ConnectionAborted));
+
+    public Task<ReadReceipt> MarkRead(Guid roomId, Guid messageId) =>
+        GuardAsync(() => chat.MarkReadAsync(Caller, roomId, messageId, Context.ConnectionAborted));
+
+    public Task<IReadOnlyList<ChatMessage>> LoadHistory(Guid roomId, HistoryRequest? query) =>
+        GuardAsync(() => chat.GetHistoryAsync(Caller, roomId, query ?? new HistoryRequest(null, null, null), Context.ConnectionAborted));
+
+    public override async Task OnDisconnectedAsync(Exception? exception)
+    {
+        foreach (var connection in rooms.RemoveAll(Context.ConnectionId))
+        {
+            await fanout.LeaveAsync(connection, CancellationToken.None);
+        }
+        await base.OnDisconnectedAsync(exception);
+    }
+
+    // HubException is the only exception whose message SignalR passes to the client.
+    private static async Task<T> GuardAsync<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (ChatException exception)
+        {
+            throw new HubException($"{exception.Code}: {exception.Message}");
+        }
+    }
+
+    private static Task GuardAsync(Func<Task> action) => GuardAsync(async () =>
+    {
+        await action();
+        return true;
+    });
+
+    /// <summary>One hub connection's membership of one room, fed by the room's feed like a socket.</summary>
+    private sealed class HubChatConnection(IHubContext<ChatHub> hubContext, HubCallerContext context, Guid roomId, ChatCaller caller,
+        int queueLimit, HubRooms rooms, ChatFanout fanout)
+        : ChatConnection(roomId, caller, $"hub:{context.ConnectionId}:{roomId:N}", queueLimit)
+    {
+        private readonly string _hubConnectionId = context.ConnectionId;
+
+        public void Start() => _ = PumpSafelyAsync();
+
+        private async Task PumpSafelyAsync()
+        {
+            try
+            {
+                await PumpAsync(context.ConnectionAborted);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        protected override Task SendAsync(OutboundFrame frame, CancellationToken cancellationToken) =>
+            hubContext.Clients.Client(_hubConnectionId).SendAsync(frame.HubEvent, frame.Element, cancellationToken);
+
+        public override async Task CloseAsync(ChatCloseReason reason)
+        {
+            if (reason == ChatCloseReason.TooSlow)
+            {
+                context.Abort();
+            }
+            // A removed member stops receiving the room (the member_removed RoomEvent queued before this tells them why);
+            // their other rooms on the same connection are unaffected.
+            if (rooms.TryRemove(_hubConnectionId, RoomId, out var connection))
+            {
+                await fanout.LeaveAsync(connection, CancellationToken.None);
+            }
+        }
+    }
+}
+
+/// <summary>Which rooms each hub connection has joined on this instance.</summary>
+public sealed class HubRooms
+{
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Guid, ChatConnection>> _connections = new();
+
+    public bool TryAdd(string hubConnectionId, Guid roomId, ChatConnection connection) =>
+        _connections.GetOrAdd(hubConnectionId, _ => new()).TryAdd(roomId, connection);
+
+    public bool TryRemove(string hubConnectionId, Guid roomId, out ChatConnection connection)
+    {
+        connection = null!;
+        return _connections.TryGetValue(hubConnectionId, out var joined) && joined.TryRemove(roomId, out connection!);
+    }
+
+    public IReadOnlyList<ChatConnection> RemoveAll(string hubConnectionId) =>
+        _connections.TryRemove(hubConnectionId, out var joined) ? [.. joined.Values] : [];
+}

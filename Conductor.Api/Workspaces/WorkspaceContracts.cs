@@ -1,0 +1,24 @@
+using Conductor.Workspaces;
+
+namespace Conductor.Api.Workspaces;
+
+public sealed record CreateWorkspaceRequest(Guid? RoomId, string? RepoUrl, string? Token, string? BaseBranch);
+
+public sealed record WorkspaceAccepted(Guid RoomId, Guid JobId, string Status);
+
+/// <summary>A workspace as clients see it: the URL carries no credentials (they are refused at creation).</summary>
+public sealed record WorkspaceResponse(Guid RoomId, string RepoUrl, string BaseBranch, string Branch, string Status, string? Error, string? HeadCommit)
+{
+    public static WorkspaceResponse From(WorkspaceRecord record) =>
+        new(record.RoomId, record.RepoUrl, record.BaseBranch, record.Branch, record.Status, record.Error, record.HeadCommit);
+}
+
+public sealed record WriteFileRequest(string? Content, string? Encoding);
+
+public sealed record RenameRequest(string? From, string? To);
+
+public sealed record RenameResponse(string Path);
+
+public sealed record CommitRequest(string? Message, bool? Push);
+
+public sealed record JobAccepted(Guid RoomId, Guid JobId, string Status);

@@ -1,0 +1,301 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Conductor.Api.Auth;
+using Conductor.Api.Auth.GitHub;
+using Conductor.Api.Rooms;
+using Conductor.Jobs;
+using Conductor.Workspaces;
+using Conductor.Workspaces.Files;
+using Conductor.Workspaces.Search;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Workspaces;
+
+/// <summary>
+/// A room's shared git workspace: lifecycle (jobs the GitWorker runs), files (read and written here, on the volume
+/// the Api shares with the GitWorker), commit and push, and code search. Every route checks room membership;
+/// writes need a live room, DELETE of the workspace needs the host.
+/// </summary>
+public static class WorkspacesApi
+{
+    public static RouteGroupBuilder MapWorkspacesApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/workspace").WithTags("Workspaces");
+        group.AddEndpointFilter(ProblemFilter);
+        group.MapPost("/create", CreateAsync).WithName("CreateWorkspace");
+        group.MapGet("/{roomId}", GetAsync).WithName("GetWorkspace");
+        group.MapDelete("/{roomId}", DeleteAsync).WithName("DeleteWorkspace");
+        group.MapGet("/{roomId}/files", ListFilesAsync).WithName("ListWorkspaceFiles");
+        group.MapGet("/{roomId}/file", ReadFileAsync).WithName("ReadWorkspaceFile");
+        group.MapPut("/{roomId}/file", WriteFileAsync).WithName("WriteWorkspaceFile");
+        group.MapDelete("/{roomId}/file", DeleteFileAsync).WithName("DeleteWorkspaceFile");
+        group.MapPost("/{roomId}/rename", RenameAsync).WithName("RenameWorkspaceFile");
+        group.MapPost("/{roomId}/commit", CommitAsync).WithName("CommitWorkspace");
+        group.MapGet("/{roomId}/search", SearchAsync).WithName("SearchWorkspace");
+        return group;
+    }
+
+    internal static async Task<IResult> CreateAsync(CreateWorkspaceRequest request, int? wait, ClaimsPrincipal user,
+        [FromServices] IRoomMembership membership, [FromServices] WorkspaceCommands commands, [FromServices] WorkspaceRepository repository,
+        [FromServices] IJobQueue jobs, [FromServices] IGitHubTokenStore gitHubTokens, [FromServices] IOptions<WorkspaceOptions> options,
+        CancellationToken cancellationToken)
+    {
+        if (request.RoomId is not { } roomId)
+        {
+            return Problem(400, "Missing room_id", "room_id is required.");
+        }
+        var waitFor = ParseWait(wait, options.Value);
+        if (await membership.CheckAsync(roomId, user, cancellationToken, write: true) is { } denied)
+        {
+            return denied;
+        }
+        // Without a token, the requester's own GitHub sign-in (if any) is the credential: never another member's.
+        var token = request.Token ?? await gitHubTokens.GetTokenAsync(user.GetUserId(), cancellationToken);
+        var created = await commands.CreateAsync(roomId, user.GetUserId(), request.RepoUrl, token, request.BaseBranch, cancellationToken);
+        if (created is not { } accepted)
+        {
+            return Problem(409, "Workspace exists", "This room already has a workspace; delete it first (host only).");
+        }
+        var accepted202 = TypedResults.Accepted($"/workspace/{roomId:D}", new WorkspaceAccepted(roomId, accepted.Job.Id, WorkspaceStatus.Creating));
+        if (waitFor is null)
+        {
+            return accepted202;
+        }
+        var job = await WaitForJobAsync(jobs, accepted.Job.Id, waitFor.Value, cancellationToken);
+        var workspace = await repository.GetAsync(roomId, cancellationToken);
+        if (job?.Status == JobStatus.Succeeded && workspace is { Status: WorkspaceStatus.Ready })
+        {
+            return TypedResults.Created($"/workspace/{roomId:D}", WorkspaceResponse.From(workspace));
+        }
+        if (job is { } finished && finished.Status.IsFinal())
+        {
+            return Problem(422, "Workspace creation failed", workspace?.Error ?? finished.Error ?? "The clone failed.");
+        }
+        return accepted202;
+    }
+
+    internal static async Task<IResult> GetAsync(string roomId, ClaimsPrincipal user, [FromServices] IRoomMembership membership,
+        [FromServices] WorkspaceRepository repository, CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
+        {
+            return denied;
+        }
+        var workspace = await repository.GetAsync(room, cancellationToken) ?? throw WorkspaceProblemException.NoWorkspace();
+        return TypedResults.Ok(WorkspaceResponse.From(workspace));
+    }
+
+    internal static async Task<IResult> DeleteAsync(string roomId, int? wait, ClaimsPrincipal user, [FromServices] IRoomMembership membership,
+        [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs, [FromServices] IOptions<WorkspaceOptions> options,
+        CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        var waitFor = ParseWait(wait, options.Value);
+        // Host only, but allowed in an ended room: removing the checkout is how a finished session cleans up.
+        if (await membership.CheckAsync(room, user, cancellationToken, minimum: RoomRole.Host) is { } denied)
+        {
+            return denied;
+        }
+        var job = await commands.DeleteAsync(room, cancellationToken) ?? throw WorkspaceProblemException.NoWorkspace();
+        if (waitFor is not null && (await WaitForJobAsync(jobs, job.Id, waitFor.Value, cancellationToken))?.Status == JobStatus.Succeeded)
+        {
+            return TypedResults.NoContent();
+        }
+        return TypedResults.Accepted($"/jobs/{job.Id:D}", new JobAccepted(room, job.Id, WorkspaceStatus.Deleting));
+    }
+
+    internal static async Task<IResult> ListFilesAsync(string roomId, string? path, bool? recursive, ClaimsPrincipal user,
+        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
+        {
+            return denied;
+        }
+        return TypedResults.Ok(await files.ListAsync(room, path, recursive ?? false, cancellationToken));
+    }
+
+    internal static async Task<IResult> ReadFileAsync(string roomId, string? path, ClaimsPrincipal user, HttpResponse response,
+        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
+        {
+            return denied;
+        }
+        var content = await files.ReadAsync(room, path, cancellationToken);
+        response.Headers.ETag = content.Etag;
+        return TypedResults.Ok(content);
+    }
+
+    internal static async Task<IResult> WriteFileAsync(string roomId, string? path, WriteFileRequest request, ClaimsPrincipal user,
+        [FromHeader(Name = "If-Match")] string? ifMatch, HttpResponse response,
+        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
+        {
+            return denied;
+        }
+        var bytes = Decode(request, files.MaxFileBytes);
+        var written = await files.WriteAsync(room, path, bytes, ifMatch, user.GetUserId(), cancellationToken);
+        response.Headers.ETag = written.Etag;
+        return TypedResults.Ok(new { path = written.Path, size = written.Size, etag = written.Etag });
+    }
+
+    internal static async Task<IResult> DeleteFileAsync(string roomId, string? path, ClaimsPrincipal user,
+        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
+        {
+            return denied;
+        }
+        await files.DeleteAsync(room, path, user.GetUserId(), cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<IResult> RenameAsync(string roomId, RenameRequest request, ClaimsPrincipal user,
+        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
+        {
+            return denied;
+        }
+        return TypedResults.Ok(new RenameResponse(await files.RenameAsync(room, request.From, request.To, user.GetUserId(), cancellationToken)));
+    }
+
+    internal static async Task<IResult> CommitAsync(string roomId, CommitRequest request, int? wait, ClaimsPrincipal user,
+        [FromServices] IRoomMembership membership, [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs,
+        [FromServices] IOptions<WorkspaceOptions> options, CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        var waitFor = ParseWait(wait, options.Value);
+        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
+        {
+            return denied;
+        }
+        var job = await commands.CommitAsync(room, user.GetUserId(), user.GetLogin(), request.Message, request.Push ?? true, cancellationToken);
+        if (waitFor is not null)
+        {
+            var done = await WaitForJobAsync(jobs, job.Id, waitFor.Value, cancellationToken);
+            if (done is { Status: JobStatus.Succeeded, Result: { } result })
+            {
+                var outcome = result.Deserialize<CommitOutcome>(JobResultJson)!;
+                return outcome.Committed
+                    ? TypedResults.Ok(new { committed = true, commit = outcome.Commit, pushed = outcome.Pushed, push_error = outcome.PushError })
+                    : TypedResults.Ok(new { committed = false, reason = outcome.Reason });
+            }
+            if (done is { } failed && failed.Status.IsFinal())
+            {
+                return Problem(422, "Commit failed", failed.Error ?? "The commit job failed.");
+            }
+        }
+        return TypedResults.Accepted($"/jobs/{job.Id:D}", new JobAccepted(room, job.Id, job.Status.ToName()));
+    }
+
+    internal static async Task<IResult> SearchAsync(string roomId, string? q, int? maxResults, bool? caseSensitive, bool? regex, bool? wholeWord,
+        string[]? include, string[]? exclude, ClaimsPrincipal user, [FromServices] IRoomMembership membership,
+        [FromServices] WorkspaceFileService files, [FromServices] CodeSearch search, [FromServices] IOptions<WorkspaceOptions> options,
+        CancellationToken cancellationToken)
+    {
+        var room = ParseRoom(roomId);
+        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
+        {
+            return denied;
+        }
+        var prepared = CodeSearch.Prepare(new SearchQuery(q ?? "")
+        {
+            CaseSensitive = caseSensitive ?? false,
+            Regex = regex ?? false,
+            WholeWord = wholeWord ?? false,
+            Include = include ?? [],
+            Exclude = exclude ?? [],
+            MaxResults = maxResults ?? CodeSearch.DefaultMaxResults,
+        }, options.Value.RegexTimeout);
+        var worktree = await files.GetWorktreeAsync(room, cancellationToken);
+        return TypedResults.Ok(await search.SearchAsync(worktree, prepared, cancellationToken));
+    }
+
+    private static readonly JsonSerializerOptions JobResultJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private static byte[] Decode(WriteFileRequest request, long maxBytes)
+    {
+        if (request.Content is null)
+        {
+            throw new WorkspaceProblemException(400, "Missing content", "content is required (use \"\" for an empty file).");
+        }
+        // A quick bound before decoding: base64 is 4/3 of the bytes, UTF-8 at least one byte per character.
+        var encoding = request.Encoding ?? "utf-8";
+        var upperBound = encoding == "base64" ? (long)request.Content.Length * 3 / 4 : request.Content.Length;
+        if (upperBound > maxBytes && encoding != "utf-8")
+        {
+            throw new WorkspaceProblemException(413, "File too large", $"The content is larger than {maxBytes} bytes.");
+        }
+        switch (encoding)
+        {
+            case "utf-8":
+                var bytes = System.Text.Encoding.UTF8.GetBytes(request.Content);
+                return bytes.LongLength > maxBytes ? throw new WorkspaceProblemException(413, "File too large", $"The content is larger than {maxBytes} bytes.") : bytes;
+            case "base64":
+                try
+                {
+                    return Convert.FromBase64String(request.Content);
+                }
+                catch (FormatException)
+                {
+                    throw new WorkspaceProblemException(400, "Invalid content", "content is not valid base64.");
+                }
+            default:
+                throw new WorkspaceProblemException(400, "Invalid encoding", "encoding must be \"utf-8\" or \"base64\".");
+        }
+    }
+
+    private static async Task<JobRecord?> WaitForJobAsync(IJobQueue jobs, Guid jobId, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + wait;
+        JobRecord? job;
+        do
+        {
+            job = await jobs.GetAsync(jobId, cancellationToken);
+            if (job is null || job.Status.IsFinal())
+            {
+                return job;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
+        while (DateTime.UtcNow < deadline);
+        return job;
+    }
+
+    private static TimeSpan? ParseWait(int? wait, WorkspaceOptions options) => wait switch
+    {
+        null => null,
+        < 0 => throw new WorkspaceProblemException(400, "Invalid wait", "wait must be a number of seconds, 0 or more."),
+        _ when wait > options.MaxWaitSeconds => throw new WorkspaceProblemException(400, "Invalid wait", $"wait may be at most {options.MaxWaitSeconds} seconds."),
+        _ => TimeSpan.FromSeconds(wait.Value),
+    };
+
+    private static Guid ParseRoom(string roomId) =>
+        Guid.TryParse(roomId, out var id) ? id : throw new WorkspaceProblemException(400, "Malformed room id", "The room id is not a UUID.");
+
+    private static ProblemHttpResult Problem(int status, string title, string detail) =>
+        TypedResults.Problem(statusCode: status, title: title, detail: detail);
+
+    /// <summary>Turns the workspace layer's refusals (bad path, no workspace, 412, 413) into problem details.</summary>
+    private static async ValueTask<object?> ProblemFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (WorkspaceProblemException ex)
+        {
+            return Problem(ex.StatusCode, ex.Title, ex.Message);
+        }
+    }
+}

@@ -1,0 +1,444 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Conductor.Api.Chat;
+using Conductor.Tests.Infrastructure;
+using Npgsql;
+
+namespace Conductor.Tests.Chat;
+
+/// <summary>
+/// Chat over real sockets against two Api instances sharing a real Postgres and a real Redis: ordering, idempotent
+/// resends, recovery with since, typing expiry, presence, membership and bad input.
+/// </summary>
+[Collection(InfrastructureCollection.Name)]
+public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerFixture redis)
+{
+    private static readonly Dictionary<string, string?> Unlimited = new()
+    {
+        ["Chat__MessageBurst"] = "100000", ["Chat__MessagesPerSecond"] = "100000",
+        ["Chat__HistoryBurst"] = "100000", ["Chat__HistoryPerSecond"] = "100000",
+    };
+
+    private static object Chat(string content, Guid? id = null) => id is null ? new { type = "chat", content } : new { type = "chat", id, content };
+
+    [Fact]
+    public async Task Clients_on_two_instances_receive_every_message_in_the_order_the_database_holds()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
+        var users = new List<ChatUser>();
+        for (var i = 0; i < 4; i++)
+        {
+            users.Add(await cluster.CreateUserAsync($"user{i}"));
+        }
+        var roomId = await cluster.CreateRoomAsync(users[0], [.. users.Skip(1)]);
+        var sockets = new List<ChatSocket>();
+        for (var i = 0; i < users.Count; i++)
+        {
+            sockets.Add(await cluster.ConnectAsync(i % 2, roomId, users[i]));
+        }
+        try
+        {
+            foreach (var socket in sockets)
+            {
+                await socket.WaitForTypeAsync("presence");
+            }
+            const int PerClient = 25;
+            // Everyone sends at once, from both instances: the interleaving is decided by the database.
+            await Task.WhenAll(sockets.Select((socket, index) => Task.Run(async () =>
+            {
+                for (var n = 0; n < PerClient; n++)
+                {
+                    await socket.SendAsync(Chat($"{index}:{n}"));
+                }
+            })));
+            var total = PerClient * sockets.Count;
+            foreach (var socket in sockets)
+            {
+                await socket.WaitForChatsAsync(total);
+            }
+
+            using var http = cluster.Http(1, users[0]);
+            var history = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history?limit=200");
+            Assert.Equal(total, history!.Length);
+            var stored = history.Select(m => m.GetProperty("id").GetGuid()).ToList();
+            Assert.Equal(Enumerable.Range(1, total).Select(n => (long)n), history.Select(m => m.GetProperty("seq").GetInt64()));
+            var timestamps = history.Select(m => m.GetProperty("timestamp").GetDateTime()).ToList();
+            Assert.True(timestamps.Zip(timestamps.Skip(1)).All(pair => pair.First < pair.Second), "timestamps strictly increase");
+            foreach (var socket in sockets)
+            {
+                Assert.Equal(stored, socket.Chats.Select(m => m.GetProperty("id").GetGuid()));
+            }
+            // Each sender's own messages are in the order it sent them.
+            for (var index = 0; index < sockets.Count; index++)
+            {
+                var mine = history.Select(m => m.GetProperty("content").GetString()!).Where(c => c.StartsWith($"{index}:", StringComparison.Ordinal));
+                Assert.Equal(Enumerable.Range(0, PerClient).Select(n => $"{index}:{n}"), mine);
+            }
+            var first = history[0];
+            Assert.Equal("chat", first.GetProperty("type").GetString());
+            Assert.Equal("text", first.GetProperty("kind").GetString());
+            Assert.Equal(roomId, first.GetProperty("room_id").GetGuid());
+            Assert.EndsWith("Z", first.GetProperty("timestamp").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                await socket.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_resend_of_the_same_id_after_a_reconnect_stores_one_message_and_answers_both_sends_with_it()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var roomId = await cluster.CreateRoomAsync(alice, bob);
+        var id = Guid.NewGuid();
+
+        JsonElement first;
+        await using (var socket = await cluster.ConnectAsync(0, roomId, alice))
+        {
+            await socket.SendAsync(Chat("hello once", id));
+            first = await socket.WaitForTypeAsync("chat", f => f.GetProperty("id").GetGuid() == id);
+        }
+        await using (var again = await cluster.ConnectAsync(1, roomId, alice))
+        {
+            await again.SendAsync(Chat("hello once", id));
+            var second = await again.WaitForTypeAsync("chat", f => f.GetProperty("id").GetGuid() == id);
+            Assert.Equal(first.GetProperty("seq").GetInt64(), second.GetProperty("seq").GetInt64());
+            Assert.Equal(first.GetProperty("timestamp").GetString(), second.GetProperty("timestamp").GetString());
+        }
+        using var http = cluster.Http(0, alice);
+        using var resentOverHttp = await http.PostAsJsonAsync($"/chat/{roomId}/messages", new { id, content = "hello once" });
+        Assert.Equal(HttpStatusCode.OK, resentOverHttp.StatusCode);
+        Assert.Equal(id, (await resentOverHttp.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+
+        var history = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history");
+        Assert.Single(history!);
+
+        // Someone else cannot claim (or read through) an existing id.
+        await using var intruder = await cluster.ConnectAsync(0, roomId, bob);
+        await intruder.SendAsync(Chat("mine now", id));
+        var error = await intruder.WaitForTypeAsync("error");
+        Assert.Equal(ChatErrors.IdConflict, error.GetProperty("code").GetString());
+        Assert.Equal(id, error.GetProperty("id").GetGuid());
+        Assert.Single((await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history"))!);
+    }
+
+    [Fact]
+    public async Task A_client_that_missed_messages_recovers_exactly_them_with_since_and_pages_back_with_before()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var roomId = await cluster.CreateRoomAsync(alice, bob);
+        await using var bobSocket = await cluster.ConnectAsync(1, roomId, bob);
+
+        string lastSeen;
+        await using (var aliceSocket = await cluster.ConnectAsync(0, roomId, alice))
+        {
+            await bobSocket.SendAsync(Chat("before the drop"));
+            lastSeen = (await aliceSocket.WaitForTypeAsync("chat")).GetProperty("timestamp").GetString()!;
+        }
+        for (var n = 0; n < 3; n++)
+        {
+            await bobSocket.SendAsync(Chat($"missed {n}"));
+        }
+        await bobSocket.WaitForChatsAsync(4);
+
+        using var http = cluster.Http(0, alice);
+        var missed = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history?since={Uri.EscapeDataString(lastSeen)}&limit=50");
+        Assert.Equal(["missed 0", "missed 1", "missed 2"], missed!.Select(m => m.GetProperty("content").GetString()));
+
+        // The same over the socket.
+        await using var back = await cluster.ConnectAsync(0, roomId, alice);
+        await back.SendAsync(new { type = "history_request", since = lastSeen, limit = 2 });
+        var page = await back.WaitForTypeAsync("history");
+        Assert.Equal(["missed 0", "missed 1"], page.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("content").GetString()));
+
+        // before= pages backwards; the limit is capped at 200.
+        for (var n = 0; n < 206; n++)
+        {
+            using var posted = await http.PostAsJsonAsync($"/chat/{roomId}/messages", new { content = $"bulk {n}" });
+            Assert.Equal(HttpStatusCode.Created, posted.StatusCode);
+        }
+        var latest = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history?limit=500");
+        Assert.Equal(200, latest!.Length);
+        Assert.Equal("bulk 205", latest[^1].GetProperty("content").GetString());
+        var older = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history?before={latest[0].GetProperty("id").GetGuid()}&limit=200");
+        Assert.Equal(10, older!.Length);
+        Assert.Equal("before the drop", older[0].GetProperty("content").GetString());
+        Assert.Equal(latest[0].GetProperty("seq").GetInt64() - 1, older[^1].GetProperty("seq").GetInt64());
+
+        using var malformed = await http.GetAsync($"/chat/{roomId}/history?since=yesterday");
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+        Assert.Equal("application/problem+json", malformed.Content.Headers.ContentType?.MediaType);
+        using var zero = await http.GetAsync($"/chat/{roomId}/history?limit=0");
+        Assert.Equal(HttpStatusCode.BadRequest, zero.StatusCode);
+    }
+
+    [Fact]
+    public async Task Typing_reaches_the_room_is_shown_to_a_client_joining_mid_typing_and_expires_after_three_seconds()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var carol = await cluster.CreateUserAsync("carol");
+        var roomId = await cluster.CreateRoomAsync(alice, bob, carol);
+        await using var aliceSocket = await cluster.ConnectAsync(0, roomId, alice);
+        await using var bobSocket = await cluster.ConnectAsync(1, roomId, bob);
+        await bobSocket.WaitForTypeAsync("presence");
+
+        await aliceSocket.SendAsync(new { type = "typing" });
+        var live = await bobSocket.WaitForTypeAsync("typing");
+        Assert.Equal(alice.Id, live.GetProperty("user_id").GetGuid());
+        var typedAt = DateTime.UtcNow;
+
+        await using (var joiner = await cluster.ConnectAsync(1, roomId, carol))
+        {
+            var shown = await joiner.WaitForTypeAsync("typing");
+            Assert.Equal(alice.Id, shown.GetProperty("user_id").GetGuid());
+            Assert.Equal("alice", shown.GetProperty("login").GetString());
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3.3) - (DateTime.UtcNow - typedAt));
+        await using var late = await cluster.ConnectAsync(0, roomId, carol);
+        await late.WaitForTypeAsync("presence");
+        await Task.Delay(300);
+        Assert.DoesNotContain(late.Frames, f => f.GetProperty("type").GetString() == "typing");
+        using var http = cluster.Http(1, bob);
+        Assert.Empty((await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/typing"))!);
+    }
+
+    [Fact]
+    public async Task Presence_and_joins_and_departures_are_right_across_instances()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var roomId = await cluster.CreateRoomAsync(alice, bob);
+        await using var aliceSocket = await cluster.ConnectAsync(0, roomId, alice);
+        await aliceSocket.WaitForTypeAsync("presence");
+
+        var bobSocket = await cluster.ConnectAsync(1, roomId, bob);
+        var joined = await aliceSocket.WaitForTypeAsync("user_joined", f => f.GetProperty("user_id").GetGuid() == bob.Id);
+        Assert.Equal("bob", joined.GetProperty("login").GetString());
+        var welcome = await bobSocket.WaitForTypeAsync("presence");
+        Assert.Equal(["alice", "bob"], welcome.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("login").GetString()));
+        foreach (var instance in new[] { 0, 1 })
+        {
+            using var http = cluster.Http(instance, alice);
+            var online = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/presence");
+            Assert.Equal(new[] { alice.Id, bob.Id }.Order(), online!.Select(u => u.GetProperty("user_id").GetGuid()).Order());
+        }
+
+        // A second connection of bob's is not a new arrival, and closing one of two is not a departure.
+        await using (var bobAgain = await cluster.ConnectAsync(0, roomId, bob))
+        {
+            await bobAgain.WaitForTypeAsync("presence");
+        }
+        await bobSocket.DisposeAsync();
+        await aliceSocket.WaitForTypeAsync("user_left", f => f.GetProperty("user_id").GetGuid() == bob.Id);
+        Assert.Single(aliceSocket.Frames, f => f.GetProperty("type").GetString() == "user_joined" && f.GetProperty("user_id").GetGuid() == bob.Id);
+        Assert.Single(aliceSocket.Frames, f => f.GetProperty("type").GetString() == "user_left" && f.GetProperty("user_id").GetGuid() == bob.Id);
+        using var after = cluster.Http(1, alice);
+        Assert.Equal([alice.Id], (await after.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/presence"))!.Select(u => u.GetProperty("user_id").GetGuid()));
+    }
+
+    [Fact]
+    public async Task Membership_is_enforced_on_every_route()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var mallory = await cluster.CreateUserAsync("mallory");
+        var roomId = await cluster.CreateRoomAsync(alice);
+
+        using var outsider = cluster.Http(0, mallory);
+        foreach (var path in new[] { "history", "read_receipts", "typing", "presence" })
+        {
+            using var response = await outsider.GetAsync($"/chat/{roomId}/{path}");
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+        using (var posted = await outsider.PostAsJsonAsync($"/chat/{roomId}/messages", new { content = "let me in" }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, posted.StatusCode);
+        }
+
+        using var anonymous = cluster.Http(0, null);
+        foreach (var path in new[] { "history", "read_receipts", "typing", "presence" })
+        {
+            using var response = await anonymous.GetAsync($"/chat/{roomId}/{path}");
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+        var refused = await Assert.ThrowsAsync<WebSocketException>(() => ChatSocket.ConnectAsync(cluster.SocketUrl(0, roomId, null)));
+        Assert.Contains("401", refused.Message, StringComparison.Ordinal);
+
+        await using var socket = await cluster.ConnectAsync(1, roomId, mallory, waitUntilJoined: false);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await socket.WaitForCloseAsync());
+
+        using var member = cluster.Http(0, alice);
+        Assert.Empty((await member.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history"))!);
+    }
+
+    [Fact]
+    public async Task Bad_frames_get_an_error_frame_the_socket_stays_open_and_nothing_is_stored()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
+        var alice = await cluster.CreateUserAsync("alice");
+        var roomId = await cluster.CreateRoomAsync(alice);
+        await using var socket = await cluster.ConnectAsync(0, roomId, alice);
+
+        async Task ExpectErrorAsync(Func<Task> send, string code)
+        {
+            var before = socket.Frames.Count;
+            await send();
+            var error = await socket.WaitForAsync(f => socket.Frames.ToList().IndexOf(f) >= before && f.GetProperty("type").GetString() == "error", what: code);
+            Assert.Equal(code, error.GetProperty("code").GetString());
+            Assert.False(string.IsNullOrEmpty(error.GetProperty("message").GetString()));
+        }
+
+        await ExpectErrorAsync(() => socket.SendTextAsync("{not json"), ChatErrors.InvalidJson);
+        await ExpectErrorAsync(() => socket.SendTextAsync("[1,2]"), ChatErrors.InvalidFrame);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "shout", content = "hi" }), ChatErrors.UnknownType);
+        await ExpectErrorAsync(() => socket.SendTextAsync("{\"type\":\"chat\",\"content\":\"hi\"}", WebSocketMessageType.Binary), ChatErrors.InvalidFrame);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", content = new string('é', 8193) }), ChatErrors.MessageTooLarge); // 16,386 bytes
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", content = new string('x', 300_000) }), ChatErrors.MessageTooLarge); // past the frame limit
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", content = "elsewhere", room_id = Guid.NewGuid() }), ChatErrors.NotInRoom);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", content = "   " }), ChatErrors.InvalidMessage);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", content = "x", kind = "system" }), ChatErrors.InvalidMessage);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", content = "x", id = "not-a-uuid" }), ChatErrors.InvalidMessage);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", kind = "code_snippet", content = new { file = "a.cs", start_line = 3, end_line = 1, code = "x" } }),
+            ChatErrors.InvalidMessage);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "chat", content = "x", reply_to = Guid.NewGuid() }), ChatErrors.InvalidMessage);
+        await ExpectErrorAsync(() => socket.SendAsync(new { type = "read_receipt", message_id = Guid.NewGuid() }), ChatErrors.NotFound);
+        Assert.Equal(WebSocketState.Open, socket.State);
+
+        // Exactly 16 KiB is fine, and a code snippet keeps only its known fields.
+        await socket.SendAsync(new { type = "chat", content = new string('é', 8192) });
+        await socket.SendAsync(new { type = "chat", kind = "code_snippet", content = new { file = "src/a.cs", language = "csharp", start_line = 1, end_line = 2, code = "int x;", extra = "dropped" } });
+        await socket.WaitForChatsAsync(2);
+        var snippet = socket.Chats[1];
+        Assert.Equal("code_snippet", snippet.GetProperty("kind").GetString());
+        Assert.Equal("src/a.cs", snippet.GetProperty("content").GetProperty("file").GetString());
+        Assert.False(snippet.GetProperty("content").TryGetProperty("extra", out _));
+
+        await using var connection = new NpgsqlConnection(cluster.DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM messages", connection);
+        Assert.Equal(2L, await count.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Per_user_rate_limits_answer_rate_limited_frames_and_429()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: new Dictionary<string, string?>
+        {
+            ["Chat__MessageBurst"] = "3", ["Chat__MessagesPerSecond"] = "0.01",
+        });
+        var alice = await cluster.CreateUserAsync("alice");
+        var roomId = await cluster.CreateRoomAsync(alice);
+        await using var socket = await cluster.ConnectAsync(0, roomId, alice);
+        for (var n = 0; n < 3; n++)
+        {
+            await socket.SendAsync(Chat($"ok {n}"));
+        }
+        await socket.WaitForChatsAsync(3);
+        await socket.SendAsync(Chat("one too many"));
+        Assert.Equal(ChatErrors.RateLimited, (await socket.WaitForTypeAsync("error")).GetProperty("code").GetString());
+        Assert.Equal(WebSocketState.Open, socket.State);
+
+        // The bucket is the user's, whichever instance and transport they use.
+        using var http = cluster.Http(1, alice);
+        using var response = await http.PostAsJsonAsync($"/chat/{roomId}/messages", new { content = "over http" });
+        Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
+        Assert.Equal("rate_limited", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.Equal(3, (await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history"))!.Length);
+    }
+
+    [Fact]
+    public async Task A_removed_member_is_closed_with_1008_room_events_reach_every_instance_and_an_ended_room_is_read_only()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var roomId = await cluster.CreateRoomAsync(alice, bob);
+        await using var aliceSocket = await cluster.ConnectAsync(0, roomId, alice);
+        await using var bobSocket = await cluster.ConnectAsync(1, roomId, bob);
+        await bobSocket.WaitForTypeAsync("presence");
+
+        // A job's progress, as the GitWorker publishes it, reaches both instances' clients.
+        await using var redisClient = await Conductor.Redis.RedisClient.ConnectAsync(Conductor.Redis.RedisConnectionOptions.Parse(redis.ConnectionString));
+        var jobId = Guid.NewGuid();
+        await redisClient.PublishAsync(ChatChannels.Events(roomId), $$"""{"type":"job","job_id":"{{jobId}}","status":"running"}""");
+        foreach (var socket in new[] { aliceSocket, bobSocket })
+        {
+            Assert.Equal("running", (await socket.WaitForTypeAsync("job", f => f.GetProperty("job_id").GetGuid() == jobId)).GetProperty("status").GetString());
+        }
+
+        await cluster.RemoveMemberAsync(roomId, bob);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await bobSocket.WaitForCloseAsync());
+        await aliceSocket.WaitForTypeAsync("member_removed");
+        Assert.Equal(WebSocketState.Open, aliceSocket.State);
+
+        await aliceSocket.SendAsync(Chat("still here"));
+        await aliceSocket.WaitForChatsAsync(1);
+        await cluster.EndRoomAsync(roomId);
+        await aliceSocket.SendAsync(Chat("after the end"));
+        Assert.Equal(ChatErrors.RoomEnded, (await aliceSocket.WaitForTypeAsync("error")).GetProperty("code").GetString());
+        using var http = cluster.Http(0, alice);
+        Assert.Single((await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history"))!);
+    }
+
+    [Fact]
+    public async Task Read_receipts_are_stored_relayed_and_only_move_forward()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var roomId = await cluster.CreateRoomAsync(alice, bob);
+        await using var aliceSocket = await cluster.ConnectAsync(0, roomId, alice);
+        await using var bobSocket = await cluster.ConnectAsync(1, roomId, bob);
+        await aliceSocket.SendAsync(Chat("one"));
+        await aliceSocket.SendAsync(Chat("two"));
+        await bobSocket.WaitForChatsAsync(2);
+        var (one, two) = (bobSocket.Chats[0].GetProperty("id").GetGuid(), bobSocket.Chats[1].GetProperty("id").GetGuid());
+
+        await bobSocket.SendAsync(new { type = "read_receipt", message_id = two });
+        var receipt = await aliceSocket.WaitForTypeAsync("read_receipt");
+        Assert.Equal(two, receipt.GetProperty("message_id").GetGuid());
+        Assert.Equal(bob.Id, receipt.GetProperty("user_id").GetGuid());
+
+        await bobSocket.SendAsync(new { type = "read_receipt", message_id = one }); // older: ignored
+        await Task.Delay(300);
+        using var http = cluster.Http(0, alice);
+        var receipts = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/read_receipts");
+        Assert.Equal(two, Assert.Single(receipts!).GetProperty("message_id").GetGuid());
+        Assert.Single(aliceSocket.Frames, f => f.GetProperty("type").GetString() == "read_receipt");
+    }
+
+    [Fact]
+    public async Task A_message_whose_publish_never_arrived_is_filled_in_from_postgres_in_order()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var roomId = await cluster.CreateRoomAsync(alice);
+        await using var socket = await cluster.ConnectAsync(1, roomId, alice);
+        await socket.SendAsync(Chat("first"));
+        await socket.WaitForChatsAsync(1);
+
+        // Stored but never published, as when an instance dies between commit and PUBLISH.
+        await using var dataSource = NpgsqlDataSource.Create(cluster.DatabaseConnectionString);
+        var store = new ChatStore(dataSource, TimeProvider.System);
+        await store.InsertAsync(new NewChatMessage(Guid.NewGuid(), roomId, alice.Id, "alice", "text", "\"lost publish\"", null), CancellationToken.None);
+        await socket.SendAsync(Chat("third"));
+        await socket.WaitForChatsAsync(3);
+        Assert.Equal(["first", "lost publish", "third"], socket.Chats.Select(c => c.GetProperty("content").GetString()));
+        Assert.Equal([1L, 2L, 3L], socket.Chats.Select(c => c.GetProperty("seq").GetInt64()));
+    }
+}

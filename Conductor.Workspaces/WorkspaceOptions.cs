@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Workspaces;
+
+/// <summary>Bound from the <c>Workspaces</c> section (shared by the Api and the GitWorker); validated at start-up.</summary>
+public sealed class WorkspaceOptions
+{
+    public const string SectionName = "Workspaces";
+
+    /// <summary>The volume both services see: bare stores, worktrees, the credential key ring and scratch space.</summary>
+    public string Root { get; set; } = "";
+
+    /// <summary>The git executable (found on PATH when not rooted).</summary>
+    public string GitPath { get; set; } = "git";
+
+    /// <summary>Allow <c>http://</c> remotes (tests and local development; credentials would travel in clear).</summary>
+    public bool AllowHttp { get; set; }
+
+    /// <summary>Allow <c>file://</c> remotes and local paths (tests and local development: they read the server's disk).</summary>
+    public bool AllowFile { get; set; }
+
+    /// <summary>Allow remotes on loopback, private, link-local and other non-public addresses (no SSRF by default).</summary>
+    public bool AllowPrivateNetworks { get; set; }
+
+    /// <summary>The user name git is given with a token (GitHub and GitLab accept any name with a token).</summary>
+    public string GitUsername { get; set; } = "x-access-token";
+
+    /// <summary>Commits get <c>{login}@{AuthorEmailDomain}</c> as the author's address.</summary>
+    public string AuthorEmailDomain { get; set; } = "users.noreply.conductor.invalid";
+
+    public string CommitterName { get; set; } = "Conductor";
+    public string CommitterEmail { get; set; } = "conductor@users.noreply.conductor.invalid";
+
+    public long MaxFileBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Entries one listing returns at most (recursive listings of huge trees are refused, not truncated).</summary>
+    public int MaxListEntries { get; set; } = 50_000;
+
+    /// <summary>A store no room uses is removed this long after its last worktree went away.</summary>
+    public TimeSpan StoreGracePeriod { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often the GitWorker looks for stores past their grace period.</summary>
+    public TimeSpan StoreSweepInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Clone, fetch and push are killed after this long.</summary>
+    public TimeSpan RemoteTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>A regular expression search gives up after this long.</summary>
+    public TimeSpan RegexTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long <c>?wait=</c> may hold a request.</summary>
+    public int MaxWaitSeconds { get; set; } = 120;
+
+    public string StoresPath => Path.Combine(Root, "stores");
+    public string WorktreesPath => Path.Combine(Root, "worktrees");
+    public string ScratchPath => Path.Combine(Root, "tmp");
+    public string KeysPath => Path.Combine(Root, "keys");
+}
+
+internal sealed class WorkspaceOptionsValidator : IValidateOptions<WorkspaceOptions>
+{
+    public ValidateOptionsResult Validate(string? name, WorkspaceOptions options)
+    {
+        var failures = new List<string>();
+        void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                failures.Add(message);
+            }
+        }
+
+        Require(OperatingSystem.IsLinux(), "Workspaces need Linux (FIFO-based askpass, realpath path checks).");
+        Require(!string.IsNullOrWhiteSpace(options.Root) && Path.IsPathFullyQualified(options.Root),
+            "Workspaces:Root must be an absolute path (the folder shared by the Api and the GitWorker).");
+        Require(!string.IsNullOrWhiteSpace(options.GitPath), "Workspaces:GitPath is required.");
+        Require(!string.IsNullOrWhiteSpace(options.GitUsername), "Workspaces:GitUsername is required.");
+        Require(!string.IsNullOrWhiteSpace(options.AuthorEmailDomain) && !options.AuthorEmailDomain.Contains('@', StringComparison.Ordinal),
+            "Workspaces:AuthorEmailDomain must be a domain name.");
+        Require(options.MaxFileBytes is > 0 and <= 100 * 1024 * 1024, "Workspaces:MaxFileBytes must be between 1 byte and 100 MB.");
+        Require(options.MaxListEntries is >= 100 and <= 1_000_000, "Workspaces:MaxListEntries must be between 100 and 1,000,000.");
+        Require(options.StoreGracePeriod >= TimeSpan.Zero, "Workspaces:StoreGracePeriod must not be negative.");
+        Require(options.StoreSweepInterval > TimeSpan.Zero, "Workspaces:StoreSweepInterval must be positive.");
+        Require(options.RemoteTimeout >= TimeSpan.FromSeconds(5), "Workspaces:RemoteTimeout must be at least 5 seconds.");
+        Require(options.RegexTimeout > TimeSpan.Zero && options.RegexTimeout <= TimeSpan.FromMinutes(1), "Workspaces:RegexTimeout must be between 0 and 1 minute.");
+        Require(options.MaxWaitSeconds is >= 0 and <= 600, "Workspaces:MaxWaitSeconds must be between 0 and 600.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,335 @@
+using System.Text.RegularExpressions;
+using Conductor.Jobs;
+using Conductor.Workspaces.Git;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Workspaces;
+
+/// <summary>
+/// What the GitWorker does to stores and worktrees. Layout under <see cref="WorkspaceOptions.Root"/>:
+/// <c>stores/{store_id}.git</c> (one bare object store per normalised remote, shared by every room on it) and
+/// <c>worktrees/{room_id}</c> (the room's checkout on <c>session/{room_id}</c>). Every step is idempotent: a job
+/// re-run after a crash finds what the killed attempt left and finishes it.
+/// </summary>
+public sealed partial class WorkspaceProvisioner(
+    GitCli git,
+    WorkspaceRepository repository,
+    WorkspaceCredentials credentials,
+    WorkspaceLocks locks,
+    WorkspaceEvents events,
+    IOptions<WorkspaceOptions> options,
+    TimeProvider time,
+    ILogger<WorkspaceProvisioner> logger)
+{
+    private readonly WorkspaceOptions _options = options.Value;
+
+    public string StorePath(string storeId) => Path.Combine(_options.StoresPath, storeId + ".git");
+    public string WorktreePath(Guid roomId) => Path.Combine(_options.WorktreesPath, roomId.ToString("D"));
+
+    /// <summary>Clones (or fetches into) the shared store and adds the room's worktree; returns the head commit.</summary>
+    public async Task<string> CreateAsync(Guid roomId, Func<double, string, Task> progress, bool lastAttempt, CancellationToken cancellationToken)
+    {
+        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false)
+            ?? throw new PermanentJobFailureException("The room has no workspace record (deleted while the job waited).");
+        if (workspace.Status == WorkspaceStatus.Ready && workspace.HeadCommit is not null)
+        {
+            return workspace.HeadCommit; // a duplicate delivery of a job that already finished its work
+        }
+        if (workspace.Status != WorkspaceStatus.Creating)
+        {
+            throw new PermanentJobFailureException($"The workspace is {workspace.Status}, not creating.");
+        }
+        try
+        {
+            var head = await CreateCoreAsync(workspace, progress, cancellationToken).ConfigureAwait(false);
+            await repository.SetStatusAsync(roomId, WorkspaceStatus.Ready, null, head, [WorkspaceStatus.Creating], cancellationToken).ConfigureAwait(false);
+            await events.PublishStatusAsync(roomId, WorkspaceStatus.Ready, null, head, cancellationToken).ConfigureAwait(false);
+            LogReady(logger, roomId, workspace.StoreId, head);
+            return head;
+        }
+        catch (Exception ex) when (ex is PermanentJobFailureException || (lastAttempt && ex is not OperationCanceledException))
+        {
+            await repository.SetStatusAsync(roomId, WorkspaceStatus.Failed, ex.Message, null, [WorkspaceStatus.Creating], CancellationToken.None).ConfigureAwait(false);
+            await events.PublishStatusAsync(roomId, WorkspaceStatus.Failed, ex.Message, null, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task<string> CreateCoreAsync(WorkspaceRecord workspace, Func<double, string, Task> progress, CancellationToken cancellationToken)
+    {
+        RemoteUrl remote;
+        try
+        {
+            remote = await RemoteUrlValidator.ValidateAsync(workspace.RepoUrl, _options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RemoteUrlException ex)
+        {
+            throw new PermanentJobFailureException(ex.Message);
+        }
+        var credential = await credentials.GetAsync(workspace.RoomId, cancellationToken).ConfigureAwait(false);
+        var store = StorePath(remote.StoreId);
+        var worktree = WorktreePath(workspace.RoomId);
+        Directory.CreateDirectory(_options.StoresPath);
+        Directory.CreateDirectory(_options.WorktreesPath);
+
+        var reporter = new GitProgress((fraction, message) => progress(fraction, message).GetAwaiter().GetResult());
+        await using (await locks.LockStoreAsync(remote.StoreId, cancellationToken).ConfigureAwait(false))
+        {
+            if (IsCompleteStore(store))
+            {
+                // Another room already has this repository. Fetching with this requester's own credentials is the
+                // access check: nobody reads a private repository through someone else's clone.
+                LogFetching(logger, workspace.RoomId, remote.StoreId);
+                await progress(0, "Fetching into the shared store").ConfigureAwait(false);
+                await FetchAsync(store, credential, reporter, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                LogCloning(logger, workspace.RoomId, remote.StoreId);
+                await CloneStoreAsync(remote, store, credential, reporter, cancellationToken).ConfigureAwait(false);
+            }
+            await repository.UpsertStoreAsync(remote, cancellationToken).ConfigureAwait(false);
+
+            var baseRef = $"refs/remotes/origin/{workspace.BaseBranch}";
+            var verify = await git.RunAsync(new GitInvocation(["rev-parse", "--verify", "--quiet", baseRef + "^{commit}"]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
+            if (!verify.Succeeded)
+            {
+                throw new PermanentJobFailureException($"The remote has no branch '{workspace.BaseBranch}'.");
+            }
+
+            // Whatever a killed attempt left (a half-written checkout, a registration without a folder) goes first.
+            await RemoveWorktreeAsync(store, worktree, cancellationToken).ConfigureAwait(false);
+            await git.RunCheckedAsync(new GitInvocation(["worktree", "add", "--no-track", "-B", workspace.Branch, worktree, baseRef])
+            {
+                WorkingDirectory = store,
+                OnStandardErrorLine = reporter.OnLine,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        var head = await git.RunCheckedAsync(worktree, cancellationToken, "rev-parse", "HEAD").ConfigureAwait(false);
+        return head.StandardOutput.Trim();
+    }
+
+    /// <summary>A store is complete once the marker written after its first fetch exists; anything else is leftovers.</summary>
+    private static bool IsCompleteStore(string store) => File.Exists(Path.Combine(store, "conductor-store"));
+
+    private async Task CloneStoreAsync(RemoteUrl remote, string store, GitCredential? credential, GitProgress reporter, CancellationToken cancellationToken)
+    {
+        // Cloned beside its final place and moved in at the end, so a store folder is either complete or absent.
+        foreach (var leftover in Directory.EnumerateDirectories(_options.StoresPath, Path.GetFileName(store) + ".tmp-*"))
+        {
+            Directory.Delete(leftover, recursive: true);
+        }
+        if (Directory.Exists(store))
+        {
+            Directory.Delete(store, recursive: true);
+        }
+        var staging = $"{store}.tmp-{Guid.NewGuid():N}";
+        await git.RunCheckedAsync(_options.StoresPath, cancellationToken, "init", "--quiet", "--bare", staging).ConfigureAwait(false);
+        await git.RunCheckedAsync(staging, cancellationToken, "config", "remote.origin.url", remote.GitUrl).ConfigureAwait(false);
+        // Remote branches as remote-tracking refs: a fetch must never move the rooms' session branches in refs/heads.
+        await git.RunCheckedAsync(staging, cancellationToken, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*").ConfigureAwait(false);
+        await git.RunCheckedAsync(staging, cancellationToken, "config", "gc.auto", "0").ConfigureAwait(false);
+        // Keep what arrives as a pack (indexed as it is received, with progress) instead of exploding small fetches into loose objects.
+        await git.RunCheckedAsync(staging, cancellationToken, "config", "transfer.unpackLimit", "1").ConfigureAwait(false);
+        await FetchAsync(staging, credential, reporter, cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(staging, "conductor-store"), remote.NormalizedUrl + "\n", cancellationToken).ConfigureAwait(false);
+        Directory.Move(staging, store);
+    }
+
+    private async Task FetchAsync(string store, GitCredential? credential, GitProgress reporter, CancellationToken cancellationToken)
+    {
+        var result = await git.RunAsync(new GitInvocation(["fetch", "--progress", "--prune", "origin"])
+        {
+            WorkingDirectory = store,
+            Credential = credential,
+            OnStandardErrorLine = reporter.OnLine,
+            Timeout = _options.RemoteTimeout,
+        }, cancellationToken).ConfigureAwait(false);
+        if (result.Succeeded)
+        {
+            return;
+        }
+        if (IsAccessDenied(result.StandardError))
+        {
+            throw new PermanentJobFailureException($"The remote refused access with the given credentials: {result.Reason}");
+        }
+        throw new GitCommandException("fetch", result);
+    }
+
+    private static bool IsAccessDenied(string stderr) =>
+        AccessDenied().IsMatch(stderr);
+
+    /// <summary>Stages everything, commits as the user and pushes the session branch with the stored credential.</summary>
+    public async Task<CommitOutcome> CommitAsync(Guid roomId, CommitJobPayload payload, CancellationToken cancellationToken)
+    {
+        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false)
+            ?? throw new PermanentJobFailureException("The room has no workspace.");
+        if (workspace.Status != WorkspaceStatus.Ready)
+        {
+            throw new PermanentJobFailureException($"The workspace is {workspace.Status}, not ready.");
+        }
+        var worktree = WorktreePath(roomId);
+        string commit;
+        // File writes through the Api take the same lock: nothing changes between the add and the commit.
+        await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
+        {
+            await git.RunCheckedAsync(worktree, cancellationToken, "add", "--all").ConfigureAwait(false);
+            var staged = await git.RunAsync(new GitInvocation(["diff", "--cached", "--quiet"]) { WorkingDirectory = worktree }, cancellationToken).ConfigureAwait(false);
+            if (staged.ExitCode == 0)
+            {
+                return new CommitOutcome(false, null, false, "no changes", null);
+            }
+            var author = new Dictionary<string, string>
+            {
+                ["GIT_AUTHOR_NAME"] = payload.AuthorName,
+                ["GIT_AUTHOR_EMAIL"] = $"{SafeLocalPart(payload.AuthorName)}@{_options.AuthorEmailDomain}",
+                ["GIT_COMMITTER_NAME"] = _options.CommitterName,
+                ["GIT_COMMITTER_EMAIL"] = _options.CommitterEmail,
+            };
+            await git.RunCheckedAsync(new GitInvocation(["commit", "--quiet", "--no-verify", "--cleanup=strip", "--file=-"])
+            {
+                WorkingDirectory = worktree,
+                Environment = author,
+                StandardInput = payload.Message,
+            }, cancellationToken).ConfigureAwait(false);
+            commit = (await git.RunCheckedAsync(worktree, cancellationToken, "rev-parse", "HEAD").ConfigureAwait(false)).StandardOutput.Trim();
+        }
+        await repository.SetStatusAsync(roomId, WorkspaceStatus.Ready, null, commit, [WorkspaceStatus.Ready], cancellationToken).ConfigureAwait(false);
+        await events.PublishStatusAsync(roomId, WorkspaceStatus.Ready, null, commit, cancellationToken).ConfigureAwait(false);
+        LogCommitted(logger, roomId, commit);
+
+        if (!payload.Push)
+        {
+            return new CommitOutcome(true, commit, false, null, null);
+        }
+        var credential = await credentials.GetAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var refspec = $"refs/heads/{workspace.Branch}:refs/heads/{workspace.Branch}";
+        var push = await git.RunAsync(new GitInvocation(["push", "--porcelain", "origin", refspec])
+        {
+            WorkingDirectory = worktree,
+            Credential = credential,
+            Timeout = _options.RemoteTimeout,
+        }, cancellationToken).ConfigureAwait(false);
+        if (push.Succeeded)
+        {
+            return new CommitOutcome(true, commit, true, null, null);
+        }
+        var reason = PushRejection(push);
+        LogPushRejected(logger, roomId, reason);
+        return new CommitOutcome(true, commit, false, null, reason);
+    }
+
+    /// <summary>git's own words for a refused push: the porcelain "!" line's reason, else its error lines.</summary>
+    private static string PushRejection(GitResult push)
+    {
+        foreach (var line in push.StandardOutput.Split('\n'))
+        {
+            if (line.StartsWith('!'))
+            {
+                var fields = line.Split('\t');
+                if (fields.Length >= 3)
+                {
+                    return fields[2].Trim();
+                }
+            }
+        }
+        return push.Reason;
+    }
+
+    /// <summary>Removes the room's worktree and branch, then the record; the store's grace period starts when no room uses it.</summary>
+    public async Task DeleteAsync(Guid roomId, CancellationToken cancellationToken)
+    {
+        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false);
+        if (workspace is null)
+        {
+            return; // done by an earlier delivery
+        }
+        var store = StorePath(workspace.StoreId);
+        await using (await locks.LockStoreAsync(workspace.StoreId, cancellationToken).ConfigureAwait(false))
+        {
+            await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
+            {
+                await RemoveWorktreeAsync(store, WorktreePath(roomId), cancellationToken).ConfigureAwait(false);
+            }
+            if (Directory.Exists(store))
+            {
+                await git.RunAsync(new GitInvocation(["branch", "--delete", "--force", workspace.Branch]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
+            }
+            await repository.DeleteAsync(roomId, workspace.StoreId, cancellationToken).ConfigureAwait(false);
+        }
+        await events.PublishStatusAsync(roomId, "deleted", null, null, cancellationToken).ConfigureAwait(false);
+        LogDeleted(logger, roomId);
+    }
+
+    /// <summary>Removes stores no room has used for the grace period. Returns how many went.</summary>
+    public async Task<int> SweepStoresAsync(CancellationToken cancellationToken)
+    {
+        var expired = await repository.GetExpiredStoresAsync(time.GetUtcNow() - _options.StoreGracePeriod, cancellationToken).ConfigureAwait(false);
+        var removed = 0;
+        foreach (var storeId in expired)
+        {
+            await using (await locks.LockStoreAsync(storeId, cancellationToken).ConfigureAwait(false))
+            {
+                if (!await repository.DeleteStoreIfUnusedAsync(storeId, cancellationToken).ConfigureAwait(false))
+                {
+                    continue;
+                }
+                var path = StorePath(storeId);
+                if (Directory.Exists(path))
+                {
+                    Directory.Delete(path, recursive: true);
+                }
+                removed++;
+                LogStoreRemoved(logger, storeId);
+            }
+        }
+        return removed;
+    }
+
+    private async Task RemoveWorktreeAsync(string store, string worktree, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(store))
+        {
+            await git.RunAsync(new GitInvocation(["worktree", "remove", "--force", "--force", worktree]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
+        }
+        if (Directory.Exists(worktree))
+        {
+            Directory.Delete(worktree, recursive: true);
+        }
+        if (Directory.Exists(store))
+        {
+            await git.RunAsync(new GitInvocation(["worktree", "prune"]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static string SafeLocalPart(string login)
+    {
+        var cleaned = new string(login.Where(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.').ToArray());
+        return cleaned.Length == 0 ? "user" : cleaned;
+    }
+
+    [GeneratedRegex(@"Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|The requested URL returned error: (401|403|404)|Repository not found|repository '[^']*' not found|does not appear to be a git repository", RegexOptions.IgnoreCase)]
+    private static partial Regex AccessDenied();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Cloning store {StoreId} for room {RoomId}")]
+    private static partial void LogCloning(ILogger logger, Guid roomId, string storeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Store {StoreId} exists; fetching into it for room {RoomId} with the room's own credentials")]
+    private static partial void LogFetching(ILogger logger, Guid roomId, string storeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Workspace of room {RoomId} is ready on store {StoreId} at {HeadCommit}")]
+    private static partial void LogReady(ILogger logger, Guid roomId, string storeId, string headCommit);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Committed {Commit} in the workspace of room {RoomId}")]
+    private static partial void LogCommitted(ILogger logger, Guid roomId, string commit);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Push of room {RoomId}'s session branch was refused: {Reason}")]
+    private static partial void LogPushRejected(ILogger logger, Guid roomId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted the workspace of room {RoomId}")]
+    private static partial void LogDeleted(ILogger logger, Guid roomId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed store {StoreId}: unused for the grace period")]
+    private static partial void LogStoreRemoved(ILogger logger, string storeId);
+}
