@@ -367,9 +367,8 @@ public static class ChangesServiceCollectionExtensions
         builder.Services.AddSingleton<ChangeGenerator>();
         builder.Services.AddSingleton<ChangeStore>();
         builder.Services.AddSingleton<AuditLog>();
-        // The workspace feature's file service replaces this when it is registered first.
-        builder.Services.AddOptions<DirectoryWorkspaceOptions>().Bind(builder.Configuration.GetSection("Workspaces"));
-        builder.Services.TryAddSingleton<IWorkspaceFiles, DirectoryWorkspaceFiles>();
+        // Over the workspace feature's file service (AddConductorWorkspaces).
+        builder.Services.TryAddSingleton<IWorkspaceFiles, WorkspaceFilesAdapter>();
         return builder;
     }
 }

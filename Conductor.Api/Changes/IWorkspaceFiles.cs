@@ -1,7 +1,6 @@
-using System.Security.Cryptography;
 using System.Text;
-using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
+using Conductor.Workspaces;
+using Conductor.Workspaces.Files;
 
 namespace Conductor.Api.Changes;
 
@@ -22,8 +21,7 @@ public sealed class WorkspacePathException(string path, string reason) : Excepti
 
 /// <summary>
 /// What changes need from a room's workspace: read with an etag, write and delete only if the file is still as read.
-/// The workspace feature's file service implements it over the room's worktree; <see cref="DirectoryWorkspaceFiles"/>
-/// is the same contract over a plain directory per room.
+/// <see cref="WorkspaceFilesAdapter"/> implements it over the workspace feature's file service.
 /// </summary>
 public interface IWorkspaceFiles
 {
@@ -72,145 +70,75 @@ public static class WorkspacePath
     private static string Shorten(string path) => path.Length <= 128 ? path : path[..128] + "…";
 }
 
-public sealed class DirectoryWorkspaceOptions
-{
-    /// <summary>The workspace volume (<c>Workspaces:Root</c>); a room's files live in <c>worktrees/{room_id}</c> under it.</summary>
-    public string Root { get; set; } = "";
-
-    /// <summary>Largest file read or written (10 MB).</summary>
-    public long MaxFileBytes { get; set; } = 10 * 1024 * 1024;
-}
-
 /// <summary>
-/// <see cref="IWorkspaceFiles"/> over <c>{Root}/worktrees/{room_id}</c>. Etags are the SHA-256 of the bytes; a write
-/// compares and replaces under a per-file lock, through a temporary file and a rename, so a reader never sees half a file.
-/// Paths are checked after symlinks are resolved.
+/// <see cref="IWorkspaceFiles"/> over <see cref="WorkspaceFileService"/> (the room's worktree: its lock, path checks,
+/// atomic writes and file-changed events). Its reads answer 404 for a missing file, which is "absent" here; its writes
+/// take If-Match, which is what a modify needs. It has no "create only if absent" and no conditional delete, so those
+/// check the current state first and then act: a writer slipping in between is possible (the window is one read).
 /// </summary>
-public sealed class DirectoryWorkspaceFiles(IOptions<DirectoryWorkspaceOptions> options) : IWorkspaceFiles
+public sealed class WorkspaceFilesAdapter(WorkspaceFileService files) : IWorkspaceFiles
 {
-    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
-
     public async Task<WorkspaceFile?> ReadAsync(Guid roomId, string path, CancellationToken cancellationToken)
     {
-        var (relative, full) = Resolve(roomId, path);
-        return await ReadCoreAsync(relative, full, cancellationToken);
+        var relative = WorkspacePath.Normalize(path);
+        try
+        {
+            var content = await files.ReadAsync(roomId, relative, cancellationToken);
+            return content.Encoding == "utf-8"
+                ? new WorkspaceFile(content.Path, content.Content, content.Etag)
+                : throw new WorkspacePathException(relative, "the file is not UTF-8 text");
+        }
+        catch (Conductor.Workspaces.Files.WorkspacePathException ex) when (ex.StatusCode == StatusCodes.Status404NotFound)
+        {
+            return null;
+        }
+        catch (WorkspaceProblemException ex)
+        {
+            throw new WorkspacePathException(relative, ex.Message);
+        }
     }
 
     public async Task<WorkspaceWriteResult> WriteAsync(Guid roomId, string path, string content, string? ifMatchETag, Guid userId,
         CancellationToken cancellationToken)
     {
-        var (relative, full) = Resolve(roomId, path);
-        var bytes = Utf8.GetBytes(content);
-        if (bytes.Length > options.Value.MaxFileBytes)
+        if (ifMatchETag is null && await ReadAsync(roomId, path, cancellationToken) is { } existing)
         {
-            throw new WorkspacePathException(relative, $"the content is over {options.Value.MaxFileBytes} bytes");
+            return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, existing.ETag);
         }
-        var gate = _locks.GetOrAdd(full, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken);
         try
         {
-            var current = await ReadCoreAsync(relative, full, cancellationToken);
-            if (current?.ETag != ifMatchETag)
-            {
-                return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, current?.ETag);
-            }
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            Resolve(roomId, path); // the directories just created must not have been swapped for links
-            var temporary = full + $".conductor-{Guid.NewGuid():N}.tmp";
-            await File.WriteAllBytesAsync(temporary, bytes, cancellationToken);
-            File.Move(temporary, full, overwrite: true);
-            return new WorkspaceWriteResult(WorkspaceWriteStatus.Written, ETagOf(bytes));
+            var written = await files.WriteAsync(roomId, WorkspacePath.Normalize(path), Encoding.UTF8.GetBytes(content), ifMatchETag, userId, cancellationToken);
+            return new WorkspaceWriteResult(WorkspaceWriteStatus.Written, written.Etag);
         }
-        finally
+        catch (WorkspaceProblemException ex) when (ex.StatusCode == StatusCodes.Status412PreconditionFailed)
         {
-            gate.Release();
+            return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, (await ReadAsync(roomId, path, cancellationToken))?.ETag);
+        }
+        catch (WorkspaceProblemException ex)
+        {
+            throw new WorkspacePathException(path, ex.Message);
         }
     }
 
     public async Task<WorkspaceWriteResult> DeleteAsync(Guid roomId, string path, string ifMatchETag, Guid userId, CancellationToken cancellationToken)
     {
-        var (relative, full) = Resolve(roomId, path);
-        var gate = _locks.GetOrAdd(full, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken);
+        var current = await ReadAsync(roomId, path, cancellationToken);
+        if (current is null || current.ETag != ifMatchETag)
+        {
+            return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, current?.ETag);
+        }
         try
         {
-            var current = await ReadCoreAsync(relative, full, cancellationToken);
-            if (current is null || current.ETag != ifMatchETag)
-            {
-                return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, current?.ETag);
-            }
-            File.Delete(full);
+            await files.DeleteAsync(roomId, current.Path, userId, cancellationToken);
             return new WorkspaceWriteResult(WorkspaceWriteStatus.Written, null);
         }
-        finally
+        catch (Conductor.Workspaces.Files.WorkspacePathException ex) when (ex.StatusCode == StatusCodes.Status404NotFound)
         {
-            gate.Release();
+            return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, null);
+        }
+        catch (WorkspaceProblemException ex)
+        {
+            throw new WorkspacePathException(path, ex.Message);
         }
     }
-
-    public static string ETagOf(ReadOnlySpan<byte> bytes) => $"\"{Convert.ToHexStringLower(SHA256.HashData(bytes))}\"";
-
-    private async Task<WorkspaceFile?> ReadCoreAsync(string relative, string full, CancellationToken cancellationToken)
-    {
-        var info = new FileInfo(full);
-        if (!info.Exists)
-        {
-            return Directory.Exists(full) ? throw new WorkspacePathException(relative, "the path is a directory") : null;
-        }
-        if (info.Length > options.Value.MaxFileBytes)
-        {
-            throw new WorkspacePathException(relative, $"the file is over {options.Value.MaxFileBytes} bytes");
-        }
-        var bytes = await File.ReadAllBytesAsync(full, cancellationToken);
-        string content;
-        try
-        {
-            content = Utf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new WorkspacePathException(relative, "the file is not UTF-8 text");
-        }
-        return new WorkspaceFile(relative, content, ETagOf(bytes));
-    }
-
-    /// <summary>The normalised path and its full path, after checking that no symlink along it leads out of the worktree.</summary>
-    private (string Relative, string Full) Resolve(Guid roomId, string path)
-    {
-        var relative = WorkspacePath.Normalize(path);
-        var root = Path.GetFullPath(Path.Combine(options.Value.Root, "worktrees", roomId.ToString("D")));
-        if (!Directory.Exists(root))
-        {
-            throw new WorkspacePathException(relative, "the room has no workspace");
-        }
-        var realRoot = Directory.ResolveLinkTarget(root, returnFinalTarget: true)?.FullName ?? root;
-        var current = realRoot;
-        foreach (var segment in relative.Split('/'))
-        {
-            current = Path.Combine(current, segment);
-            var info = new FileInfo(current);
-            if (info.Exists || Directory.Exists(current))
-            {
-                if (info.LinkTarget is not null)
-                {
-                    var target = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
-                    if (target is null || !IsUnder(target, realRoot))
-                    {
-                        throw new WorkspacePathException(relative, "the path leaves the workspace through a link");
-                    }
-                    current = target;
-                }
-            }
-        }
-        var full = Path.GetFullPath(current);
-        if (!IsUnder(full, realRoot))
-        {
-            throw new WorkspacePathException(relative, "the path leaves the workspace");
-        }
-        return (relative, full);
-    }
-
-    private static bool IsUnder(string path, string root) =>
-        path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 }

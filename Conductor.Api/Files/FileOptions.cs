@@ -42,8 +42,7 @@ internal sealed class FileOptionsValidator : IValidateOptions<FileOptions>
 public sealed record FileChatContent(Guid FileId, string Name, long Size, string ContentType);
 
 /// <summary>
-/// Posts the <c>file</c> message an upload announces itself with. Implemented over the chat service (which checks
-/// membership and stores before it publishes); when no implementation is registered, uploads post nothing.
+/// Posts the <c>file</c> message an upload announces itself with (<see cref="ChatRoomChatPoster"/>: through the chat service).
 /// </summary>
 public interface IRoomChatPoster
 {

@@ -283,6 +283,8 @@ public static class FilesServiceCollectionExtensions
         builder.Services.AddOptions<FileOptions>().Bind(builder.Configuration.GetSection(FileOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<FileOptions>, FileOptionsValidator>();
         builder.Services.AddSingleton<FileStore>();
+        // Scoped: resolved per upload from the request's services, beside the chat service it posts through.
+        builder.Services.AddScoped<IRoomChatPoster, ChatRoomChatPoster>();
         return builder;
     }
 }

@@ -70,7 +70,7 @@ public sealed class ConductorApiFixture : IAsyncLifetime
         var client = Client(user.AccessToken);
         var room = await ApiClient.ExpectAsync(await client.PostAsync("/rooms", new { name = "ai room" }), System.Net.HttpStatusCode.Created);
         var roomId = room.GetProperty("room_id").GetGuid();
-        Directory.CreateDirectory(WorkspacePath(roomId));
+        await SeedReadyWorkspaceAsync(roomId, user.UserId);
         return (client, user, roomId);
     }
 
@@ -92,6 +92,26 @@ public sealed class ConductorApiFixture : IAsyncLifetime
         using var anonymous = Client();
         var user = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("outsider"));
         return Client(user.AccessToken);
+    }
+
+    /// <summary>
+    /// A ready workspace for the room as the workspace feature records it, over a plain folder: cloning a repository
+    /// (the GitWorker's job, tested with the workspaces) is not what these tests are about; reading and writing
+    /// through the workspace file service is.
+    /// </summary>
+    private async Task SeedReadyWorkspaceAsync(Guid roomId, Guid userId)
+    {
+        Directory.CreateDirectory(WorkspacePath(roomId));
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(ConnectionString);
+        await using var batch = dataSource.CreateBatch();
+        var store = $"store-{roomId:N}";
+        batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("INSERT INTO workspace_stores (id, remote_url, created_at) VALUES ($1, 'file:///none', now())")
+            { Parameters = { new() { Value = store } } });
+        batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("""
+            INSERT INTO workspaces (room_id, repo_url, store_id, base_branch, branch, status, created_by, created_at, updated_at)
+            VALUES ($1, 'file:///none', $2, 'main', $3, 'ready', $4, now(), now())
+            """) { Parameters = { new() { Value = roomId }, new() { Value = store }, new() { Value = $"session/{roomId}" }, new() { Value = userId } } });
+        await batch.ExecuteNonQueryAsync();
     }
 
     public string WorkspacePath(Guid roomId) => Path.Combine(WorkspaceRoot, "worktrees", roomId.ToString("D"));

@@ -89,6 +89,15 @@ public sealed class FilesApiTests(ConductorApiFixture fixture)
         Assert.Equal(bytes[6..10], await partial.Content.ReadAsByteArrayAsync());
         Assert.Equal(bytes.Length, partial.Content.Headers.ContentRange?.Length);
 
+        // Each upload (the deduplicated one too) was announced in the room's chat as the uploader's file message.
+        var history = await ApiClient.ExpectAsync(await alice.GetAsync($"/chat/{roomA}/history"), HttpStatusCode.OK);
+        var announced = history.EnumerateArray().Where(m => m.GetProperty("kind").GetString() == "file").ToList();
+        Assert.Equal(2, announced.Count);
+        Assert.All(announced, m => Assert.Equal(fileId, m.GetProperty("content").GetProperty("file_id").GetGuid()));
+        Assert.Equal("notes.txt", announced[0].GetProperty("content").GetProperty("name").GetString());
+        Assert.DoesNotContain((await ApiClient.ExpectAsync(await carol.GetAsync($"/chat/{roomC}/history"), HttpStatusCode.OK)).EnumerateArray(),
+            m => m.GetProperty("content").TryGetProperty("file_id", out var id) && id.GetGuid() == fileId);
+
         await ApiClient.ExpectProblemAsync(await alice.GetAsync("/files/not-a-uuid"), HttpStatusCode.NotFound);
         await ApiClient.ExpectProblemAsync(await alice.GetAsync($"/files/{Guid.NewGuid()}"), HttpStatusCode.NotFound);
     }
