@@ -1,0 +1,95 @@
+using System.Globalization;
+using Conductor.Api.Auth;
+using Conductor.Api.Changes;
+using Conductor.Api.Rooms;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Conductor.Api.Audit;
+
+/// <summary>A decision a client made on one change (the user is the caller, never a field of the body).</summary>
+public sealed record LogApplyRequest(Guid? RoomId, Guid? ChangeId, string? Action, string? FilePath);
+
+public sealed record LogApplyResponse(bool Logged);
+
+public sealed record AuditResponse(Guid RoomId, IReadOnlyList<AuditEntry> Entries);
+
+public static class AuditApi
+{
+    public static RouteGroupBuilder MapAuditApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/audit").WithTags("Audit").RequireAuthorization();
+        group.MapPost("/log-apply", LogApplyAsync).WithName("LogApply");
+        group.MapGet("/", QueryAsync).WithName("GetAudit");
+        return group;
+    }
+
+    internal static async Task<Results<Ok<LogApplyResponse>, ProblemHttpResult>> LogApplyAsync(LogApplyRequest? request, HttpContext context,
+        IRoomMembership membership, ChangeStore changes, AuditLog audit, CancellationToken cancellationToken)
+    {
+        if (request?.RoomId is not { } roomId || request.ChangeId is not { } changeId || string.IsNullOrWhiteSpace(request.FilePath))
+        {
+            return BadRequest("room_id, change_id, action and file_path are required", "Send {room_id, change_id, action, file_path}.");
+        }
+        if (request.Action is not (AuditActions.Applied or AuditActions.Skipped))
+        {
+            return BadRequest("Invalid action", "action is 'applied' or 'skipped'.");
+        }
+        if (await membership.CheckAsync(roomId, context.User, cancellationToken, write: true) is { } denied)
+        {
+            return denied;
+        }
+        // Only changes this room was offered can be logged, under their own path: the trail cannot be padded with inventions.
+        var change = await changes.FindChangeAsync(changeId, cancellationToken);
+        if (change is null || change.Value.RoomId != roomId)
+        {
+            return BadRequest("Unknown change", "change_id is not a change generated in this room.");
+        }
+        string path;
+        try
+        {
+            path = WorkspacePath.Normalize(request.FilePath);
+        }
+        catch (WorkspacePathException ex)
+        {
+            return BadRequest("Invalid file_path", ex.Message);
+        }
+        if (path != change.Value.Change.FilePath)
+        {
+            return BadRequest("file_path does not match the change", $"Change {changeId} is for '{change.Value.Change.FilePath}'.");
+        }
+        await audit.AppendAsync(roomId, context.User.GetUserId(), request.Action, "client", change.Value.Change.ChangeSetId, changeId, path,
+            null, cancellationToken);
+        return TypedResults.Ok(new LogApplyResponse(true));
+    }
+
+    internal static async Task<Results<Ok<AuditResponse>, ProblemHttpResult>> QueryAsync(HttpContext context, IRoomMembership membership,
+        AuditLog audit, CancellationToken cancellationToken, string? room_id = null, string? since = null, string? limit = null)
+    {
+        if (!Guid.TryParse(room_id, out var roomId))
+        {
+            return BadRequest("room_id is required", "Pass ?room_id=<uuid>.");
+        }
+        DateTimeOffset? sinceTime = null;
+        if (since is not null)
+        {
+            if (!DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+            {
+                return BadRequest("Invalid since", "since is an ISO 8601 timestamp.");
+            }
+            sinceTime = parsed;
+        }
+        var take = 100;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out take) || take is < 1 or > AuditLog.MaxLimit))
+        {
+            return BadRequest("Invalid limit", $"limit is between 1 and {AuditLog.MaxLimit}.");
+        }
+        if (await membership.CheckAsync(roomId, context.User, cancellationToken) is { } denied)
+        {
+            return denied;
+        }
+        return TypedResults.Ok(new AuditResponse(roomId, await audit.QueryAsync(roomId, sinceTime, take, cancellationToken)));
+    }
+
+    private static ProblemHttpResult BadRequest(string title, string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: title, detail: detail);
+}

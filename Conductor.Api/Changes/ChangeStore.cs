@@ -1,0 +1,112 @@
+using Npgsql;
+
+namespace Conductor.Api.Changes;
+
+public static class ChangeTypes
+{
+    public const string Create = "create";
+    public const string Modify = "modify";
+    public const string Delete = "delete";
+
+    public static bool IsKnown(string? type) => type is Create or Modify or Delete;
+}
+
+public sealed record StoredChange(Guid Id, Guid ChangeSetId, int Ordinal, string FilePath, string Type, string? Content, string Diff,
+    string Rationale, string? BaseETag, string Status);
+
+public sealed record StoredChangeSet(Guid Id, Guid RoomId, Guid CreatedBy, string Agent, string Provider, string Model, string Instruction,
+    IReadOnlyList<string> ContextFiles, DateTimeOffset CreatedAt, IReadOnlyList<StoredChange> Changes);
+
+/// <summary>Change sets and their changes in Postgres.</summary>
+public sealed class ChangeStore(NpgsqlDataSource dataSource)
+{
+    public NpgsqlDataSource DataSource => dataSource;
+
+    public async Task InsertAsync(StoredChangeSet set, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var insert = new NpgsqlCommand("""
+            INSERT INTO change_sets (id, room_id, created_by, agent, provider, model, instruction, context_files, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            """, connection, transaction))
+        {
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.Id });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.RoomId });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.CreatedBy });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.Agent });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.Provider });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.Model });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.Instruction });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.ContextFiles.ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.CreatedAt });
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        foreach (var change in set.Changes)
+        {
+            await using var insert = new NpgsqlCommand("""
+                INSERT INTO changes (id, change_set_id, ordinal, file_path, type, content, diff, rationale, base_etag)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """, connection, transaction);
+            insert.Parameters.Add(new NpgsqlParameter { Value = change.Id });
+            insert.Parameters.Add(new NpgsqlParameter { Value = set.Id });
+            insert.Parameters.Add(new NpgsqlParameter { Value = change.Ordinal });
+            insert.Parameters.Add(new NpgsqlParameter { Value = change.FilePath });
+            insert.Parameters.Add(new NpgsqlParameter { Value = change.Type });
+            insert.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = change.Content });
+            insert.Parameters.Add(new NpgsqlParameter { Value = change.Diff });
+            insert.Parameters.Add(new NpgsqlParameter { Value = change.Rationale });
+            insert.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = change.BaseETag });
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<StoredChangeSet?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        StoredChangeSet set;
+        await using (var select = new NpgsqlCommand("""
+            SELECT id, room_id, created_by, agent, provider, model, instruction, context_files, created_at FROM change_sets WHERE id = $1
+            """, connection))
+        {
+            select.Parameters.Add(new NpgsqlParameter { Value = id });
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return null;
+            }
+            set = new StoredChangeSet(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetString(4),
+                reader.GetString(5), reader.GetString(6), reader.GetFieldValue<string[]>(7), reader.GetFieldValue<DateTimeOffset>(8), []);
+        }
+        var changes = new List<StoredChange>();
+        await using (var select = new NpgsqlCommand($"{SelectChange} WHERE change_set_id = $1 ORDER BY ordinal", connection))
+        {
+            select.Parameters.Add(new NpgsqlParameter { Value = id });
+            await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                changes.Add(ReadChange(reader));
+            }
+        }
+        return set with { Changes = changes };
+    }
+
+    /// <summary>A change with the room its set belongs to.</summary>
+    public async Task<(StoredChange Change, Guid RoomId)?> FindChangeAsync(Guid changeId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT c.id, c.change_set_id, c.ordinal, c.file_path, c.type, c.content, c.diff, c.rationale, c.base_etag, c.status, s.room_id "
+            + "FROM changes c JOIN change_sets s ON s.id = c.change_set_id WHERE c.id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = changeId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? (ReadChange(reader), reader.GetGuid(10)) : null;
+    }
+
+    private const string SelectChange = "SELECT id, change_set_id, ordinal, file_path, type, content, diff, rationale, base_etag, status FROM changes";
+
+    private static StoredChange ReadChange(NpgsqlDataReader reader) => new(
+        reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetString(3), reader.GetString(4),
+        reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetString(6), reader.GetString(7),
+        reader.IsDBNull(8) ? null : reader.GetString(8), reader.GetString(9));
+}

@@ -1,0 +1,172 @@
+using System.Net;
+using System.Text.Json;
+using Conductor.Tests.Ai;
+using Conductor.Tests.Auth;
+using Npgsql;
+
+namespace Conductor.Tests.Changes;
+
+[Collection(ConductorApiCollection.Name)]
+public sealed class ChangesApiTests(ConductorApiFixture fixture)
+{
+    private async Task<JsonElement> GenerateAsync(ApiClient client, Guid roomId, params string[] files) =>
+        await ApiClient.ExpectAsync(await client.PostAsync("/generate-changes", new { room_id = roomId, instruction = "add logging", files }), HttpStatusCode.OK);
+
+    private static Guid[] Ids(JsonElement set) => set.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("id").GetGuid()).ToArray();
+
+    private static async Task<List<JsonElement>> AuditAsync(ApiClient client, Guid roomId) =>
+        (await ApiClient.ExpectAsync(await client.GetAsync($"/audit?room_id={roomId}"), HttpStatusCode.OK)).GetProperty("entries").EnumerateArray().ToList();
+
+    [Fact]
+    public async Task Mock_changes_are_generated_evaluated_applied_and_audited()
+    {
+        var (host, user, roomId) = await fixture.HostWithRoomAsync();
+        var root = fixture.WorkspacePath(roomId);
+        Directory.CreateDirectory(Path.Combine(root, "src"));
+        await File.WriteAllTextAsync(Path.Combine(root, "src/app.cs"), "class App {}\n");
+
+        var set = await GenerateAsync(host, roomId, "src/app.cs", "./docs/new.md");
+        Assert.Equal("mock-v1", set.GetProperty("agent").GetString());
+        Assert.Equal("mock", set.GetProperty("provider").GetString());
+        Assert.Equal("mock-v1", set.GetProperty("model").GetString());
+        var changes = set.GetProperty("changes").EnumerateArray().ToList();
+        Assert.Equal(["src/app.cs", "docs/new.md"], changes.Select(c => c.GetProperty("file_path").GetString()));
+        Assert.Equal(["modify", "create"], changes.Select(c => c.GetProperty("type").GetString()));
+        Assert.Equal("""
+            --- a/src/app.cs
+            +++ b/src/app.cs
+            @@ -1 +1,2 @@
+             class App {}
+            +// Conductor mock agent: add logging
+
+            """.ReplaceLineEndings("\n"), changes[0].GetProperty("diff").GetString());
+        Assert.StartsWith("--- /dev/null\n+++ b/docs/new.md\n", changes[1].GetProperty("diff").GetString(), StringComparison.Ordinal);
+
+        var setId = set.GetProperty("change_set_id").GetGuid();
+        var policy = await ApiClient.ExpectAsync(await host.PostAsync("/policy/evaluate-auto-apply", new { change_set_id = setId }), HttpStatusCode.OK);
+        Assert.Equal("apply_all", policy.GetProperty("decision").GetString());
+        Assert.Equal(0, policy.GetProperty("risk_score").GetDouble());
+        var raw = await ApiClient.ExpectAsync(await host.PostAsync("/policy/evaluate-auto-apply",
+            new { changes = new[] { new { file_path = ".github/workflows/ci.yml", type = "delete" } } }), HttpStatusCode.OK);
+        Assert.Equal("reject_all", raw.GetProperty("decision").GetString());
+        Assert.Equal(2, raw.GetProperty("reasons").GetArrayLength());
+
+        var applied = await ApiClient.ExpectAsync(await host.PostAsync($"/changes/{setId}/apply", new { change_ids = Ids(set) }), HttpStatusCode.OK);
+        Assert.All(applied.GetProperty("results").EnumerateArray(), r => Assert.Equal("applied", r.GetProperty("outcome").GetString()));
+        Assert.Equal("class App {}\n// Conductor mock agent: add logging\n", await File.ReadAllTextAsync(Path.Combine(root, "src/app.cs")));
+        Assert.Equal("Created by the Conductor mock agent: add logging\n", await File.ReadAllTextAsync(Path.Combine(root, "docs/new.md")));
+
+        // Applying again is refused per change: the change is already applied.
+        var again = await ApiClient.ExpectProblemAsync(await host.PostAsync($"/changes/{setId}/apply", new { change_ids = Ids(set)[..1] }), HttpStatusCode.Conflict);
+        Assert.Equal("the change was already applied", again.GetProperty("results")[0].GetProperty("detail").GetString());
+
+        var audit = await AuditAsync(host, roomId);
+        Assert.Equal(["applied", "applied", "refused"], audit.Select(e => e.GetProperty("action").GetString()));
+        Assert.All(audit, e => Assert.Equal(user.UserId, e.GetProperty("user_id").GetGuid()));
+        Assert.All(audit, e => Assert.Equal("server", e.GetProperty("source").GetString()));
+    }
+
+    [Fact]
+    public async Task A_change_whose_file_moved_on_is_refused_with_409_and_audited_while_others_apply()
+    {
+        var (host, _, roomId) = await fixture.HostWithRoomAsync();
+        var root = fixture.WorkspacePath(roomId);
+        await File.WriteAllTextAsync(Path.Combine(root, "a.py"), "print('a')\n");
+        await File.WriteAllTextAsync(Path.Combine(root, "b.py"), "print('b')\n");
+        var set = await GenerateAsync(host, roomId, "a.py", "b.py");
+        await File.WriteAllTextAsync(Path.Combine(root, "b.py"), "print('edited meanwhile')\n");
+
+        var setId = set.GetProperty("change_set_id").GetGuid();
+        var problem = await ApiClient.ExpectProblemAsync(await host.PostAsync($"/changes/{setId}/apply", new { change_ids = Ids(set) }),
+            HttpStatusCode.Conflict, "Some changes were refused");
+        var results = problem.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal([200, 409], results.Select(r => r.GetProperty("status").GetInt32()));
+        Assert.Equal("the file changed since the change was generated", results[1].GetProperty("detail").GetString());
+        Assert.Equal("print('edited meanwhile')\n", await File.ReadAllTextAsync(Path.Combine(root, "b.py")));
+        Assert.Contains("mock agent", await File.ReadAllTextAsync(Path.Combine(root, "a.py")), StringComparison.Ordinal);
+        var audit = await AuditAsync(host, roomId);
+        Assert.Equal([("applied", "a.py"), ("refused", "b.py")], audit.Select(e => (e.GetProperty("action").GetString(), e.GetProperty("file_path").GetString())));
+    }
+
+    [Fact]
+    public async Task Changes_and_audit_belong_to_room_members_only()
+    {
+        var (host, _, roomId) = await fixture.HostWithRoomAsync();
+        var (guest, guestUser) = await fixture.GuestAsync(host, roomId);
+        var outsider = await fixture.OutsiderAsync();
+        await File.WriteAllTextAsync(Path.Combine(fixture.WorkspacePath(roomId), "notes.md"), "# notes\n");
+        var set = await GenerateAsync(host, roomId, "notes.md");
+        var setId = set.GetProperty("change_set_id").GetGuid();
+        var changeId = Ids(set)[0];
+
+        await ApiClient.ExpectProblemAsync(await outsider.PostAsync("/generate-changes", new { room_id = roomId, instruction = "x" }), HttpStatusCode.Forbidden);
+        await ApiClient.ExpectProblemAsync(await outsider.PostAsync($"/changes/{setId}/apply", new { change_ids = new[] { changeId } }), HttpStatusCode.NotFound);
+        await ApiClient.ExpectProblemAsync(await outsider.GetAsync($"/changes/{setId}"), HttpStatusCode.NotFound);
+        await ApiClient.ExpectProblemAsync(await outsider.PostAsync("/policy/evaluate-auto-apply", new { change_set_id = setId }), HttpStatusCode.NotFound);
+        await ApiClient.ExpectProblemAsync(await outsider.PostAsync("/audit/log-apply",
+            new { room_id = roomId, change_id = changeId, action = "skipped", file_path = "notes.md" }), HttpStatusCode.Forbidden);
+        await ApiClient.ExpectProblemAsync(await outsider.GetAsync($"/audit?room_id={roomId}"), HttpStatusCode.Forbidden);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await fixture.Client().PostAsync("/generate-changes", new { room_id = roomId, instruction = "x" })).StatusCode);
+
+        // A guest's client decision is logged as the guest, whatever the body claims.
+        var logged = await ApiClient.ExpectAsync(await guest.PostAsync("/audit/log-apply",
+            new { room_id = roomId, change_id = changeId, action = "skipped", file_path = "notes.md", user_id = Guid.NewGuid() }), HttpStatusCode.OK);
+        Assert.True(logged.GetProperty("logged").GetBoolean());
+        var entry = Assert.Single(await AuditAsync(host, roomId));
+        Assert.Equal((guestUser.UserId, "skipped", "client"), (entry.GetProperty("user_id").GetGuid(), entry.GetProperty("action").GetString(), entry.GetProperty("source").GetString()));
+
+        await ApiClient.ExpectProblemAsync(await guest.PostAsync("/audit/log-apply",
+            new { room_id = roomId, change_id = changeId, action = "deleted", file_path = "notes.md" }), HttpStatusCode.BadRequest, "Invalid action");
+        await ApiClient.ExpectProblemAsync(await guest.PostAsync("/audit/log-apply",
+            new { room_id = roomId, change_id = changeId, action = "applied", file_path = "other.md" }), HttpStatusCode.BadRequest, "file_path does not match the change");
+        await ApiClient.ExpectProblemAsync(await guest.PostAsync("/audit/log-apply",
+            new { room_id = roomId, change_id = Guid.NewGuid(), action = "applied", file_path = "notes.md" }), HttpStatusCode.BadRequest, "Unknown change");
+        await ApiClient.ExpectProblemAsync(await guest.GetAsync($"/audit?room_id={roomId}&limit=0"), HttpStatusCode.BadRequest, "Invalid limit");
+        Assert.Single(await AuditAsync(host, roomId));
+        await ApiClient.ExpectProblemAsync(await host.PostAsync("/generate-changes", new { room_id = roomId, instruction = "x", files = new[] { "../etc/passwd" } }),
+            HttpStatusCode.BadRequest, "Invalid file path");
+        await ApiClient.ExpectProblemAsync(await host.PostAsync("/generate-changes", new { room_id = roomId, instruction = "x", files = new[] { ".git/config" } }),
+            HttpStatusCode.BadRequest, "Invalid file path");
+    }
+
+    [Fact]
+    public async Task A_real_provider_is_asked_for_schema_json_retried_once_and_reported_as_502()
+    {
+        var (host, _, roomId) = await fixture.HostWithRoomAsync();
+        await File.WriteAllTextAsync(Path.Combine(fixture.WorkspacePath(roomId), "main.go"), "package main\n");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await host.PostAsync("/ai/select", new { provider_name = "openai" })).StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+        var marker = Guid.NewGuid().ToString("N");
+        var calls = 0;
+        fixture.OpenAI.Answer = _ => Interlocked.Increment(ref calls) == 1
+            ? FakeAnswer.Text("""{"changes":[{"file_path":"main.go","type":"create","content":"x","rationale":"r"}]}""") // main.go exists: invalid
+            : FakeAnswer.Text("""{"changes":[{"file_path":"main.go","type":"modify","content":"package main\n\nfunc main() {}\n","rationale":"entry point"}]}""", 6);
+        var set = await ApiClient.ExpectAsync(await host.PostAsync("/generate-changes",
+            new { room_id = roomId, instruction = marker, files = new[] { "main.go" } }), HttpStatusCode.OK);
+        Assert.Equal(("llm-v1", "openai", "fake-model"), (set.GetProperty("agent").GetString(), set.GetProperty("provider").GetString(), set.GetProperty("model").GetString()));
+        var change = Assert.Single(set.GetProperty("changes").EnumerateArray());
+        Assert.Equal("--- a/main.go\n+++ b/main.go\n@@ -1 +1,3 @@\n package main\n+\n+func main() {}\n", change.GetProperty("diff").GetString());
+        var requests = fixture.OpenAI.ChatRequests.Where(r => r.Body.Contains(marker, StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, requests.Count);
+        Assert.Contains("already exists", requests[1].Body, StringComparison.Ordinal);
+
+        fixture.OpenAI.Answer = _ => FakeAnswer.Text("I cannot do that.");
+        var problem = await ApiClient.ExpectProblemAsync(await host.PostAsync("/generate-changes",
+            new { room_id = roomId, instruction = "again", files = new[] { "main.go" } }), HttpStatusCode.BadGateway, "The AI provider did not produce valid changes");
+        Assert.Contains("not valid JSON", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        fixture.OpenAI.Answer = _ => FakeAnswer.Text("""{"changes":[]}""", 4) with { AbortAfter = 2 };
+        var broken = await ApiClient.ExpectProblemAsync(await host.PostAsync("/generate-changes",
+            new { room_id = roomId, instruction = "broken", files = new[] { "main.go" } }), HttpStatusCode.BadGateway);
+        Assert.Equal("openai", broken.GetProperty("provider").GetString());
+
+        await using var dataSource = NpgsqlDataSource.Create(fixture.ConnectionString);
+        await using var count = dataSource.CreateCommand("SELECT count(*) FROM change_sets WHERE room_id = $1");
+        count.Parameters.Add(new NpgsqlParameter { Value = roomId });
+        Assert.Equal(1L, await count.ExecuteScalarAsync());
+        fixture.OpenAI.Answer = _ => FakeAnswer.Text("Hello from the fake provider", 4);
+    }
+}
