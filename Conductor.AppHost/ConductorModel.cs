@@ -58,5 +58,23 @@ public static class ConductorModel
 
         // The Api links to the web app (invites) and answers CORS for its origin; no WaitFor, so no cycle.
         api.WithReference(web);
+
+        // AI providers beyond the built-in offline mock, each active once its key is given: locally as
+        // Parameters__openai-api-key (environment or user secrets), in a deployment as the secret azd keeps.
+        AddAiProvider(builder, api, "openai", model: "gpt-4o-mini");
+        AddAiProvider(builder, api, "anthropic", model: "claude-sonnet-4-5");
+    }
+
+    private static void AddAiProvider(IDistributedApplicationBuilder builder, ResourceBuilder<ProjectResource> api, string kind, string model)
+    {
+        var key = builder.AddParameter($"{kind}-api-key", secret: true, defaultValue: "");
+        // Without a key a local run leaves the provider out, so the Api never probes a public endpoint it cannot use.
+        if (builder.ExecutionContext.IsRunMode && string.IsNullOrEmpty(builder.GetParameterValue(key.Resource)))
+        {
+            return;
+        }
+        api.WithEnvironment($"Ai__Providers__{kind}__Kind", kind)
+            .WithEnvironment($"Ai__Providers__{kind}__Model", builder.Configuration[$"Parameters:{kind}-model"] ?? model)
+            .WithEnvironment($"Ai__Providers__{kind}__ApiKey", key);
     }
 }

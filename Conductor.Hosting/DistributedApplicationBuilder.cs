@@ -131,6 +131,14 @@ public static class DistributedApplicationBuilderExtensions
     public static ResourceBuilder<ParameterResource> AddParameter(this IDistributedApplicationBuilder builder, string name, bool secret) =>
         builder.AddResource(new ParameterResource(name, secret));
 
+    /// <summary>A parameter with a constant default (e.g. an optional API key that defaults to empty).</summary>
+    public static ResourceBuilder<ParameterResource> AddParameter(this IDistributedApplicationBuilder builder, string name, bool secret, string defaultValue) =>
+        builder.AddResource(new ParameterResource(name, secret) { DefaultValue = defaultValue });
+
+    /// <summary>The parameter's run-mode value: configuration <c>Parameters:{name}</c>, else its default.</summary>
+    public static string? GetParameterValue(this IDistributedApplicationBuilder builder, ParameterResource parameter) =>
+        builder.Configuration[parameter.ConfigurationKey] is { Length: > 0 } configured ? configured : parameter.DefaultValue;
+
     public static ResourceBuilder<RedisResource> AddRedis(this IDistributedApplicationBuilder builder, string name)
     {
         var password = builder.AddParameter($"{name}-password", secret: true);

@@ -73,6 +73,14 @@ public static class ResourceBuilderExtensions
         return project;
     }
 
+    /// <summary>Hands the project a parameter's value (a secret stays out of the manifest: it holds an expression).</summary>
+    public static ResourceBuilder<ProjectResource> WithEnvironment(this ResourceBuilder<ProjectResource> project, string name,
+        ResourceBuilder<ParameterResource> parameter)
+    {
+        project.Resource.ParameterEnvironment[name] = parameter.Resource;
+        return project;
+    }
+
     public static ResourceBuilder<ProjectResource> WithHttpHealthCheck(this ResourceBuilder<ProjectResource> project, string path)
     {
         project.Resource.HealthCheckPath = path;

@@ -32,12 +32,21 @@ public interface IResourceWithConnectionString
     string ConnectionStringExpression { get; }
 }
 
-/// <summary>A value chosen at deployment (Aspire's <c>parameter.v0</c>): here, generated secrets.</summary>
+/// <summary>
+/// A value chosen at deployment (Aspire's <c>parameter.v0</c>): either generated (passwords) or with a constant
+/// default. In run mode its value comes from configuration <c>Parameters:{name}</c>, as in Aspire (environment
+/// <c>Parameters__{name}</c> or user secrets), else the default.
+/// </summary>
 public sealed class ParameterResource(string name, bool secret, int generatedLength = 22) : Resource(name)
 {
     public override string Type => "parameter";
     public bool Secret { get; } = secret;
     public int GeneratedLength { get; } = generatedLength;
+
+    /// <summary>A constant default instead of a generated one; azd then asks for nothing.</summary>
+    public string? DefaultValue { get; init; }
+
+    public string ConfigurationKey => $"Parameters:{Name}";
 }
 
 /// <summary>Redis: a local redis-server in run mode, the official image in the manifest.</summary>
@@ -102,6 +111,9 @@ public sealed class ProjectResource(string name, string projectPath) : Resource(
 
     /// <summary>Extra variables: literal values, written to the manifest as they are.</summary>
     public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Variables whose value is a parameter's (<c>{name.value}</c> in the manifest); unset in run mode when empty.</summary>
+    public Dictionary<string, ParameterResource> ParameterEnvironment { get; } = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Variables set, in run mode only, to a folder under the AppHost's data directory (name → subfolder); a

@@ -121,6 +121,10 @@ public static class ManifestPublisher
         {
             json.WriteString(name, value);
         }
+        foreach (var (name, parameter) in project.ParameterEnvironment.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            json.WriteString(name, $"{{{parameter.Name}.value}}");
+        }
         json.WriteEndObject();
         json.WriteStartObject("bindings");
         foreach (var endpoint in project.Endpoints)
@@ -150,10 +154,17 @@ public static class ManifestPublisher
             json.WriteBoolean("secret", true);
         }
         json.WriteStartObject("default");
-        json.WriteStartObject("generate");
-        json.WriteNumber("minLength", parameter.GeneratedLength);
-        json.WriteBoolean("special", false);
-        json.WriteEndObject();
+        if (parameter.DefaultValue is { } constant)
+        {
+            json.WriteString("value", constant);
+        }
+        else
+        {
+            json.WriteStartObject("generate");
+            json.WriteNumber("minLength", parameter.GeneratedLength);
+            json.WriteBoolean("special", false);
+            json.WriteEndObject();
+        }
         json.WriteEndObject();
         json.WriteEndObject();
         json.WriteEndObject();
