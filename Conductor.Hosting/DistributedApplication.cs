@@ -309,8 +309,7 @@ public sealed class DistributedApplication : IAsyncDisposable
         catch (Exception ex)
         {
             _logger.LogError("{Resource} failed to start: {Error}", runtime.Name, ex.Message);
-            runtime.SetState(ResourceState.Failed, ex.Message);
-            runtime.SetHealth(ResourceHealth.Unhealthy);
+            runtime.MarkStopped(ResourceState.Failed, ex.Message);
             runtime.FailWaiters(ex);
         }
     }
@@ -321,10 +320,7 @@ public sealed class DistributedApplication : IAsyncDisposable
         {
             if (runtime.State is ResourceState.Running)
             {
-                var healthy = await runtime.CheckHealthAsync(cancellationToken).ConfigureAwait(false);
-                // Until the first healthy answer a starting service is "unknown", not "unhealthy".
-                runtime.SetHealth(healthy ? ResourceHealth.Healthy
-                    : runtime.WhenHealthy.IsCompleted || runtime.State != ResourceState.Running ? ResourceHealth.Unhealthy : ResourceHealth.Unknown);
+                runtime.ReportHealthCheck(await runtime.CheckHealthAsync(cancellationToken).ConfigureAwait(false));
             }
             var interval = runtime.Health == ResourceHealth.Healthy ? TimeSpan.FromSeconds(5) : TimeSpan.FromMilliseconds(250);
             await Task.Delay(interval, cancellationToken).ConfigureAwait(false);

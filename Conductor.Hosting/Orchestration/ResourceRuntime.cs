@@ -88,12 +88,32 @@ public abstract class ResourceRuntime(Resource resource, ILogger logger)
         Changed?.Invoke(this);
     }
 
-    public void SetHealth(ResourceHealth health)
+    /// <summary>
+    /// Applies a health probe's answer, but only while the resource is still running: a probe that was in flight
+    /// when the process exited must not report the dead process healthy.
+    /// </summary>
+    public void ReportHealthCheck(bool healthy)
+    {
+        lock (_gate)
+        {
+            if (_state != ResourceState.Running)
+            {
+                return;
+            }
+        }
+        // Until the first healthy answer a starting service is "unknown", not "unhealthy".
+        SetHealth(healthy ? ResourceHealth.Healthy : WhenHealthy.IsCompleted ? ResourceHealth.Unhealthy : ResourceHealth.Unknown,
+            requireRunning: true);
+    }
+
+    public void SetHealth(ResourceHealth health) => SetHealth(health, requireRunning: false);
+
+    private void SetHealth(ResourceHealth health, bool requireRunning)
     {
         TaskCompletionSource? toComplete = null;
         lock (_gate)
         {
-            if (_health == health)
+            if (_health == health || (requireRunning && _state != ResourceState.Running))
             {
                 return;
             }
@@ -122,10 +142,25 @@ public abstract class ResourceRuntime(Resource resource, ILogger logger)
             if (isCurrent() && State == ResourceState.Running)
             {
                 ExitCode = task.Result;
-                SetState(task.Result == 0 ? ResourceState.Exited : ResourceState.Failed, $"{what} exited with code {task.Result}");
-                SetHealth(ResourceHealth.Unhealthy);
+                MarkStopped(task.Result == 0 ? ResourceState.Exited : ResourceState.Failed, $"{what} exited with code {task.Result}");
             }
         }, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Moves to a terminal state and unhealthy in one step, so no observer (or late health probe) ever sees a
+    /// failed resource reported healthy.
+    /// </summary>
+    public void MarkStopped(ResourceState state, string error)
+    {
+        lock (_gate)
+        {
+            _state = state;
+            _health = ResourceHealth.Unhealthy;
+            Error = error;
+        }
+        Logger.LogInformation("{Resource} is {State}: {Error}", Name, state, error);
+        Changed?.Invoke(this);
     }
 
     /// <summary>Fails anyone waiting for this resource, e.g. when it could not start.</summary>
