@@ -73,8 +73,8 @@ public static class WorkspacePath
 /// <summary>
 /// <see cref="IWorkspaceFiles"/> over <see cref="WorkspaceFileService"/> (the room's worktree: its lock, path checks,
 /// atomic writes and file-changed events). Its reads answer 404 for a missing file, which is "absent" here; its writes
-/// take If-Match, which is what a modify needs. It has no "create only if absent" and no conditional delete, so those
-/// check the current state first and then act: a writer slipping in between is possible (the window is one read).
+/// take If-Match (modify, delete) and If-None-Match: * (create), checked under the room's lock, so nothing can slip
+/// in between the check and the change.
 /// </summary>
 public sealed class WorkspaceFilesAdapter(WorkspaceFileService files) : IWorkspaceFiles
 {
@@ -101,13 +101,10 @@ public sealed class WorkspaceFilesAdapter(WorkspaceFileService files) : IWorkspa
     public async Task<WorkspaceWriteResult> WriteAsync(Guid roomId, string path, string content, string? ifMatchETag, Guid userId,
         CancellationToken cancellationToken)
     {
-        if (ifMatchETag is null && await ReadAsync(roomId, path, cancellationToken) is { } existing)
-        {
-            return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, existing.ETag);
-        }
         try
         {
-            var written = await files.WriteAsync(roomId, WorkspacePath.Normalize(path), Encoding.UTF8.GetBytes(content), ifMatchETag, userId, cancellationToken);
+            var written = await files.WriteAsync(roomId, WorkspacePath.Normalize(path), Encoding.UTF8.GetBytes(content), ifMatchETag, userId,
+                cancellationToken, ifNoneMatch: ifMatchETag is null ? "*" : null);
             return new WorkspaceWriteResult(WorkspaceWriteStatus.Written, written.Etag);
         }
         catch (WorkspaceProblemException ex) when (ex.StatusCode == StatusCodes.Status412PreconditionFailed)
@@ -122,19 +119,18 @@ public sealed class WorkspaceFilesAdapter(WorkspaceFileService files) : IWorkspa
 
     public async Task<WorkspaceWriteResult> DeleteAsync(Guid roomId, string path, string ifMatchETag, Guid userId, CancellationToken cancellationToken)
     {
-        var current = await ReadAsync(roomId, path, cancellationToken);
-        if (current is null || current.ETag != ifMatchETag)
-        {
-            return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, current?.ETag);
-        }
         try
         {
-            await files.DeleteAsync(roomId, current.Path, userId, cancellationToken);
+            await files.DeleteAsync(roomId, WorkspacePath.Normalize(path), userId, cancellationToken, ifMatch: ifMatchETag);
             return new WorkspaceWriteResult(WorkspaceWriteStatus.Written, null);
         }
         catch (Conductor.Workspaces.Files.WorkspacePathException ex) when (ex.StatusCode == StatusCodes.Status404NotFound)
         {
             return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, null);
+        }
+        catch (WorkspaceProblemException ex) when (ex.StatusCode == StatusCodes.Status412PreconditionFailed)
+        {
+            return new WorkspaceWriteResult(WorkspaceWriteStatus.PreconditionFailed, (await ReadAsync(roomId, path, cancellationToken))?.ETag);
         }
         catch (WorkspaceProblemException ex)
         {

@@ -132,7 +132,7 @@ public static class WorkspacesApi
     }
 
     internal static async Task<IResult> WriteFileAsync(string roomId, string? path, WriteFileRequest request, ClaimsPrincipal user,
-        [FromHeader(Name = "If-Match")] string? ifMatch, HttpResponse response,
+        [FromHeader(Name = "If-Match")] string? ifMatch, [FromHeader(Name = "If-None-Match")] string? ifNoneMatch, HttpResponse response,
         [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = ParseRoom(roomId);
@@ -141,12 +141,13 @@ public static class WorkspacesApi
             return denied;
         }
         var bytes = Decode(request, files.MaxFileBytes);
-        var written = await files.WriteAsync(room, path, bytes, ifMatch, user.GetUserId(), cancellationToken);
+        var written = await files.WriteAsync(room, path, bytes, ifMatch, user.GetUserId(), cancellationToken, ifNoneMatch);
         response.Headers.ETag = written.Etag;
         return TypedResults.Ok(new { path = written.Path, size = written.Size, etag = written.Etag });
     }
 
     internal static async Task<IResult> DeleteFileAsync(string roomId, string? path, ClaimsPrincipal user,
+        [FromHeader(Name = "If-Match")] string? ifMatch,
         [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = ParseRoom(roomId);
@@ -154,7 +155,7 @@ public static class WorkspacesApi
         {
             return denied;
         }
-        await files.DeleteAsync(room, path, user.GetUserId(), cancellationToken);
+        await files.DeleteAsync(room, path, user.GetUserId(), cancellationToken, ifMatch);
         return TypedResults.NoContent();
     }
 

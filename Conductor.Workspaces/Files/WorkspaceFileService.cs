@@ -113,8 +113,13 @@ public sealed class WorkspaceFileService(
             : new FileContent(file.RelativePath, text, "utf-8", bytes.Length, Etag(bytes));
     }
 
-    /// <summary>Writes the file (creating parent folders); <paramref name="ifMatch"/>, when given, must be the current etag (412 otherwise).</summary>
-    public async Task<FileWritten> WriteAsync(Guid roomId, string? path, byte[] content, string? ifMatch, Guid userId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the file (creating parent folders). Conditions are checked under the room lock, as HTTP has them:
+    /// <paramref name="ifMatch"/> must be the current etag (<c>*</c>: the file exists), and <paramref name="ifNoneMatch"/>
+    /// <c>*</c> means create only, when the file does not exist yet; 412 otherwise.
+    /// </summary>
+    public async Task<FileWritten> WriteAsync(Guid roomId, string? path, byte[] content, string? ifMatch, Guid userId, CancellationToken cancellationToken,
+        string? ifNoneMatch = null)
     {
         if (content.LongLength > _options.MaxFileBytes)
         {
@@ -144,6 +149,12 @@ public sealed class WorkspaceFileService(
             {
                 throw new WorkspaceProblemException(412, "The file does not exist", $"If-Match: * but '{file.RelativePath}' does not exist.");
             }
+            if (ifNoneMatch is not null && exists
+                && (ifNoneMatch == "*" || EtagMatches(ifNoneMatch, Etag(await File.ReadAllBytesAsync(file.FullPath, cancellationToken).ConfigureAwait(false)))))
+            {
+                throw new WorkspaceProblemException(412, "The file exists",
+                    $"'{file.RelativePath}' already exists (If-None-Match {ifNoneMatch}); read it and apply your change to it instead.");
+            }
             var parent = Path.GetDirectoryName(file.FullPath)!;
             if (File.Exists(parent))
             {
@@ -157,7 +168,8 @@ public sealed class WorkspaceFileService(
         return written;
     }
 
-    public async Task DeleteAsync(Guid roomId, string? path, Guid userId, CancellationToken cancellationToken)
+    /// <summary>Deletes the file (a symlink itself, never its target); with <paramref name="ifMatch"/> only when it is still at that etag (412).</summary>
+    public async Task DeleteAsync(Guid roomId, string? path, Guid userId, CancellationToken cancellationToken, string? ifMatch = null)
     {
         var worktree = await GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
         string relative;
@@ -172,6 +184,12 @@ public sealed class WorkspaceFileService(
             if (!info.Exists && info.LinkTarget is null)
             {
                 throw WorkspacePathException.NotFound($"There is no file '{entry.RelativePath}'.");
+            }
+            if (ifMatch is not null && ifMatch != "*" && (info.LinkTarget is not null
+                || !EtagMatches(ifMatch, Etag(await File.ReadAllBytesAsync(entry.FullPath, cancellationToken).ConfigureAwait(false)))))
+            {
+                throw new WorkspaceProblemException(412, "The file changed",
+                    $"'{entry.RelativePath}' is no longer at the version you read (If-Match {ifMatch}); read it again before deleting it.");
             }
             File.Delete(entry.FullPath); // a symlink itself, never its target
             relative = entry.RelativePath;
