@@ -254,6 +254,22 @@ public sealed class CodeSearchEngineTests : IDisposable
             await _search.ListFilesAsync(_root, CancellationToken.None));
     }
 
+    [Fact]
+    public void The_index_listing_drops_symlinks_and_submodules_and_counts_a_conflicted_path_once()
+    {
+        var output = Encoding.UTF8.GetBytes(string.Concat(
+            "100644 1111111111111111111111111111111111111111 0\tb.txt\0",
+            "120000 2222222222222222222222222222222222222222 0\tc-link\0",
+            "100644 3333333333333333333333333333333333333333 1\td.txt\0",
+            "100644 4444444444444444444444444444444444444444 2\td.txt\0",
+            "100644 5555555555555555555555555555555555555555 3\td.txt\0",
+            "160000 6666666666666666666666666666666666666666 0\te-submodule\0",
+            "100755 7777777777777777777777777777777777777777 0\ta b\tc.sh\0")); // unsorted, tab in a name
+        var list = FileList.FromStage(output);
+        Assert.Equal(["a b\tc.sh", "b.txt", "d.txt"], Enumerable.Range(0, list.Count).Select(list.PathString));
+        Assert.Equal((byte)0, list.Path(0)[^1]);
+    }
+
     private void Write(string path, string text)
     {
         var full = Path.Combine(_root, path);

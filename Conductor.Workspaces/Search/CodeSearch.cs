@@ -29,12 +29,13 @@ public sealed record SearchMatch(string FilePath, int Line, int Column, string C
 public sealed class SearchQueryException(string message) : WorkspaceProblemException(400, "Invalid search", message);
 
 /// <summary>
-/// Searches a worktree. The file list is git's own (<c>git ls-files --cached --others --exclude-standard</c>): tracked
-/// and untracked files minus what .gitignore excludes, never <c>.git</c>. Files are searched in parallel as raw
-/// UTF-8 bytes with vectorised span searches (case-insensitive ASCII through a rare-byte anchor and an ASCII
-/// case-folding compare); a regular expression or a non-ASCII case-insensitive query decodes the file instead.
-/// Binary files (a NUL in the first 8 KiB) and symlinks are skipped. One result per matching line, in path order:
-/// the first <c>max_results</c> lines of the ordered list, whatever the parallel schedule.
+/// Searches a worktree. The file list is git's own: the index (<c>git ls-files --stage</c>, tracked files with their
+/// modes, so symlinks and submodules are left out) and <c>git ls-files --others --exclude-standard</c> (untracked files
+/// minus what .gitignore excludes), never <c>.git</c>. Files are opened without following any symlink
+/// (<see cref="WorktreeReader"/>) and searched in parallel as raw UTF-8 bytes (<see cref="LiteralFinder"/>); a regular
+/// expression or a non-ASCII case-insensitive query decodes the files that contain its required literals
+/// (<see cref="RegexPrefilter"/>). Binary files (a NUL in the first 8 KiB) are skipped. One result per matching line,
+/// in path order: the first <c>max_results</c> lines of the ordered list, whatever the parallel schedule.
 /// </summary>
 public sealed class CodeSearch(GitCli git)
 {
@@ -123,10 +124,10 @@ public sealed class CodeSearch(GitCli git)
     /// </summary>
     public async Task<IReadOnlyList<SearchMatch>> SearchAsync(string worktree, PreparedSearch search, CancellationToken cancellationToken)
     {
+        using var reader = new WorktreeReader(worktree);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var untrackedListing = ListAsync(worktree, tracked: false, stop.Token);
         Task<FileResults>? trackedSearch = null;
-        using var reader = new WorktreeReader(worktree);
         try
         {
             var tracked = await ListAsync(worktree, tracked: true, stop.Token).ConfigureAwait(false);
