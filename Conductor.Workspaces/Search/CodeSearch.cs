@@ -1,8 +1,8 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using Conductor.Workspaces.Git;
-using Microsoft.Win32.SafeHandles;
 
 namespace Conductor.Workspaces.Search;
 
@@ -29,12 +29,13 @@ public sealed record SearchMatch(string FilePath, int Line, int Column, string C
 public sealed class SearchQueryException(string message) : WorkspaceProblemException(400, "Invalid search", message);
 
 /// <summary>
-/// Searches a worktree. The file list is git's own (<c>git ls-files --cached --others --exclude-standard</c>): tracked
-/// and untracked files minus what .gitignore excludes, never <c>.git</c>. Files are searched in parallel as raw
-/// UTF-8 bytes with vectorised span searches (case-insensitive ASCII through a rare-byte anchor and an ASCII
-/// case-folding compare); a regular expression or a non-ASCII case-insensitive query decodes the file instead.
-/// Binary files (a NUL in the first 8 KiB) and symlinks are skipped. One result per matching line, in path order:
-/// the first <c>max_results</c> lines of the ordered list, whatever the parallel schedule.
+/// Searches a worktree. The file list is git's own: the index (<c>git ls-files --stage</c>, tracked files with their
+/// modes, so symlinks and submodules are left out) and <c>git ls-files --others --exclude-standard</c> (untracked files
+/// minus what .gitignore excludes), never <c>.git</c>. Files are opened without following any symlink
+/// (<see cref="WorktreeReader"/>) and searched in parallel as raw UTF-8 bytes (<see cref="LiteralFinder"/>); a regular
+/// expression or a non-ASCII case-insensitive query decodes the files that contain its required literals
+/// (<see cref="RegexPrefilter"/>). Binary files (a NUL in the first 8 KiB) are skipped. One result per matching line,
+/// in path order: the first <c>max_results</c> lines of the ordered list, whatever the parallel schedule.
 /// </summary>
 public sealed class CodeSearch(GitCli git)
 {
@@ -43,7 +44,8 @@ public sealed class CodeSearch(GitCli git)
     public const int MaxQueryLength = 1000;
     public const int MaxContentChars = 300;
     public const int BinaryProbeBytes = 8192;
-    private const long MaxSearchedFileBytes = 64L * 1024 * 1024;
+    private const int MaxSearchedFileBytes = 64 * 1024 * 1024;
+    private const int InitialReadBuffer = 256 * 1024;
 
     /// <summary>Parses the options into a matcher, or throws <see cref="SearchQueryException"/> (a 400).</summary>
     public static PreparedSearch Prepare(SearchQuery query, TimeSpan regexTimeout, int maxResultsCap = MaxResultsCap)
@@ -87,7 +89,12 @@ public sealed class CodeSearch(GitCli git)
             var options = RegexOptions.Multiline | RegexOptions.CultureInvariant | (query.CaseSensitive ? RegexOptions.None : RegexOptions.IgnoreCase);
             try
             {
-                matcher = new RegexMatcher(new Regex(pattern, options, regexTimeout));
+                var regex = new Regex(pattern, options, regexTimeout);
+                var literals = query.Regex ? query.Text : System.Text.RegularExpressions.Regex.Escape(query.Text);
+                var required = RegexPrefilter.RequiredLiterals(literals, ignoreCase: !query.CaseSensitive)
+                    .Select(l => new LiteralFinder(Encoding.ASCII.GetBytes(l), ignoreCase: !query.CaseSensitive))
+                    .ToArray();
+                matcher = new RegexMatcher(regex, required);
             }
             catch (ArgumentException ex)
             {
@@ -101,151 +108,154 @@ public sealed class CodeSearch(GitCli git)
         return new PreparedSearch(matcher, includes, excludes, max);
     }
 
-    /// <summary>Relative paths of the files to search, in git's (byte) order.</summary>
+    /// <summary>Relative paths of the files to search (tracked and untracked), in git's (byte) order.</summary>
     public async Task<IReadOnlyList<string>> ListFilesAsync(string worktree, CancellationToken cancellationToken)
     {
-        var result = await git.RunCheckedAsync(new GitInvocation(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate"])
-        {
-            WorkingDirectory = worktree,
-        }, cancellationToken).ConfigureAwait(false);
-        var bytes = result.StandardOutputBytes;
-        var files = new List<string>(bytes.Length / 32);
-        var start = 0;
-        for (var i = 0; i < bytes.Length; i++)
-        {
-            if (bytes[i] == 0)
-            {
-                if (i > start)
-                {
-                    files.Add(Encoding.UTF8.GetString(bytes, start, i - start));
-                }
-                start = i + 1;
-            }
-        }
-        // ls-files lists untracked files before tracked ones; results are promised in path order.
-        files.Sort(StringComparer.Ordinal);
-        return files;
+        var untracked = ListAsync(worktree, tracked: false, cancellationToken);
+        var tracked = await ListAsync(worktree, tracked: true, cancellationToken).ConfigureAwait(false);
+        return FileList.Merge(tracked, await untracked.ConfigureAwait(false));
     }
 
+    /// <summary>
+    /// Lists and searches. The index (tracked files, with their modes: symlinks and submodules are left out) is
+    /// listed in a few milliseconds; the untracked files need git to walk the tree, so that listing runs concurrently
+    /// while the tracked files are already being searched. Each list is searched up to an exact ordered prefix of
+    /// <see cref="PreparedSearch.MaxResults"/> matches, then the two are merged in path order.
+    /// </summary>
     public async Task<IReadOnlyList<SearchMatch>> SearchAsync(string worktree, PreparedSearch search, CancellationToken cancellationToken)
     {
-        var files = await ListFilesAsync(worktree, cancellationToken).ConfigureAwait(false);
-        return Search(worktree, files, search, cancellationToken);
-    }
-
-    /// <summary>Searches the given files (relative to <paramref name="root"/>) and returns the first matches in list order.</summary>
-    public static IReadOnlyList<SearchMatch> Search(string root, IReadOnlyList<string> files, PreparedSearch search, CancellationToken cancellationToken)
-    {
-        var candidates = files.Where(search.Accepts).ToArray();
-        var perFile = new List<SearchMatch>?[candidates.Length];
-        var done = new bool[candidates.Length];
-        var found = 0;
-        var prefix = 0;           // files [0, prefix) are done
-        var prefixMatches = 0;    // matches in them
-        var options = new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount };
+        using var reader = new WorktreeReader(worktree);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var untrackedListing = ListAsync(worktree, tracked: false, stop.Token);
+        Task<FileResults>? trackedSearch = null;
         try
         {
-            while (prefix < candidates.Length && prefixMatches < search.MaxResults)
+            var tracked = await ListAsync(worktree, tracked: true, stop.Token).ConfigureAwait(false);
+            trackedSearch = Task.Run(() => Run(reader, tracked, search, stop.Token), stop.Token);
+            var untracked = await untrackedListing.ConfigureAwait(false);
+            var untrackedResults = untracked.Count == 0 ? FileResults.Empty : Run(reader, untracked, search, stop.Token);
+            return FileResults.Merge(await trackedSearch.ConfigureAwait(false), untrackedResults, search.MaxResults);
+        }
+        finally
+        {
+            // On any failure nothing may still read through the reader when it is disposed.
+            await stop.CancelAsync().ConfigureAwait(false);
+            if (trackedSearch is not null)
             {
-                var from = prefix;
-                Parallel.For(from, candidates.Length, options, (i, state) =>
+                await ((Task)trackedSearch).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            await ((Task)untrackedListing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task<FileList> ListAsync(string worktree, bool tracked, CancellationToken cancellationToken)
+    {
+        string[] arguments = tracked
+            ? ["ls-files", "-z", "--stage", "--cached"]
+            : ["ls-files", "-z", "--others", "--exclude-standard"];
+        var result = await git.RunCheckedAsync(new GitInvocation(arguments) { WorkingDirectory = worktree }, cancellationToken).ConfigureAwait(false);
+        return tracked ? FileList.FromStage(result.StandardOutputBytes) : FileList.FromNames(result.StandardOutputBytes);
+    }
+
+    /// <summary>Searches the given files (relative to <paramref name="root"/>) and returns the first matches in path order.</summary>
+    public static IReadOnlyList<SearchMatch> Search(string root, IReadOnlyList<string> files, PreparedSearch search, CancellationToken cancellationToken)
+    {
+        using var reader = new WorktreeReader(root);
+        return FileResults.Merge(Run(reader, FileList.FromStrings(files), search, cancellationToken), FileResults.Empty, search.MaxResults);
+    }
+
+    /// <summary>
+    /// Searches <paramref name="files"/> with one worker per core. Workers claim small batches in list order; once
+    /// the matches found reach the limit nobody claims more, and every claimed batch completes, so the files before
+    /// the last claimed one are all searched: an exact ordered prefix whatever the schedule.
+    /// </summary>
+    private static FileResults Run(WorktreeReader reader, FileList files, PreparedSearch search, CancellationToken cancellationToken)
+    {
+        const int Batch = 16;
+        var count = files.Count;
+        var perFile = new List<SearchMatch>?[count];
+        var next = 0;
+        var found = 0;
+        var stop = false;
+        Exception? failure = null;
+        var filtered = search.Includes.Length > 0 || search.Excludes.Length > 0;
+
+        void Work()
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(InitialReadBuffer);
+            try
+            {
+                while (!Volatile.Read(ref stop))
                 {
-                    if (done[i])
+                    var begin = Interlocked.Add(ref next, Batch) - Batch;
+                    if (begin >= count)
                     {
                         return;
                     }
-                    var matches = SearchFile(root, candidates[i], search);
-                    perFile[i] = matches;
-                    Volatile.Write(ref done[i], true);
-                    if (matches is not null && Interlocked.Add(ref found, matches.Count) >= search.MaxResults)
+                    var end = Math.Min(begin + Batch, count);
+                    for (var i = begin; i < end; i++)
                     {
-                        // Every file before this one still completes: the ordered prefix stays exact.
-                        state.Break();
+                        if (filtered && !search.Accepts(files.PathString(i)))
+                        {
+                            continue;
+                        }
+                        var length = reader.ReadFile(files.Path(i), ref buffer, MaxSearchedFileBytes, BinaryProbeBytes);
+                        if (length <= 0)
+                        {
+                            continue;
+                        }
+                        var matches = search.Matcher.Find(files, i, buffer.AsSpan(0, length), search.MaxResults);
+                        if (matches is not null)
+                        {
+                            perFile[i] = matches;
+                            if (Interlocked.Add(ref found, matches.Count) >= search.MaxResults)
+                            {
+                                Volatile.Write(ref stop, true); // the rest of this batch still completes
+                            }
+                        }
                     }
-                });
-                while (prefix < candidates.Length && done[prefix] && prefixMatches < search.MaxResults)
-                {
-                    prefixMatches += perFile[prefix]?.Count ?? 0;
-                    prefix++;
-                }
-            }
-        }
-        catch (AggregateException ex) when (ex.InnerException is RegexMatchTimeoutException)
-        {
-            throw new SearchQueryException("The regular expression took too long; make it more specific.");
-        }
-        var results = new List<SearchMatch>(Math.Min(search.MaxResults, prefixMatches));
-        for (var i = 0; i < prefix && results.Count < search.MaxResults; i++)
-        {
-            if (perFile[i] is { } matches)
-            {
-                results.AddRange(matches.Take(search.MaxResults - results.Count));
-            }
-        }
-        return results;
-    }
-
-    private static List<SearchMatch>? SearchFile(string root, string relativePath, PreparedSearch search)
-    {
-        var fullPath = Path.Join(root, relativePath);
-        SafeFileHandle handle;
-        try
-        {
-            // Symlinks are not followed: their target may lie outside the worktree.
-            if (new FileInfo(fullPath).LinkTarget is not null)
-            {
-                return null;
-            }
-            handle = File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null; // deleted since the listing, a directory (submodule), unreadable
-        }
-        using (handle)
-        {
-            long length;
-            try
-            {
-                length = RandomAccess.GetLength(handle);
-            }
-            catch (IOException)
-            {
-                return null;
-            }
-            if (length == 0 || length > MaxSearchedFileBytes)
-            {
-                return null;
-            }
-            var buffer = ArrayPool<byte>.Shared.Rent((int)length);
-            try
-            {
-                var read = 0;
-                while (read < length)
-                {
-                    var n = RandomAccess.Read(handle, buffer.AsSpan(read, (int)length - read), read);
-                    if (n == 0)
+                    if (cancellationToken.IsCancellationRequested)
                     {
-                        break;
+                        Volatile.Write(ref stop, true);
                     }
-                    read += n;
                 }
-                var data = buffer.AsSpan(0, read);
-                if (data[..Math.Min(read, BinaryProbeBytes)].Contains((byte)0))
-                {
-                    return null;
-                }
-                return search.Matcher.Find(relativePath, data, search.MaxResults);
             }
-            catch (IOException)
+            catch (Exception ex)
             {
-                return null;
+                Interlocked.CompareExchange(ref failure, ex, null);
+                Volatile.Write(ref stop, true);
             }
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
+
+        var workers = Math.Clamp(count / Batch, 1, Environment.ProcessorCount);
+        if (workers == 1)
+        {
+            Work();
+        }
+        else
+        {
+            var others = new Task[workers - 1];
+            for (var w = 0; w < others.Length; w++)
+            {
+                others[w] = Task.Factory.StartNew(Work, CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
+            }
+            Work();
+            Task.WaitAll(others, CancellationToken.None);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        if (failure is RegexMatchTimeoutException)
+        {
+            throw new SearchQueryException("The regular expression took too long; make it more specific.");
+        }
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+        return new FileResults(files, perFile, Math.Min(next, count));
     }
 
     internal static SearchMatch MakeMatch(string path, int lineNumber, ReadOnlySpan<byte> line, int matchByteOffset)
@@ -293,45 +303,58 @@ public sealed class PreparedSearch
 
 internal abstract class LineMatcher
 {
-    /// <summary>Matching lines of one file (null when none), at most <paramref name="limit"/>.</summary>
-    public abstract List<SearchMatch>? Find(string path, ReadOnlySpan<byte> data, int limit);
+    /// <summary>Matching lines of file <paramref name="index"/> of <paramref name="files"/> (null when none), at most <paramref name="limit"/>.</summary>
+    public abstract List<SearchMatch>? Find(FileList files, int index, ReadOnlySpan<byte> data, int limit);
+
+    /// <summary>
+    /// Whether a character of the decoded text is a word character for <c>whole_word</c>: .NET's <c>\b</c> rule
+    /// (letters, decimal digits, non-spacing marks, connector punctuation, ZWJ/ZWNJ), so that literal and regex searches
+    /// agree. Characters outside the BMP are not (the regex sees their surrogates), nor is U+FFFD (invalid UTF-8).
+    /// </summary>
+    internal static bool IsWordChar(int c)
+    {
+        if (c < 0x80)
+        {
+            return char.IsAsciiLetterOrDigit((char)c) || c == '_';
+        }
+        if (c > 0xFFFF)
+        {
+            return false;
+        }
+        if (c is 0x200C or 0x200D)
+        {
+            return true;
+        }
+        return CharUnicodeInfo.GetUnicodeCategory((char)c) switch
+        {
+            UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter
+                or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter or UnicodeCategory.NonSpacingMark
+                or UnicodeCategory.DecimalDigitNumber or UnicodeCategory.ConnectorPunctuation => true,
+            _ => false,
+        };
+    }
 }
 
-/// <summary>Literal search on UTF-8 bytes.</summary>
-internal sealed class ByteMatcher : LineMatcher
+/// <summary>Literal search on UTF-8 bytes (see <see cref="LiteralFinder"/>).</summary>
+internal sealed class ByteMatcher(byte[] needle, bool caseSensitive, bool wholeWord) : LineMatcher
 {
-    private readonly byte[] _needle;
-    private readonly bool _caseSensitive;
-    private readonly bool _wholeWord;
-    private readonly int _anchor;           // offset in the needle of the byte searched for first
-    private readonly SearchValues<byte> _anchorValues;
+    private readonly LiteralFinder _finder = new(needle, ignoreCase: !caseSensitive);
 
-    public ByteMatcher(byte[] needle, bool caseSensitive, bool wholeWord)
-    {
-        _needle = needle;
-        _caseSensitive = caseSensitive;
-        _wholeWord = wholeWord;
-        _anchor = RarestByte(needle);
-        var b = needle[_anchor];
-        _anchorValues = SearchValues.Create(caseSensitive || !char.IsAsciiLetter((char)b)
-            ? [b]
-            : [(byte)char.ToLowerInvariant((char)b), (byte)char.ToUpperInvariant((char)b)]);
-    }
-
-    public override List<SearchMatch>? Find(string path, ReadOnlySpan<byte> data, int limit)
+    public override List<SearchMatch>? Find(FileList files, int index, ReadOnlySpan<byte> data, int limit)
     {
         List<SearchMatch>? matches = null;
+        string? path = null;
         var lineNumber = 1;
         var counted = 0;     // newlines before this offset are in lineNumber
         var position = 0;
-        while (position <= data.Length - _needle.Length)
+        while (true)
         {
-            var at = NextCandidate(data, position);
+            var at = _finder.IndexOf(data, position);
             if (at < 0)
             {
                 break;
             }
-            if (_wholeWord && !IsWordBoundary(data, at, _needle.Length))
+            if (wholeWord && !IsWholeWord(data, at, _finder.Length))
             {
                 position = at + 1;
                 continue;
@@ -340,6 +363,7 @@ internal sealed class ByteMatcher : LineMatcher
             var lineStart = data[..at].LastIndexOf((byte)'\n') + 1;
             var lineEnd = data[at..].IndexOf((byte)'\n');
             lineEnd = lineEnd < 0 ? data.Length : at + lineEnd;
+            path ??= files.PathString(index);
             (matches ??= []).Add(CodeSearch.MakeMatch(path, lineNumber, data[lineStart..lineEnd], at - lineStart));
             if (matches.Count >= limit || lineEnd >= data.Length)
             {
@@ -353,75 +377,61 @@ internal sealed class ByteMatcher : LineMatcher
         return matches;
     }
 
-    private int NextCandidate(ReadOnlySpan<byte> data, int from)
+    private static bool IsWholeWord(ReadOnlySpan<byte> data, int start, int length) =>
+        !IsWordBefore(data, start) && !IsWordAfter(data, start + length);
+
+    private static bool IsWordBefore(ReadOnlySpan<byte> data, int end)
     {
-        if (_caseSensitive)
+        if (end == 0)
         {
-            var i = data[from..].IndexOf(_needle);
-            return i < 0 ? -1 : from + i;
+            return false;
         }
-        var n = _needle.Length;
-        var searchFrom = from + _anchor;
-        while (searchFrom <= data.Length - (n - _anchor))
+        var b = data[end - 1];
+        if (b < 0x80)
         {
-            var i = data[searchFrom..].IndexOfAny(_anchorValues);
-            if (i < 0)
-            {
-                return -1;
-            }
-            var start = searchFrom + i - _anchor;
-            if (start + n > data.Length)
-            {
-                return -1;
-            }
-            if (Ascii.EqualsIgnoreCase(data.Slice(start, n), _needle))
-            {
-                return start;
-            }
-            searchFrom += i + 1;
+            return IsWordChar(b);
         }
-        return -1;
+        Rune.DecodeLastFromUtf8(data[Math.Max(0, end - 4)..end], out var rune, out _); // invalid: U+FFFD
+        return IsWordChar(rune.Value);
     }
 
-    private static bool IsWordBoundary(ReadOnlySpan<byte> data, int start, int length) =>
-        (start == 0 || !IsWordByte(data[start - 1])) && (start + length >= data.Length || !IsWordByte(data[start + length]));
-
-    private static bool IsWordByte(byte b) => b >= 0x80 || char.IsAsciiLetterOrDigit((char)b) || b == (byte)'_';
-
-    /// <summary>The needle byte least likely in source code (letters and common punctuation are frequent).</summary>
-    private static int RarestByte(byte[] needle)
+    private static bool IsWordAfter(ReadOnlySpan<byte> data, int start)
     {
-        var best = 0;
-        var bestScore = int.MaxValue;
-        for (var i = 0; i < needle.Length; i++)
+        if (start >= data.Length)
         {
-            var score = Frequency(needle[i]);
-            if (score < bestScore)
-            {
-                best = i;
-                bestScore = score;
-            }
+            return false;
         }
-        return best;
-    }
-
-    private static int Frequency(byte b)
-    {
-        var c = (char)char.ToLowerInvariant((char)b);
-        // Rough ranks from source text: whitespace and vowels everywhere, x/q/z/j/digits rare.
-        const string common = " etaoinsr\nlcdu_mp(),;fh.gb=*>-y/\"w";
-        var rank = common.IndexOf(c, StringComparison.Ordinal);
-        return rank < 0 ? 0 : (common.Length - rank);
+        var b = data[start];
+        if (b < 0x80)
+        {
+            return IsWordChar(b);
+        }
+        Rune.DecodeFromUtf8(data[start..Math.Min(data.Length, start + 4)], out var rune, out _);
+        return IsWordChar(rune.Value);
     }
 }
 
-/// <summary>Regular expressions (and non-ASCII case-insensitive literals) on the decoded text.</summary>
-internal sealed class RegexMatcher(Regex regex) : LineMatcher
+/// <summary>
+/// Regular expressions (and non-ASCII case-insensitive literals) on the decoded text. The literals every match must
+/// contain (<see cref="RegexPrefilter"/>) are looked for in the raw bytes first: a file without them is neither
+/// decoded nor run through the expression.
+/// </summary>
+internal sealed class RegexMatcher(Regex regex, LiteralFinder[] required) : LineMatcher
 {
-    public override List<SearchMatch>? Find(string path, ReadOnlySpan<byte> data, int limit)
+    internal int RequiredLiterals => required.Length;
+
+    public override List<SearchMatch>? Find(FileList files, int index, ReadOnlySpan<byte> data, int limit)
     {
+        foreach (var literal in required)
+        {
+            if (literal.IndexOf(data, 0) < 0)
+            {
+                return null;
+            }
+        }
         var text = Encoding.UTF8.GetString(data); // invalid sequences become U+FFFD
         List<SearchMatch>? matches = null;
+        string? path = null;
         var lineNumber = 1;
         var counted = 0;
         var nextLineStart = 0; // a match before this is on a line already reported
@@ -441,6 +451,7 @@ internal sealed class RegexMatcher(Regex regex) : LineMatcher
             var lineEnd = text.IndexOf('\n', match.Index);
             lineEnd = lineEnd < 0 ? text.Length : lineEnd;
             var line = text.AsSpan(lineStart, lineEnd - lineStart).TrimEnd('\r').ToString();
+            path ??= files.PathString(index);
             (matches ??= []).Add(new SearchMatch(path, lineNumber, match.Index - lineStart + 1, CodeSearch.Excerpt(line, match.Index - lineStart)));
             if (matches.Count >= limit || lineEnd >= text.Length)
             {
