@@ -21,31 +21,23 @@ public sealed record LocalPostgresOptions(string DataDirectory, string Password)
 /// (scram-sha-256). Postgres refuses to run as root, so as root it runs as the <c>postgres</c> OS user through
 /// setpriv, which execs in place: the child we hold is the postmaster itself, and stopping it stops the server.
 /// </summary>
-public sealed class LocalPostgresServer : IAsyncDisposable
+public sealed class LocalPostgresServer : LocalServer
 {
     private const string SuperUser = "postgres";
     private readonly LocalPostgresOptions _options;
     private readonly PostgresBinaries _binaries;
-    private readonly ILogger _logger;
-    private ManagedProcess? _process;
 
     private LocalPostgresServer(LocalPostgresOptions options, PostgresBinaries binaries, int port, ILogger logger)
+        : base(port, options.Password, logger)
     {
         _options = options;
         _binaries = binaries;
-        Port = port;
-        _logger = logger;
     }
 
-    public ConsoleLog Console { get; } = new();
-    public int Port { get; }
-    public string Password => _options.Password;
-    public int? ProcessId => _process?.Id;
-    public Task<int> Exited => _process?.Exited ?? Task.FromResult(0);
     private string ClusterDirectory => Path.Combine(_options.DataDirectory, "data");
 
     /// <summary>The server's connection string, as Aspire writes it (no database).</summary>
-    public string ConnectionString =>
+    public override string ConnectionString =>
         $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username={SuperUser};Password={Password}";
 
     public string ConnectionStringFor(string database) => $"{ConnectionString};Database={database}";
@@ -87,7 +79,7 @@ public sealed class LocalPostgresServer : IAsyncDisposable
             return;
         }
 
-        _logger.LogInformation("Initialising a Postgres cluster in {Directory}", ClusterDirectory);
+        Logger.LogInformation("Initialising a Postgres cluster in {Directory}", ClusterDirectory);
         // initdb reads the superuser's password from a file; it lives for the duration of initdb, readable by its owner only.
         var passwordFile = Path.Combine(_options.DataDirectory, ".initdb-password");
         await File.WriteAllTextAsync(passwordFile, Password, cancellationToken).ConfigureAwait(false);
@@ -115,7 +107,7 @@ public sealed class LocalPostgresServer : IAsyncDisposable
 
     private async Task StartProcessAsync(CancellationToken cancellationToken)
     {
-        await StaleProcess.StopIfRunningAsync(Path.Combine(ClusterDirectory, "postmaster.pid"), "postgres", _logger).ConfigureAwait(false);
+        await StaleProcess.StopIfRunningAsync(Path.Combine(ClusterDirectory, "postmaster.pid"), "postgres", Logger).ConfigureAwait(false);
 
         List<string> serverArguments =
         [
@@ -128,38 +120,25 @@ public sealed class LocalPostgresServer : IAsyncDisposable
             serverArguments.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
         var (fileName, arguments) = Command(_binaries.Postgres, serverArguments, asPostgresUser: true);
-        _process = ManagedProcess.Start(new ProcessSpec(fileName, arguments)
+        Process = ManagedProcess.Start(new ProcessSpec(fileName, arguments)
         {
             DisplayName = "postgres",
             WorkingDirectory = _options.DataDirectory,
-        }, Console, _logger);
+        }, Console, Logger);
 
-        var deadline = DateTime.UtcNow + _options.StartTimeout;
-        Exception? lastError = null;
-        while (true)
+        await WaitUntilReadyAsync("postgres", async token =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_process.HasExited)
-            {
-                throw new ProvisioningException($"postgres exited during start-up: {_process.Tail(5)}");
-            }
             try
             {
                 await using var connection = new NpgsqlConnection($"{ConnectionString};Database=postgres;Timeout=2;Pooling=false");
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                _logger.LogInformation("Postgres is ready on 127.0.0.1:{Port}", Port);
-                return;
+                await connection.OpenAsync(token).ConfigureAwait(false);
+                return null;
             }
             catch (NpgsqlException ex)
             {
-                lastError = ex;
+                return ex.Message;
             }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new ProvisioningException($"postgres did not accept connections within {_options.StartTimeout.TotalSeconds:0} s ({lastError?.Message}): {_process.Tail(5)}");
-            }
-            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
-        }
+        }, _options.StartTimeout, TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Creates <paramref name="database"/> unless it exists (Aspire's AddDatabase does the same).</summary>
@@ -188,19 +167,17 @@ public sealed class LocalPostgresServer : IAsyncDisposable
     /// <summary>Stops the server with Postgres's fast shutdown (SIGINT), which checkpoints and keeps the data.</summary>
     public async Task StopAsync()
     {
-        if (_process is not null)
+        if (Process is not null)
         {
-            await _process.StopAsync(TimeSpan.FromSeconds(20), NativeMethods.SIGINT).ConfigureAwait(false);
+            await Process.StopAsync(TimeSpan.FromSeconds(20), NativeMethods.SIGINT).ConfigureAwait(false);
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>A fast shutdown first (SIGINT checkpoints), rather than the generic SIGTERM-then-kill.</summary>
+    public override async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        if (_process is not null)
-        {
-            await _process.DisposeAsync().ConfigureAwait(false);
-        }
+        await base.DisposeAsync().ConfigureAwait(false);
     }
 
     private string[] AsPostgresUser => [$"--reuid={SuperUser}", $"--regid={SuperUser}", "--init-groups", "--"];

@@ -19,29 +19,20 @@ public sealed record LocalRedisOptions(string DataDirectory, string Password)
 /// redis-server as a local child process on 127.0.0.1: a free port, a password, data in its own folder.
 /// The configuration (password included) reaches the server on standard input, never in argv.
 /// </summary>
-public sealed class LocalRedisServer : IAsyncDisposable
+public sealed class LocalRedisServer : LocalServer
 {
     private readonly LocalRedisOptions _options;
-    private readonly ILogger _logger;
     private readonly string _executable;
-    private ManagedProcess? _process;
 
     private LocalRedisServer(LocalRedisOptions options, string executable, int port, ILogger logger)
+        : base(port, options.Password, logger)
     {
         _options = options;
         _executable = executable;
-        Port = port;
-        _logger = logger;
     }
 
-    public ConsoleLog Console { get; } = new();
-    public int Port { get; }
-    public string Password => _options.Password;
-    public int? ProcessId => _process?.Id;
-    public Task<int> Exited => _process?.Exited ?? Task.FromResult(0);
-
     /// <summary>StackExchange/Aspire style, as <c>ConnectionStrings__redis</c> carries it.</summary>
-    public string ConnectionString => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)},password={Password}";
+    public override string ConnectionString => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)},password={Password}";
 
     public static async Task<LocalRedisServer> StartAsync(LocalRedisOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
     {
@@ -65,34 +56,18 @@ public sealed class LocalRedisServer : IAsyncDisposable
     {
         Directory.CreateDirectory(_options.DataDirectory);
         var pidFile = Path.Combine(_options.DataDirectory, "redis.pid");
-        await StaleProcess.StopIfRunningAsync(pidFile, "redis-server", _logger).ConfigureAwait(false);
+        await StaleProcess.StopIfRunningAsync(pidFile, "redis-server", Logger).ConfigureAwait(false);
 
-        _process = ManagedProcess.Start(new ProcessSpec(_executable, ["-"])
+        Process = ManagedProcess.Start(new ProcessSpec(_executable, ["-"])
         {
             DisplayName = "redis-server",
             WorkingDirectory = _options.DataDirectory,
             StandardInput = BuildConfiguration(pidFile),
-        }, Console, _logger);
+        }, Console, Logger);
 
-        var deadline = DateTime.UtcNow + _options.StartTimeout;
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (_process.HasExited)
-            {
-                throw new ProvisioningException($"redis-server exited during start-up: {_process.Tail(5)}");
-            }
-            if (await PingAsync(cancellationToken).ConfigureAwait(false))
-            {
-                _logger.LogInformation("Redis is ready on 127.0.0.1:{Port}", Port);
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new ProvisioningException($"redis-server did not answer PING within {_options.StartTimeout.TotalSeconds:0} s: {_process.Tail(5)}");
-            }
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        }
+        await WaitUntilReadyAsync("redis-server",
+            async token => await PingAsync(token).ConfigureAwait(false) ? null : "no answer to PING",
+            _options.StartTimeout, TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
     }
 
     private string BuildConfiguration(string pidFile)
@@ -124,18 +99,18 @@ public sealed class LocalRedisServer : IAsyncDisposable
     /// <summary>Stops the server (it saves its data first when persistent).</summary>
     public async Task StopAsync()
     {
-        if (_process is not null)
+        if (Process is not null)
         {
-            await _process.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            await Process.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
     }
 
     /// <summary>Kills the server without letting it save, as a crash would.</summary>
     public async Task KillAsync()
     {
-        if (_process is not null)
+        if (Process is not null)
         {
-            await _process.StopAsync(TimeSpan.Zero, signal: 9).ConfigureAwait(false);
+            await Process.StopAsync(TimeSpan.Zero, signal: 9).ConfigureAwait(false);
         }
     }
 
@@ -157,11 +132,4 @@ public sealed class LocalRedisServer : IAsyncDisposable
         await StartProcessAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync().ConfigureAwait(false);
-        }
-    }
 }
