@@ -126,7 +126,7 @@ public sealed class LocalPostgresServer : LocalServer
             WorkingDirectory = _options.DataDirectory,
         }, Console, Logger);
 
-        await WaitUntilReadyAsync("postgres", async token =>
+        await WaitUntilReadyAsync("postgres", "Postgres", async token =>
         {
             try
             {

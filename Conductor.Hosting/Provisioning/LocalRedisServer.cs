@@ -65,7 +65,7 @@ public sealed class LocalRedisServer : LocalServer
             StandardInput = BuildConfiguration(pidFile),
         }, Console, Logger);
 
-        await WaitUntilReadyAsync("redis-server",
+        await WaitUntilReadyAsync("redis-server", "Redis",
             async token => await PingAsync(token).ConfigureAwait(false) ? null : "no answer to PING",
             _options.StartTimeout, TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
     }

@@ -25,8 +25,10 @@ public abstract class LocalServer(int port, string password, ILogger logger) : I
     /// Polls <paramref name="probe"/> (which returns null once ready, else why not) until it succeeds, the process
     /// exits, or <paramref name="timeout"/> passes.
     /// </summary>
-    protected async Task WaitUntilReadyAsync(string name, Func<CancellationToken, Task<string?>> probe, TimeSpan timeout,
-        TimeSpan interval, CancellationToken cancellationToken)
+    /// <param name="name">The executable, in errors.</param>
+    /// <param name="displayName">The server's name in the "is ready" log line.</param>
+    protected async Task WaitUntilReadyAsync(string name, string displayName, Func<CancellationToken, Task<string?>> probe,
+        TimeSpan timeout, TimeSpan interval, CancellationToken cancellationToken)
     {
         var process = Process ?? throw new InvalidOperationException($"{name} has not been started.");
         var deadline = DateTime.UtcNow + timeout;
@@ -40,7 +42,7 @@ public abstract class LocalServer(int port, string password, ILogger logger) : I
             var notReady = await probe(cancellationToken).ConfigureAwait(false);
             if (notReady is null)
             {
-                Logger.LogInformation("{Server} is ready on 127.0.0.1:{Port}", name, Port);
+                Logger.LogInformation("{Server} is ready on 127.0.0.1:{Port}", displayName, Port);
                 return;
             }
             if (DateTime.UtcNow > deadline)
