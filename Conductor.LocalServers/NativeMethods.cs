@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Conductor.Hosting.Processes;
+namespace Conductor.LocalServers;
 
 internal static partial class NativeMethods
 {

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Conductor.Hosting.Provisioning;
+namespace Conductor.LocalServers;
 
 public static class FreePort
 {

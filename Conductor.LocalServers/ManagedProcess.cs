@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
-namespace Conductor.Hosting.Processes;
+namespace Conductor.LocalServers;
 
 /// <summary>What to start: the command, its arguments (never secrets: they would show in process listings),
 /// its environment, and text for its standard input (where secrets may go).</summary>

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 
-namespace Conductor.Hosting.Provisioning;
+namespace Conductor.LocalServers;
 
 /// <summary>
 /// Generated passwords of the local servers, kept in the data folder (mode 0600) so that a second run reuses the

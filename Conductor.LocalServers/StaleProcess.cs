@@ -1,7 +1,6 @@
-using Conductor.Hosting.Processes;
 using Microsoft.Extensions.Logging;
 
-namespace Conductor.Hosting.Provisioning;
+namespace Conductor.LocalServers;
 
 /// <summary>
 /// A server left running by a run that was killed (SIGKILL gives the AppHost no chance to stop its children).

@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Conductor.Hosting.Processes;
 using Microsoft.Extensions.Logging;
 
-namespace Conductor.Hosting.Provisioning;
+namespace Conductor.LocalServers;
 
 /// <summary>
 /// Finds the OS binaries of a server and, the way Aspire pulls a missing image, installs them when this process

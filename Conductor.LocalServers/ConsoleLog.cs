@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace Conductor.Hosting.Processes;
+namespace Conductor.LocalServers;
 
 /// <summary>
 /// A bounded ring of a resource's console lines that the dashboard can read from any point and follow live.

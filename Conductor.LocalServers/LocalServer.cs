@@ -1,7 +1,6 @@
-using Conductor.Hosting.Processes;
 using Microsoft.Extensions.Logging;
 
-namespace Conductor.Hosting.Provisioning;
+namespace Conductor.LocalServers;
 
 /// <summary>
 /// What every local server (Postgres, Redis) shares: one child process on 127.0.0.1, its port and password, its

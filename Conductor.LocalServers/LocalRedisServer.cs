@@ -1,10 +1,9 @@
 using System.Globalization;
 using System.Text;
-using Conductor.Hosting.Processes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Conductor.Hosting.Provisioning;
+namespace Conductor.LocalServers;
 
 public sealed record LocalRedisOptions(string DataDirectory, string Password)
 {
@@ -17,7 +16,7 @@ public sealed record LocalRedisOptions(string DataDirectory, string Password)
 
 /// <summary>
 /// redis-server as a local child process on 127.0.0.1: a free port, a password, data in its own folder.
-/// The configuration (password included) reaches the server on standard input, never in argv.
+/// The configuration (password included) is a file only its owner reads (0600), never argv.
 /// </summary>
 public sealed class LocalRedisServer : LocalServer
 {
@@ -54,15 +53,11 @@ public sealed class LocalRedisServer : LocalServer
 
     private async Task StartProcessAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(_options.DataDirectory);
-        var pidFile = Path.Combine(_options.DataDirectory, "redis.pid");
-        await StaleProcess.StopIfRunningAsync(pidFile, "redis-server", Logger).ConfigureAwait(false);
-
-        Process = ManagedProcess.Start(new ProcessSpec(_executable, ["-"])
+        var command = await PrepareAsync(_options with { Port = Port }, _executable, Logger).ConfigureAwait(false);
+        Process = ManagedProcess.Start(new ProcessSpec(command.FileName, command.Arguments)
         {
             DisplayName = "redis-server",
-            WorkingDirectory = _options.DataDirectory,
-            StandardInput = BuildConfiguration(pidFile),
+            WorkingDirectory = command.WorkingDirectory,
         }, Console, Logger);
 
         await WaitUntilReadyAsync("redis-server", "Redis",
@@ -70,18 +65,44 @@ public sealed class LocalRedisServer : LocalServer
             _options.StartTimeout, TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
     }
 
-    private string BuildConfiguration(string pidFile)
+    /// <summary>
+    /// Everything short of starting the process, for an orchestrator that starts it itself (the AppHost's DCP):
+    /// finds (or installs) redis-server, stops a server an earlier killed run left behind, and writes the
+    /// configuration, password included, to a file only its owner can read. <paramref name="options"/> must name the port.
+    /// </summary>
+    public static async Task<ServerCommand> PrepareAsync(LocalRedisOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        logger ??= NullLogger.Instance;
+        var executable = await ServerBinaries.EnsureAsync("redis-server", "redis-server", () => [], logger, cancellationToken).ConfigureAwait(false);
+        return await PrepareAsync(options, executable, logger).ConfigureAwait(false);
+    }
+
+    private static async Task<ServerCommand> PrepareAsync(LocalRedisOptions options, string executable, ILogger logger)
+    {
+        if (options.Port == 0)
+        {
+            throw new ArgumentException("The port must be chosen before the configuration is written.", nameof(options));
+        }
+        Directory.CreateDirectory(options.DataDirectory);
+        var pidFile = Path.Combine(options.DataDirectory, "redis.pid");
+        await StaleProcess.StopIfRunningAsync(pidFile, "redis-server", logger).ConfigureAwait(false);
+        var configFile = Path.Combine(options.DataDirectory, "redis.conf");
+        SecretFile.Write(configFile, BuildConfiguration(options, pidFile));
+        return new ServerCommand(executable, [configFile], options.DataDirectory);
+    }
+
+    private static string BuildConfiguration(LocalRedisOptions options, string pidFile)
     {
         var config = new StringBuilder()
             .AppendLine("bind 127.0.0.1")
-            .AppendLine(CultureInfo.InvariantCulture, $"port {Port}")
+            .AppendLine(CultureInfo.InvariantCulture, $"port {options.Port}")
             .AppendLine("protected-mode yes")
             .AppendLine("daemonize no")
             .AppendLine(CultureInfo.InvariantCulture, $"pidfile \"{pidFile}\"")
-            .AppendLine(CultureInfo.InvariantCulture, $"dir \"{_options.DataDirectory}\"")
-            .AppendLine(CultureInfo.InvariantCulture, $"requirepass {Password}")
+            .AppendLine(CultureInfo.InvariantCulture, $"dir \"{options.DataDirectory}\"")
+            .AppendLine(CultureInfo.InvariantCulture, $"requirepass {options.Password}")
             .AppendLine("logfile \"\"");
-        if (_options.Persistent)
+        if (options.Persistent)
         {
             config.AppendLine("appendonly yes").AppendLine("appendfsync everysec").AppendLine("save 60 1");
         }

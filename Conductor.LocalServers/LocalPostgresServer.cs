@@ -1,10 +1,9 @@
 using System.Globalization;
-using Conductor.Hosting.Processes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
-namespace Conductor.Hosting.Provisioning;
+namespace Conductor.LocalServers;
 
 public sealed record LocalPostgresOptions(string DataDirectory, string Password)
 {
@@ -61,6 +60,48 @@ public sealed class LocalPostgresServer : LocalServer
         return server;
     }
 
+    /// <summary>
+    /// Everything short of starting the server, for an orchestrator that starts it itself (the AppHost's DCP):
+    /// finds (or installs) the binaries, initialises the cluster on first use (initdb reads the password from a
+    /// file), stops a server an earlier killed run left behind, and returns the command that runs the postmaster
+    /// (through setpriv as the postgres user when root). <paramref name="options"/> must name the port.
+    /// </summary>
+    public static async Task<ServerCommand> PrepareAsync(LocalPostgresOptions options, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        if (options.Port == 0)
+        {
+            throw new ArgumentException("The port must be chosen before the server command is built.", nameof(options));
+        }
+        logger ??= NullLogger.Instance;
+        var binaries = await PostgresBinaries.EnsureAsync(logger, cancellationToken).ConfigureAwait(false);
+        var server = new LocalPostgresServer(options, binaries, options.Port, logger);
+        await server.InitialiseAsync(cancellationToken).ConfigureAwait(false);
+        return await server.PrepareProcessAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Asks the postmaster of <paramref name="dataDirectory"/> for a fast shutdown (SIGINT: roll back open
+    /// transactions, checkpoint, exit), the quick and clean stop. SIGTERM, what a process manager sends, is Postgres's
+    /// "smart" shutdown, which waits for every client to disconnect first. Returns false when no server runs there.
+    /// </summary>
+    public static bool RequestFastShutdown(string dataDirectory)
+    {
+        var pidFile = Path.Combine(dataDirectory, "data", "postmaster.pid");
+        try
+        {
+            var firstLine = File.Exists(pidFile) ? File.ReadLines(pidFile).FirstOrDefault()?.Trim() : null;
+            return int.TryParse(firstLine, out var pid) && pid > 0 && NativeMethods.TrySignal(pid, NativeMethods.SIGINT);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private async Task InitialiseAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(_options.DataDirectory);
@@ -82,11 +123,7 @@ public sealed class LocalPostgresServer : LocalServer
         Logger.LogInformation("Initialising a Postgres cluster in {Directory}", ClusterDirectory);
         // initdb reads the superuser's password from a file; it lives for the duration of initdb, readable by its owner only.
         var passwordFile = Path.Combine(_options.DataDirectory, ".initdb-password");
-        await File.WriteAllTextAsync(passwordFile, Password, cancellationToken).ConfigureAwait(false);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        SecretFile.Write(passwordFile, Password);
         try
         {
             if (NativeMethods.IsRoot)
@@ -105,7 +142,7 @@ public sealed class LocalPostgresServer : LocalServer
         }
     }
 
-    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    private async Task<ServerCommand> PrepareProcessAsync()
     {
         await StaleProcess.StopIfRunningAsync(Path.Combine(ClusterDirectory, "postmaster.pid"), "postgres", Logger).ConfigureAwait(false);
 
@@ -120,10 +157,16 @@ public sealed class LocalPostgresServer : LocalServer
             serverArguments.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
         var (fileName, arguments) = Command(_binaries.Postgres, serverArguments, asPostgresUser: true);
-        Process = ManagedProcess.Start(new ProcessSpec(fileName, arguments)
+        return new ServerCommand(fileName, arguments, _options.DataDirectory);
+    }
+
+    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    {
+        var command = await PrepareProcessAsync().ConfigureAwait(false);
+        Process = ManagedProcess.Start(new ProcessSpec(command.FileName, command.Arguments)
         {
             DisplayName = "postgres",
-            WorkingDirectory = _options.DataDirectory,
+            WorkingDirectory = command.WorkingDirectory,
         }, Console, Logger);
 
         await WaitUntilReadyAsync("postgres", "Postgres", async token =>
@@ -142,9 +185,13 @@ public sealed class LocalPostgresServer : LocalServer
     }
 
     /// <summary>Creates <paramref name="database"/> unless it exists (Aspire's AddDatabase does the same).</summary>
-    public async Task EnsureDatabaseAsync(string database, CancellationToken cancellationToken = default)
+    public Task EnsureDatabaseAsync(string database, CancellationToken cancellationToken = default) =>
+        EnsureDatabaseAsync(ConnectionString, database, cancellationToken);
+
+    /// <summary>Creates <paramref name="database"/> on the server <paramref name="serverConnectionString"/> names, unless it exists.</summary>
+    public static async Task EnsureDatabaseAsync(string serverConnectionString, string database, CancellationToken cancellationToken = default)
     {
-        await using var connection = new NpgsqlConnection($"{ConnectionString};Database=postgres;Pooling=false");
+        await using var connection = new NpgsqlConnection($"{serverConnectionString};Database=postgres;Pooling=false");
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
         exists.Parameters.AddWithValue("name", database);
