@@ -16,6 +16,15 @@ public static class ConductorModel
     /// <summary>Configuration key of the data folder; the repository's <c>.conductor/</c> when unset.</summary>
     public const string DataDirectoryKey = "AppHost:DataDirectory";
 
+    /// <summary>
+    /// What a reference hands a project: <c>ConnectionStrings__x</c> (what the Aspire client integrations read) and
+    /// <c>services__x__http__0</c> (service discovery). Aspire 13 would add each connection property too
+    /// (<c>REDIS_URI</c>, …), which no Conductor service reads and which the manifest could only express with
+    /// <c>annotated.string</c> resources that the aspire-8.0 schema cannot resolve.
+    /// </summary>
+    private const ReferenceEnvironmentInjectionFlags ConnectionInformation =
+        ReferenceEnvironmentInjectionFlags.ConnectionString | ReferenceEnvironmentInjectionFlags.ServiceDiscovery;
+
     public static void Define(IDistributedApplicationBuilder builder)
     {
         var isRunMode = builder.ExecutionContext.IsRunMode;
@@ -37,6 +46,7 @@ public static class ConductorModel
 
         // The Api reads and writes the worktrees the GitWorker clones: both get the same workspace folder.
         var api = builder.AddProject<Projects.Conductor_Api>("api")
+            .WithReferenceEnvironment(ConnectionInformation)
             .WithHttpEndpoint(port: 5080)
             .WithExternalHttpEndpoints()
             .WithHttpHealthCheck("/health")
@@ -44,6 +54,7 @@ public static class ConductorModel
             .WithReference(conductorDb);
 
         var gitworker = builder.AddProject<Projects.Conductor_GitWorker>("gitworker")
+            .WithReferenceEnvironment(ConnectionInformation)
             .WithHttpEndpoint()
             .WithHttpHealthCheck("/health")
             .WithReference(redis)
@@ -62,6 +73,7 @@ public static class ConductorModel
         }
 
         var web = builder.AddProject<Projects.Conductor_Web>("web")
+            .WithReferenceEnvironment(ConnectionInformation)
             .WithHttpEndpoint(port: 5090)
             .WithExternalHttpEndpoints()
             .WithHttpHealthCheck("/health")
@@ -110,7 +122,10 @@ public static class ConductorModel
         const string name = "redis";
         if (builder.ExecutionContext.IsPublishMode)
         {
-            var container = builder.AddRedis(name);
+            // Aspire 13 names the binding's scheme "redis"; the aspire-8.0 schema (and so azd's validation) allows
+            // only http/https/tcp/udp. The connection string uses host and port only, so "tcp" changes nothing else.
+            var container = builder.AddRedis(name)
+                .WithEndpoint("tcp", endpoint => endpoint.UriScheme = "tcp");
             return (container, container);
         }
         if (!string.IsNullOrEmpty(builder.Configuration.GetConnectionString(name)))
@@ -170,7 +185,7 @@ public static class ConductorModel
         else
         {
             // A deployment asks for the key; an empty one (the default) leaves the provider unused.
-            key = builder.AddParameter(parameterName, value: "", publishValueAsDefault: true, secret: true);
+            key = builder.AddParameter(parameterName, new EmptyParameterDefault(), secret: true);
         }
         api.WithEnvironment($"Ai__Providers__{kind}__Kind", kind)
             .WithEnvironment($"Ai__Providers__{kind}__Model", builder.Configuration[$"Parameters:{kind}-model"] ?? model)
