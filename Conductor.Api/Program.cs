@@ -14,7 +14,7 @@ using Conductor.Workspaces;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddConductorDatabase();
+builder.AddNpgsqlDataSource("conductordb");
 builder.AddConductorMigrations();
 builder.AddConductorRedis();
 builder.AddConductorJobQueue();

@@ -1,8 +1,6 @@
 using Conductor.Data.Migrations;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 
@@ -13,20 +11,13 @@ public static class DatabaseExtensions
     public const string ConnectionName = "conductordb";
 
     /// <summary>
-    /// Registers the <see cref="NpgsqlDataSource"/> for <c>ConnectionStrings__conductordb</c> (Aspire's convention)
-    /// and a <c>postgres</c> health check. Fails at start-up, not at first use, when the connection string is missing.
+    /// Registers the <see cref="NpgsqlDataSource"/> for <c>ConnectionStrings__conductordb</c> through Aspire.Npgsql,
+    /// with its health check, traces and metrics: what the Api and GitWorker do with
+    /// <c>builder.AddNpgsqlDataSource("conductordb")</c>, for hosts (tests) that want the name in one place.
     /// </summary>
     public static IHostApplicationBuilder AddConductorDatabase(this IHostApplicationBuilder builder)
     {
-        var connectionString = builder.Configuration.GetConnectionString(ConnectionName);
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new InvalidOperationException(
-                $"ConnectionStrings:{ConnectionName} is not configured. Run through the AppHost (dotnet run --project Conductor.AppHost) or set ConnectionStrings__{ConnectionName}.");
-        }
-
-        builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-        builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", timeout: TimeSpan.FromSeconds(5));
+        builder.AddNpgsqlDataSource(ConnectionName);
         return builder;
     }
 
@@ -42,22 +33,5 @@ public static class DatabaseExtensions
         builder.Services.TryAddSingleton<MigrationRunner>();
         builder.Services.AddHostedService<MigrationHostedService>();
         return builder;
-    }
-}
-
-internal sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await using var command = dataSource.CreateCommand("SELECT 1");
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
-        {
-            return HealthCheckResult.Unhealthy($"Postgres is unreachable: {ex.Message}");
-        }
     }
 }

@@ -8,7 +8,7 @@ using Conductor.Workspaces;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddConductorDatabase();
+builder.AddNpgsqlDataSource("conductordb");
 // Before the job worker: hosted services start in order, and the worker's start-up sweep reads the jobs table.
 builder.AddConductorMigrations();
 builder.AddConductorRedis();

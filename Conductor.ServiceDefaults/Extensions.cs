@@ -5,17 +5,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
-using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// Aspire's service defaults (telemetry, health checks, problem details, graceful shutdown), built on the core
-/// OpenTelemetry SDK because OpenTelemetry.Extensions.Hosting and the instrumentation packages are not in the
-/// registry these machines reach. ASP.NET Core, HttpClient and the runtime emit activities and meters natively.
+/// Aspire's service defaults, as its template writes them: OpenTelemetry (ASP.NET Core, HttpClient and runtime
+/// instrumentation plus Conductor's own sources and meters, exported over OTLP when an endpoint is set), service
+/// discovery and the standard resilience handler for every HttpClient, and the /health and /alive endpoints.
+/// Conductor adds problem details for errors and a graceful-shutdown window.
 /// </summary>
 public static class Extensions
 {
@@ -23,21 +22,23 @@ public static class Extensions
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
 
-    /// <summary>Activity sources traced in every service; features add their own with <see cref="TelemetrySources"/>.</summary>
-    public static readonly string[] DefaultActivitySources = ["Microsoft.AspNetCore", "System.Net.Http", "Conductor.*"];
-
-    /// <summary>Meters collected in every service.</summary>
-    public static readonly string[] DefaultMeters =
-    [
-        "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections",
-        "Microsoft.AspNetCore.Routing", "Microsoft.AspNetCore.Diagnostics", "Microsoft.AspNetCore.RateLimiting",
-        "System.Net.Http", "System.Net.NameResolution", "System.Runtime", "Conductor.*",
-    ];
+    /// <summary>Conductor's own activity sources and meters: every one is named <c>Conductor.*</c>.</summary>
+    public const string ConductorTelemetryPrefix = "Conductor.*";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
+
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            // Retries, timeouts and a circuit breaker for every HttpClient, as Aspire's template does.
+            http.AddStandardResilienceHandler();
+            // Lets an HttpClient address another resource as http://api (the AppHost's services__ variables).
+            http.AddServiceDiscovery();
+        });
+
         builder.Services.AddProblemDetails();
 
         // Graceful shutdown: in-flight requests and jobs get time to finish after SIGTERM before the host stops.
@@ -48,58 +49,44 @@ public static class Extensions
 
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
-        var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] ?? builder.Environment.ApplicationName;
-        var otlpEndpoint = builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
-        var exportOverOtlp = !string.IsNullOrWhiteSpace(otlpEndpoint);
-
-        void ConfigureResource(ResourceBuilder resource) =>
-            resource.AddService(serviceName).AddEnvironmentVariableDetector();
-
         builder.Logging.AddOpenTelemetry(logging =>
         {
-            var resource = ResourceBuilder.CreateDefault();
-            ConfigureResource(resource);
-            logging.SetResourceBuilder(resource);
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
-            if (exportOverOtlp)
-            {
-                logging.AddOtlpExporter();
-            }
         });
 
-        builder.Services.AddSingleton(_ =>
-        {
-            var tracing = Sdk.CreateTracerProviderBuilder()
-                .ConfigureResource(ConfigureResource)
-                .AddSource(DefaultActivitySources);
-            if (exportOverOtlp)
-            {
-                tracing.AddOtlpExporter();
-            }
-            return new TelemetryProviders(tracing.Build(), BuildMeterProvider());
-        });
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter(ConductorTelemetryPrefix))
+            .WithTracing(tracing => tracing
+                .AddSource(builder.Environment.ApplicationName, ConductorTelemetryPrefix)
+                .AddAspNetCoreInstrumentation(options =>
+                    // Health probes every few seconds would drown the traces that matter.
+                    options.Filter = context =>
+                        !context.Request.Path.StartsWithSegments(HealthEndpointPath)
+                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                .AddHttpClientInstrumentation());
 
-        MeterProvider BuildMeterProvider()
+        builder.AddOpenTelemetryExporters();
+        return builder;
+    }
+
+    private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
+    {
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
-            var metrics = Sdk.CreateMeterProviderBuilder()
-                .ConfigureResource(ConfigureResource)
-                .AddMeter(DefaultMeters);
-            if (exportOverOtlp)
-            {
-                metrics.AddOtlpExporter();
-            }
-            return metrics.Build();
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
-
-        // Providers listen from start-up (so the first request is traced) and flush on shutdown.
-        builder.Services.AddHostedService<TelemetryLifetime>();
         return builder;
     }
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddHealthChecks()
+            // The "live" tag: /alive answers whether the process runs, without its dependencies.
             .AddCheck("self", () => HealthCheckResult.Healthy(), [LivenessTag]);
         return builder;
     }
@@ -129,30 +116,5 @@ public static class Extensions
             ResponseWriter = HealthResponseWriter.WriteAsync,
         }).AllowAnonymous();
         return app;
-    }
-
-    private sealed class TelemetryLifetime(TelemetryProviders providers) : IHostedService
-    {
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken)
-        {
-            providers.TracerProvider.ForceFlush(2000);
-            providers.MeterProvider.ForceFlush(2000);
-            return Task.CompletedTask;
-        }
-    }
-}
-
-/// <summary>The process's tracer and meter providers; disposed (and so flushed) with the service provider.</summary>
-public sealed class TelemetryProviders(TracerProvider tracerProvider, MeterProvider meterProvider) : IDisposable
-{
-    public TracerProvider TracerProvider { get; } = tracerProvider;
-    public MeterProvider MeterProvider { get; } = meterProvider;
-
-    public void Dispose()
-    {
-        TracerProvider.Dispose();
-        MeterProvider.Dispose();
     }
 }
