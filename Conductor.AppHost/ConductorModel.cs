@@ -2,6 +2,7 @@ using Aspire.Hosting.ApplicationModel;
 using Conductor.LocalServers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Conductor.AppHost;
 
@@ -32,11 +33,14 @@ public static class ConductorModel
             ?? Path.Combine(builder.AppHostDirectory, "..", ".conductor"));
         if (isRunMode)
         {
-            // First, so a second run against the same data folder stops before it touches any server.
-            builder.Services.AddSingleton(new DataFolder(dataDirectory));
+            // Before anything touches a server: a second run against the same data folder stops here, with one line
+            // that says so. Released when the AppHost stops (or, if it is killed, by the kernel).
+            var dataFolder = new DataFolder(dataDirectory);
+            dataFolder.Lock();
+            builder.Services.AddSingleton(dataFolder);
             builder.Eventing.Subscribe<BeforeStartEvent>((@event, _) =>
             {
-                @event.Services.GetRequiredService<DataFolder>().Lock();
+                @event.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.Register(dataFolder.Dispose);
                 return Task.CompletedTask;
             });
         }
@@ -47,7 +51,7 @@ public static class ConductorModel
         // The Api reads and writes the worktrees the GitWorker clones: both get the same workspace folder.
         var api = builder.AddProject<Projects.Conductor_Api>("api")
             .WithReferenceEnvironment(ConnectionInformation)
-            .WithHttpEndpoint(port: 5080)
+            .WithHttpEndpoint(port: builder.Configuration.GetValue("AppHost:ApiPort", 5080))
             .WithExternalHttpEndpoints()
             .WithHttpHealthCheck("/health")
             .WithReference(redis)
@@ -74,7 +78,7 @@ public static class ConductorModel
 
         var web = builder.AddProject<Projects.Conductor_Web>("web")
             .WithReferenceEnvironment(ConnectionInformation)
-            .WithHttpEndpoint(port: 5090)
+            .WithHttpEndpoint(port: builder.Configuration.GetValue("AppHost:WebPort", 5090))
             .WithExternalHttpEndpoints()
             .WithHttpHealthCheck("/health")
             .WithReference(api)

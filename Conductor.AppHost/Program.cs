@@ -1,11 +1,10 @@
 using Conductor.AppHost;
 using Conductor.LocalServers;
 
-var builder = DistributedApplication.CreateBuilder(args);
-ConductorModel.Define(builder);
-
 try
 {
+    var builder = DistributedApplication.CreateBuilder(args);
+    ConductorModel.Define(builder);
     await builder.Build().RunAsync();
 }
 catch (ProvisioningException ex)

@@ -20,12 +20,8 @@ public sealed class DataFolderLock : IDisposable
             // FileShare.None takes an exclusive flock on Unix: a second holder fails here, and the kernel drops the
             // lock when its holder dies, so a killed run never leaves the folder locked.
             var stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            stream.SetLength(0);
-            using (var writer = new StreamWriter(stream, leaveOpen: true))
-            {
-                writer.Write(Environment.ProcessId);
-            }
-            stream.Flush();
+            // Beside the lock, not in it: nobody else can open a file we hold exclusively, not even to read.
+            File.WriteAllText(HolderPath(dataDirectory), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             return new DataFolderLock(stream);
         }
         catch (IOException)
@@ -33,16 +29,18 @@ public sealed class DataFolderLock : IDisposable
             var holder = "";
             try
             {
-                using var reader = new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                holder = new StreamReader(reader).ReadToEnd().Trim();
+                holder = File.ReadAllText(HolderPath(dataDirectory)).Trim();
             }
             catch (IOException)
             {
+                // Written just after the lock is taken: a run that is only starting may not have written it yet.
             }
             throw new ProvisioningException(
                 $"Conductor is already running with the data folder {dataDirectory}{(holder.Length > 0 ? $" (pid {holder})" : "")}; stop it first (Ctrl+C in its terminal).");
         }
     }
+
+    private static string HolderPath(string dataDirectory) => Path.Combine(dataDirectory, "apphost.pid");
 
     public void Dispose() => _stream.Dispose();
 }

@@ -25,6 +25,9 @@ public static class Extensions
     /// <summary>Conductor's own activity sources and meters: every one is named <c>Conductor.*</c>.</summary>
     public const string ConductorTelemetryPrefix = "Conductor.*";
 
+    /// <summary>The named HttpClients OpenTelemetry's OTLP exporter asks IHttpClientFactory for.</summary>
+    private static readonly string[] OtlpExporterClients = ["OtlpTraceExporter", "OtlpMetricExporter", "OtlpLogExporter"];
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
@@ -38,6 +41,18 @@ public static class Extensions
             // Lets an HttpClient address another resource as http://api (the AppHost's services__ variables).
             http.AddServiceDiscovery();
         });
+
+        // The OTLP exporter sends through IHttpClientFactory's named clients, so the standard handler above wraps it
+        // too: when the dashboard (its collector) stops first, the retries kept a stopping service alive for ~15 s
+        // (measured). Telemetry has its own timeout and drops what it cannot send; it needs no resilience.
+        // RemoveAllResilienceHandlers is marked experimental (EXTEXP0001); it is the package's documented way to
+        // exempt one client from the defaults.
+#pragma warning disable EXTEXP0001
+        foreach (var exporterClient in OtlpExporterClients)
+        {
+            builder.Services.AddHttpClient(exporterClient).RemoveAllResilienceHandlers();
+        }
+#pragma warning restore EXTEXP0001
 
         builder.Services.AddProblemDetails();
 

@@ -59,6 +59,8 @@ public static partial class LocalServerBuilderExtensions
         // Before DCP reads the command: install redis-server if needed and write the configuration file.
         builder.Eventing.Subscribe<BeforeStartEvent>(async (@event, ct) =>
         {
+            // A start that is already cancelled (a test disposing an unstarted host) must not provision anything.
+            ct.ThrowIfCancellationRequested();
             var logger = @event.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LocalServerBuilderExtensions));
             var passwordValue = await redis.PasswordParameter.GetValueAsync(ct).ConfigureAwait(false) ?? "";
             redis.Prepared = await LocalRedisServer.PrepareAsync(
@@ -129,6 +131,8 @@ public static partial class LocalServerBuilderExtensions
 
         builder.Eventing.Subscribe<BeforeStartEvent>(async (@event, ct) =>
         {
+            // A start that is already cancelled (a test disposing an unstarted host) must not provision anything.
+            ct.ThrowIfCancellationRequested();
             var logger = @event.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LocalServerBuilderExtensions));
             var passwordValue = await postgres.PasswordParameter.GetValueAsync(ct).ConfigureAwait(false) ?? "";
             postgres.Prepared = await LocalPostgresServer.PrepareAsync(

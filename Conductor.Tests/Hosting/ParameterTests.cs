@@ -1,52 +1,61 @@
 using System.Text.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
 using Conductor.AppHost;
-using Conductor.Hosting;
-using Conductor.Hosting.ApplicationModel;
-using Conductor.Hosting.Publishing;
 using Conductor.Tests.Infrastructure;
 
 namespace Conductor.Tests.Hosting;
 
 /// <summary>AI provider keys: secret parameters of the AppHost, optional locally, never written into the manifest.</summary>
-public sealed class ParameterTests
+public sealed class ParameterTests : IDisposable
 {
-    private static DistributedApplicationBuilder Model(Dictionary<string, string?> configuration, params string[] args)
+    private readonly string _dataDirectory = TestDirectories.Create("parameters");
+
+    private async Task<IDistributedApplicationTestingBuilder> ModelAsync(params string[] configuration) =>
+        await DistributedApplicationTestingBuilder.CreateAsync<Projects.Conductor_AppHost>(
+            // A folder per model: each run-mode model holds its data folder's lock.
+            [$"{ConductorModel.DataDirectoryKey}={Path.Combine(_dataDirectory, Guid.NewGuid().ToString("N"))}", .. configuration]);
+
+    /// <summary>The Api's environment as the manifest would write it: parameters and endpoints stay expressions.</summary>
+    private static async Task<Dictionary<string, string>> ApiEnvironmentAsync(IDistributedApplicationTestingBuilder builder)
     {
-        var builder = DistributedApplicationBuilder.Create(new DistributedApplicationOptions
-        {
-            Args = args,
-            Configuration = configuration,
-        }, typeof(ConductorModel).Assembly);
-        ConductorModel.Define(builder);
-        return builder;
+        var api = builder.Resources.OfType<ProjectResource>().Single(p => p.Name == "api");
+        // Obsolete in favour of ExecutionConfigurationBuilder, which needs an execution context the testing builder
+        // only has after Build; this one call still evaluates the callbacks the way the manifest publisher does.
+#pragma warning disable CS0618
+        return await api.GetEnvironmentVariableValuesAsync(DistributedApplicationOperation.Publish);
+#pragma warning restore CS0618
     }
 
-    private static ProjectResource Api(DistributedApplicationBuilder builder) =>
-        builder.Resources.OfType<ProjectResource>().Single(p => p.Name == "api");
-
     [Fact]
-    public void A_local_run_configures_a_provider_only_when_its_key_is_given()
+    public async Task A_local_run_configures_a_provider_only_when_its_key_is_given()
     {
-        var withoutKeys = Model([]);
-        Assert.DoesNotContain(Api(withoutKeys).Environment.Keys, key => key.StartsWith("Ai__Providers__", StringComparison.Ordinal));
-        Assert.Empty(Api(withoutKeys).ParameterEnvironment);
+        await using var withoutKeys = await ModelAsync();
+        Assert.DoesNotContain((await ApiEnvironmentAsync(withoutKeys)).Keys, key => key.StartsWith("Ai__Providers__", StringComparison.Ordinal));
+        Assert.DoesNotContain(withoutKeys.Resources, resource => resource.Name.EndsWith("-api-key", StringComparison.Ordinal));
 
-        var withOpenAi = Model(new() { ["Parameters:openai-api-key"] = "sk-local-secret" });
-        var api = Api(withOpenAi);
-        Assert.Equal("openai", api.Environment["Ai__Providers__openai__Kind"]);
-        var key = api.ParameterEnvironment["Ai__Providers__openai__ApiKey"];
-        Assert.True(key.Secret);
-        Assert.Equal("sk-local-secret", withOpenAi.GetParameterValue(key));
+        await using var withOpenAi = await ModelAsync("Parameters:openai-api-key=sk-local-secret");
+        var environment = await ApiEnvironmentAsync(withOpenAi);
+        Assert.Equal("openai", environment["Ai__Providers__openai__Kind"]);
         // The key travels only as a parameter reference, never as a literal in the model.
-        Assert.DoesNotContain("sk-local-secret", api.Environment.Values);
-        Assert.DoesNotContain("Ai__Providers__anthropic__Kind", api.Environment.Keys);
+        Assert.Equal("{openai-api-key.value}", environment["Ai__Providers__openai__ApiKey"]);
+        Assert.DoesNotContain("sk-local-secret", environment.Values);
+        Assert.DoesNotContain("Ai__Providers__anthropic__Kind", environment.Keys);
+        var key = withOpenAi.Resources.OfType<ParameterResource>().Single(p => p.Name == "openai-api-key");
+        Assert.True(key.Secret);
+        Assert.Equal("sk-local-secret", await key.GetValueAsync(default));
     }
 
     [Fact]
-    public void The_manifest_asks_for_keys_as_secrets_and_never_contains_a_configured_value()
+    public async Task The_manifest_asks_for_keys_as_secrets_and_never_contains_a_configured_value()
     {
-        var builder = Model(new() { ["Parameters:openai-api-key"] = "sk-local-secret" }, "--publisher", "manifest", "--output-path", "x.json");
-        var manifest = ManifestPublisher.Write(builder.Resources, RepositoryPaths.Root);
+        var output = Path.Combine(_dataDirectory, "manifest.json");
+        var (exitCode, log) = await ManifestTests.RunAppHostAsync(
+            new Dictionary<string, string> { ["Parameters__openai-api-key"] = "sk-local-secret" },
+            "--publisher", "manifest", "--output-path", output);
+        Assert.True(exitCode == 0, log);
+        var manifest = await File.ReadAllTextAsync(output);
         Assert.DoesNotContain("sk-local-secret", manifest, StringComparison.Ordinal);
 
         using var document = JsonDocument.Parse(manifest);
@@ -60,4 +69,6 @@ public sealed class ParameterTests
                 resources.GetProperty("api").GetProperty("env").GetProperty($"Ai__Providers__{kind}__ApiKey").GetString());
         }
     }
+
+    public void Dispose() => TestDirectories.TryDelete(_dataDirectory);
 }

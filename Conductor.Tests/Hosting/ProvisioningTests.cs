@@ -1,4 +1,4 @@
-using Conductor.Hosting.Provisioning;
+using Conductor.LocalServers;
 using Conductor.Tests.Infrastructure;
 using Npgsql;
 
@@ -80,7 +80,7 @@ public sealed class ProvisioningTests
     [Fact]
     public async Task Password_never_appears_in_the_server_command_line()
     {
-        // The configuration goes over stdin; argv is readable by every user on the machine.
+        // The configuration is a file only its owner reads; argv is readable by every user on the machine.
         var directory = TestDirectories.Create("redis-argv");
         try
         {
@@ -88,6 +88,31 @@ public sealed class ProvisioningTests
             await using var server = await LocalRedisServer.StartAsync(new LocalRedisOptions(directory, password));
             var commandLine = await File.ReadAllTextAsync($"/proc/{server.ProcessId}/cmdline");
             Assert.DoesNotContain(password, commandLine, StringComparison.Ordinal);
+            var configuration = Path.Combine(directory, "redis.conf");
+            Assert.Contains(password, await File.ReadAllTextAsync(configuration), StringComparison.Ordinal);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(configuration));
+        }
+        finally
+        {
+            TestDirectories.TryDelete(directory);
+        }
+    }
+
+    [Fact]
+    public void A_data_folder_held_by_one_run_is_refused_to_a_second_with_a_clear_message()
+    {
+        var directory = TestDirectories.Create("lock");
+        try
+        {
+            using (DataFolderLock.Acquire(directory))
+            {
+                var error = Assert.Throws<ProvisioningException>(() => DataFolderLock.Acquire(directory));
+                Assert.Contains("already running", error.Message, StringComparison.Ordinal);
+                Assert.Contains(directory, error.Message, StringComparison.Ordinal);
+                Assert.Contains($"pid {Environment.ProcessId}", error.Message, StringComparison.Ordinal);
+            }
+            // Released with its holder: the next run gets it.
+            using var next = DataFolderLock.Acquire(directory);
         }
         finally
         {

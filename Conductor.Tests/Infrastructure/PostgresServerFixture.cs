@@ -1,4 +1,4 @@
-using Conductor.Hosting.Provisioning;
+using Conductor.LocalServers;
 using Npgsql;
 
 namespace Conductor.Tests.Infrastructure;

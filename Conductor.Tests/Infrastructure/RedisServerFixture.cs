@@ -1,4 +1,4 @@
-using Conductor.Hosting.Provisioning;
+using Conductor.LocalServers;
 
 namespace Conductor.Tests.Infrastructure;
 

@@ -17,6 +17,6 @@ public static class RepositoryPaths
         throw new InvalidOperationException("Conductor.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>The built AppHost assembly, beside the tests' own output (the test project references it).</summary>
-    public static string AppHostAssembly => Path.Combine(AppContext.BaseDirectory, "Conductor.AppHost.dll");
+    /// <summary>The AppHost's own build (its output folder holds the runtime config that locates DCP and the dashboard).</summary>
+    public static string AppHostAssembly => ServiceInstance.AssemblyPath("Conductor.AppHost");
 }

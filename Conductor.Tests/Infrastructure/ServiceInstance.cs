@@ -1,22 +1,22 @@
+using System.Diagnostics;
 using System.Reflection;
 using System.Text.RegularExpressions;
-using Conductor.AppHost;
-using Conductor.Hosting;
-using Conductor.Hosting.Processes;
-using Microsoft.Extensions.Logging.Abstractions;
+using Conductor.LocalServers;
 
 namespace Conductor.Tests.Infrastructure;
 
 /// <summary>
-/// A built Conductor service (Conductor.Api, Conductor.GitWorker) run as a real process with <c>dotnet app.dll</c>,
-/// on 127.0.0.1 with port 0 (Kestrel picks; read back from its log), for tests that need several instances at once,
-/// their log lines, or a kill -9. The assembly is the one the AppHost's build recorded for the project.
+/// A built Conductor service (Conductor.Api, Conductor.GitWorker, Conductor.Web) run as a real process with
+/// <c>dotnet app.dll</c>, on 127.0.0.1 with port 0 (Kestrel picks; read back from its log), for tests that need
+/// several instances at once, their log lines, or a kill -9. The assembly is the project's own build output,
+/// recorded by the test project's build (see Conductor.Tests.csproj).
 /// </summary>
 public sealed partial class ServiceInstance : IAsyncDisposable
 {
-    private readonly ManagedProcess _process;
+    private readonly Process _process;
+    private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ServiceInstance(string project, ManagedProcess process, ConsoleLog log)
+    private ServiceInstance(string project, Process process, ConsoleLog log)
     {
         Project = project;
         _process = process;
@@ -26,14 +26,14 @@ public sealed partial class ServiceInstance : IAsyncDisposable
     public string Project { get; }
     public ConsoleLog Log { get; }
     public int Id => _process.Id;
-    public Task<int> Exited => _process.Exited;
-    public bool HasExited => _process.HasExited;
+    public Task<int> Exited => _exited.Task;
+    public bool HasExited => _exited.Task.IsCompleted;
 
-    /// <summary>Path of a service's built assembly, e.g. "Conductor.Web".</summary>
+    /// <summary>Path of a project's built assembly, e.g. "Conductor.Web".</summary>
     public static string AssemblyPath(string projectName) =>
-        typeof(ConductorModel).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .Single(a => a.Key.StartsWith(AppHostMetadata.ProjectTargetPathPrefix, StringComparison.Ordinal)
-                && Path.GetFileNameWithoutExtension(a.Key) == projectName).Value!;
+        typeof(ServiceInstance).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .SingleOrDefault(a => a.Key == $"TargetPath:{projectName}")?.Value
+            ?? throw new InvalidOperationException($"{projectName} is not a process under test: add it to _ProcessUnderTest in Conductor.Tests.csproj.");
 
     /// <summary>Starts the service and waits until it listens.</summary>
     public static async Task<(ServiceInstance Instance, Uri Url)> StartListeningAsync(string project,
@@ -68,14 +68,40 @@ public sealed partial class ServiceInstance : IAsyncDisposable
         {
             env[name] = value; // the test's settings win over the defaults
         }
-        var log = new ConsoleLog();
-        var process = ManagedProcess.Start(new ProcessSpec("dotnet", [dll])
+        var startInfo = new ProcessStartInfo("dotnet")
         {
-            DisplayName = project,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
             WorkingDirectory = Path.GetDirectoryName(dll),
-            Environment = env,
-        }, log, NullLogger.Instance);
-        return new ServiceInstance(project, process, log);
+        };
+        startInfo.ArgumentList.Add(dll);
+        foreach (var (name, value) in env)
+        {
+            if (value is null)
+            {
+                startInfo.Environment.Remove(name);
+            }
+            else
+            {
+                startInfo.Environment[name] = value;
+            }
+        }
+        var log = new ConsoleLog();
+        var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        var instance = new ServiceInstance(project, process, log);
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { log.Append(isError: false, e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { log.Append(isError: true, e.Data); } };
+        process.Exited += (_, _) =>
+        {
+            // Let the output readers drain before anyone looks at the last lines.
+            process.WaitForExit();
+            instance._exited.TrySetResult(process.ExitCode);
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return instance;
     }
 
     /// <summary>Waits for Kestrel's "Now listening on" line, or fails with the process's output.</summary>
@@ -118,9 +144,26 @@ public sealed partial class ServiceInstance : IAsyncDisposable
     public string Output => string.Join('\n', Log.Snapshot().Select(l => l.Text));
 
     /// <summary>SIGKILL, as a crash or an OOM kill would end it: no graceful shutdown, no cleanup.</summary>
-    public Task KillAsync() => _process.StopAsync(TimeSpan.Zero, signal: 9);
+    public async Task KillAsync()
+    {
+        NativeMethods.TrySignal(_process.Id, 9);
+        await Exited;
+    }
 
-    public async ValueTask DisposeAsync() => await _process.DisposeAsync();
+    /// <summary>SIGTERM (a graceful shutdown, as a platform stops a service), then a kill if it has not exited in 20 s.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!HasExited && NativeMethods.TrySignal(_process.Id, NativeMethods.SIGTERM))
+        {
+            await Task.WhenAny(Exited, Task.Delay(TimeSpan.FromSeconds(20)));
+        }
+        if (!HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await Exited;
+        }
+        _process.Dispose();
+    }
 
     [GeneratedRegex(@"Now listening on: (?<url>http://\S+)")]
     private static partial Regex ListeningPattern();

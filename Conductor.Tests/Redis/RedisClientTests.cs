@@ -254,7 +254,7 @@ public sealed class RedisClientTests(RedisServerFixture server) : IAsyncLifetime
     [Fact]
     public async Task With_abortConnect_false_commands_fail_clearly_when_no_connection_comes()
     {
-        var port = Conductor.Hosting.Provisioning.FreePort.Next();
+        var port = Conductor.LocalServers.FreePort.Next();
         await using var client = await RedisClient.ConnectAsync($"127.0.0.1:{port},abortConnect=false,syncTimeout=300,connectTimeout=200");
 
         var error = await Assert.ThrowsAsync<RedisConnectionException>(async () => await client.GetAsync("k"));

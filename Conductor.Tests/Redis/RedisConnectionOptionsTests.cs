@@ -69,7 +69,7 @@ public sealed class RedisConnectionOptionsTests
         Assert.DoesNotContain("hunter2-secret", options.ToString(), StringComparison.Ordinal);
         Assert.Contains("password=*****", options.ToString(), StringComparison.Ordinal);
         Assert.Contains("user=app", options.ToString(), StringComparison.Ordinal);
-        await using var client = RedisClient.Create(options with { Endpoints = [new RedisEndpoint("127.0.0.1", Conductor.Hosting.Provisioning.FreePort.Next())] });
+        await using var client = RedisClient.Create(options with { Endpoints = [new RedisEndpoint("127.0.0.1", Conductor.LocalServers.FreePort.Next())] });
         Assert.DoesNotContain("hunter2-secret", client.ToString(), StringComparison.Ordinal);
     }
 

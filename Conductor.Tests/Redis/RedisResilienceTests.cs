@@ -198,7 +198,7 @@ public sealed class RedisResilienceTests(RedisServerFixture server)
     [Fact]
     public async Task The_health_check_reports_an_unreachable_server_as_unhealthy()
     {
-        var port = Conductor.Hosting.Provisioning.FreePort.Next();
+        var port = Conductor.LocalServers.FreePort.Next();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {

@@ -8,7 +8,7 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using Conductor.Hosting.Provisioning;
+using Conductor.LocalServers;
 
 // N WebSocket clients in one room through one Api instance (real Postgres and Redis, started here), each sending M
 // messages closed-loop (the next after its own previous one came back), against the same clients and load on a bare
