@@ -26,6 +26,8 @@ public static class ConductorModel
     private const ReferenceEnvironmentInjectionFlags ConnectionInformation =
         ReferenceEnvironmentInjectionFlags.ConnectionString | ReferenceEnvironmentInjectionFlags.ServiceDiscovery;
 
+    private const string OtlpExportTimeoutMilliseconds = "1000";
+
     public static void Define(IDistributedApplicationBuilder builder)
     {
         var isRunMode = builder.ExecutionContext.IsRunMode;
@@ -98,7 +100,15 @@ public static class ConductorModel
                     // Aspire sets in-memory OTLP retries; once the dashboard has stopped, a project would then keep
                     // retrying its exports for ~14 s before it exits. Removed (other values crash the SDK), Ctrl+C
                     // stops everything in a few seconds.
-                    .WithEnvironment(context => context.EnvironmentVariables.Remove("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY"));
+                    .WithEnvironment(context =>
+                    {
+                        context.EnvironmentVariables.Remove("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY");
+                        // DCP proxies the dashboard's OTLP port: once the dashboard has stopped, the proxy still
+                        // accepts connections and never answers, so each final export waited out the default 10 s
+                        // timeout (a stopping Api took ~15 s, measured). Exports to a local dashboard take
+                        // milliseconds; a short timeout only bounds how long a stop can hang on one.
+                        context.EnvironmentVariables["OTEL_EXPORTER_OTLP_TIMEOUT"] = OtlpExportTimeoutMilliseconds;
+                    });
             }
             foreach (var project in new[] { api, gitworker })
             {
