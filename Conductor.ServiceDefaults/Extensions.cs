@@ -64,6 +64,14 @@ public static class Extensions
 
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        // Aspire.Npgsql hands Npgsql the logger factory, and Npgsql logs every command it runs at Information. The
+        // traces already carry each command (Npgsql's activity source), so the log would only repeat them; set
+        // Logging:LogLevel:Npgsql.Command to see them anyway.
+        if (builder.Configuration["Logging:LogLevel:Npgsql.Command"] is null)
+        {
+            builder.Logging.AddFilter("Npgsql.Command", LogLevel.Warning);
+        }
+
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
