@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
-using Aspire.Hosting.Testing;
 using Conductor.AppHost;
 using Conductor.Tests.Infrastructure;
 
@@ -12,13 +11,25 @@ public sealed class ParameterTests : IDisposable
 {
     private readonly string _dataDirectory = TestDirectories.Create("parameters");
 
-    private async Task<IDistributedApplicationTestingBuilder> ModelAsync(params string[] configuration) =>
-        await DistributedApplicationTestingBuilder.CreateAsync<Projects.Conductor_AppHost>(
+    /// <summary>
+    /// The AppHost's model, defined on a plain builder and never built: what a local run would declare, without
+    /// starting anything. (A testing builder disposed unbuilt lets the AppHost's entry point go on to run.)
+    /// </summary>
+    private IDistributedApplicationBuilder Model(params string[] configuration)
+    {
+        var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions
+        {
             // A folder per model: each run-mode model holds its data folder's lock.
-            [$"{ConductorModel.DataDirectoryKey}={Path.Combine(_dataDirectory, Guid.NewGuid().ToString("N"))}", .. configuration]);
+            Args = [$"{ConductorModel.DataDirectoryKey}={Path.Combine(_dataDirectory, Guid.NewGuid().ToString("N"))}", .. configuration],
+            AssemblyName = typeof(ConductorModel).Assembly.GetName().Name,
+            DisableDashboard = true,
+        });
+        ConductorModel.Define(builder);
+        return builder;
+    }
 
     /// <summary>The Api's environment as the manifest would write it: parameters and endpoints stay expressions.</summary>
-    private static async Task<Dictionary<string, string>> ApiEnvironmentAsync(IDistributedApplicationTestingBuilder builder)
+    private static async Task<Dictionary<string, string>> ApiEnvironmentAsync(IDistributedApplicationBuilder builder)
     {
         var api = builder.Resources.OfType<ProjectResource>().Single(p => p.Name == "api");
         // Obsolete in favour of ExecutionConfigurationBuilder, which needs an execution context the testing builder
@@ -31,11 +42,11 @@ public sealed class ParameterTests : IDisposable
     [Fact]
     public async Task A_local_run_configures_a_provider_only_when_its_key_is_given()
     {
-        await using var withoutKeys = await ModelAsync();
+        var withoutKeys = Model();
         Assert.DoesNotContain((await ApiEnvironmentAsync(withoutKeys)).Keys, key => key.StartsWith("Ai__Providers__", StringComparison.Ordinal));
         Assert.DoesNotContain(withoutKeys.Resources, resource => resource.Name.EndsWith("-api-key", StringComparison.Ordinal));
 
-        await using var withOpenAi = await ModelAsync("Parameters:openai-api-key=sk-local-secret");
+        var withOpenAi = Model("Parameters:openai-api-key=sk-local-secret");
         var environment = await ApiEnvironmentAsync(withOpenAi);
         Assert.Equal("openai", environment["Ai__Providers__openai__Kind"]);
         // The key travels only as a parameter reference, never as a literal in the model.
