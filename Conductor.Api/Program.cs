@@ -16,7 +16,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddConductorDatabase();
 builder.AddConductorMigrations();
-builder.AddConductorRedis();
+// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. Not aborting on a failed first
+// connect lets the service start (and keep retrying) while Redis is still coming up or restarting.
+builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
 builder.AddConductorJobQueue();
 builder.AddConductorAuth();
 builder.AddConductorRooms();

@@ -11,7 +11,9 @@ builder.AddServiceDefaults();
 builder.AddConductorDatabase();
 // Before the job worker: hosted services start in order, and the worker's start-up sweep reads the jobs table.
 builder.AddConductorMigrations();
-builder.AddConductorRedis();
+// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. Not aborting on a failed first
+// connect lets the service start (and keep retrying) while Redis is still coming up or restarting.
+builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
 builder.AddConductorJobWorker();
 builder.AddConductorWorkspaces();
 builder.Services.AddJobHandler<WorkspaceCreateHandler>();

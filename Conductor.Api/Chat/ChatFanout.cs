@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Conductor.Api.Rooms;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Chat;
@@ -13,18 +13,17 @@ namespace Conductor.Api.Chat;
 /// order Redis brought them in, filling gaps from Postgres. It also keeps the instance's presence entries alive.
 /// </summary>
 public sealed partial class ChatFanout(
-    IRedisSubscriber subscriber,
+    IConnectionMultiplexer redis,
     ChatStore store,
     ChatPresence presence,
     IPresence roomPresence,
-    IRedisClient redis,
     IOptions<ChatOptions> options,
     TimeProvider timeProvider,
     ILogger<ChatFanout> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, RoomFeed> _feeds = new();
     private readonly Lock _membershipLock = new();
-    private IRedisSubscription? _subscription;
+    private ChannelMessageQueue? _subscription;
 
     // The nested feeds cannot see the primary constructor's parameters.
     private ChatStore Store => store;
@@ -33,8 +32,11 @@ public sealed partial class ChatFanout(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        // Subscribed before the server listens, so no connection can join a room this instance is deaf to.
-        _subscription = await subscriber.SubscribePatternAsync(ChatChannels.AllRooms, OnRoomMessageAsync, cancellationToken);
+        // Subscribed before the server listens, so no connection can join a room this instance is deaf to. A message
+        // queue (not a handler) because StackExchange.Redis runs handlers concurrently; the queue hands messages over
+        // one at a time, in the order Redis sent them. StackExchange.Redis resubscribes by itself after a reconnect.
+        _subscription = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(ChatChannels.AllRooms)).WaitAsync(cancellationToken);
+        _subscription.OnMessage(OnRoomMessage);
         await base.StartAsync(cancellationToken);
     }
 
@@ -43,7 +45,7 @@ public sealed partial class ChatFanout(
         await base.StopAsync(cancellationToken);
         if (_subscription is not null)
         {
-            await _subscription.DisposeAsync();
+            await _subscription.UnsubscribeAsync();
         }
         foreach (var feed in _feeds.Values)
         {
@@ -66,7 +68,7 @@ public sealed partial class ChatFanout(
                         await presence.AddAsync(connection.RoomId, connection.Caller.UserId, connection.Caller.Login, connection.ConnectionId, stoppingToken);
                         await roomPresence.ConnectedAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, stoppingToken);
                     }
-                    catch (RedisException exception)
+                    catch (Exception exception) when (exception is RedisException or TimeoutException)
                     {
                         LogPresenceFailed(logger, exception, connection.RoomId);
                     }
@@ -117,7 +119,7 @@ public sealed partial class ChatFanout(
                 await PublishPresenceAsync("user_left", connection, cancellationToken);
             }
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
             // The entry runs out by itself after PresenceLifetime.
             LogPresenceFailed(logger, exception, connection.RoomId);
@@ -129,27 +131,27 @@ public sealed partial class ChatFanout(
 
     private async Task PublishPresenceAsync(string type, ChatConnection connection, CancellationToken cancellationToken)
     {
-        await redis.PublishAsync(ChatChannels.Chat(connection.RoomId), JsonSerializer.SerializeToUtf8Bytes(new
+        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(connection.RoomId)), JsonSerializer.SerializeToUtf8Bytes(new
         {
             type, room_id = connection.RoomId, user_id = connection.Caller.UserId, login = connection.Caller.Login,
-        }, ChatJson.Options), cancellationToken);
+        }, ChatJson.Options)).WaitAsync(cancellationToken);
     }
 
-    private Task OnRoomMessageAsync(RedisChannelMessage message, CancellationToken cancellationToken)
+    private void OnRoomMessage(ChannelMessage message)
     {
-        if (!ChatChannels.TryParse(message.Channel, out var roomId) || !_feeds.TryGetValue(roomId, out var feed))
+        var channel = message.Channel.ToString();
+        if (!ChatChannels.TryParse(channel, out var roomId) || !_feeds.TryGetValue(roomId, out var feed))
         {
-            return Task.CompletedTask; // no local client in that room
+            return; // no local client in that room
         }
-        var bytes = message.Bytes;
+        var bytes = (byte[]?)message.Message;
         var frame = bytes is null ? null : OutboundFrame.TryParse(bytes);
         if (frame is null)
         {
-            LogMalformedEvent(logger, message.Channel);
-            return Task.CompletedTask;
+            LogMalformedEvent(logger, channel);
+            return;
         }
         feed.Post(frame);
-        return Task.CompletedTask;
     }
 
     /// <summary>One room's local delivery: a single loop, so frames reach each connection in one order.</summary>

@@ -373,9 +373,9 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
         await bobSocket.WaitForTypeAsync("presence");
 
         // A job's progress, as the GitWorker publishes it, reaches both instances' clients.
-        await using var redisClient = await Conductor.Redis.RedisClient.ConnectAsync(Conductor.Redis.RedisConnectionOptions.Parse(redis.ConnectionString));
+        await using var redisClient = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         var jobId = Guid.NewGuid();
-        await redisClient.PublishAsync(ChatChannels.Events(roomId), $$"""{"type":"job","job_id":"{{jobId}}","status":"running"}""");
+        await redisClient.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal(ChatChannels.Events(roomId)), $$"""{"type":"job","job_id":"{{jobId}}","status":"running"}""");
         foreach (var socket in new[] { aliceSocket, bobSocket })
         {
             Assert.Equal("running", (await socket.WaitForTypeAsync("job", f => f.GetProperty("job_id").GetGuid() == jobId)).GetProperty("status").GetString());

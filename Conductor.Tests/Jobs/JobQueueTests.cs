@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Conductor.Jobs;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Conductor.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -33,7 +33,7 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal(TimeSpan.Zero, done.CreatedAt.Offset);
 
         // Acked only after the outcome was stored: nothing pending in the group.
-        await WaitUntilAsync(async () => (await worker.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName)).Count == 0, Wait);
+        await WaitUntilAsync(async () => (await worker.Redis.GetDatabase().StreamPendingAsync(environment.StreamName, environment.GroupName)).PendingMessageCount == 0, Wait);
 
         await events.WaitForAsync(e => e.Statuses(job.Id).Contains("succeeded"), Wait);
         Assert.Equal(["queued", "running", "running", "succeeded"], events.Statuses(job.Id));
@@ -70,7 +70,7 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
 
         await events.WaitForAsync(e => e.Statuses(job.Id).Contains("dead"), Wait);
         Assert.Equal(2, events.Statuses(job.Id).Count(s => s == "queued") - 1); // enqueue + two retries
-        await WaitUntilAsync(async () => (await worker.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName)).Count == 0, Wait);
+        await WaitUntilAsync(async () => (await worker.Redis.GetDatabase().StreamPendingAsync(environment.StreamName, environment.GroupName)).PendingMessageCount == 0, Wait);
     }
 
     [Fact]
@@ -100,13 +100,14 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
         var job = await worker.Queue.EnqueueAsync(Guid.NewGuid(), "test.record", new { }, null, CancellationToken.None);
         await environment.WaitForAsync(worker.Queue, job.Id, j => j.Status == JobStatus.Succeeded, Wait);
         // What the recovery sweep or a retried XADD would do.
-        await worker.Redis.StreamAddAsync(environment.StreamName, [new("job_id", job.Id.ToString())]);
-        var last = await worker.Redis.StreamAddAsync(environment.StreamName, [new("job_id", job.Id.ToString())]);
+        var database = worker.Redis.GetDatabase();
+        await database.StreamAddAsync(environment.StreamName, "job_id", job.Id.ToString());
+        var last = (string?)await database.StreamAddAsync(environment.StreamName, "job_id", job.Id.ToString());
 
         await WaitUntilAsync(async () =>
         {
-            var pending = await worker.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName);
-            return pending.Count == 0 && await LastDeliveredIdAsync(worker.Redis, environment) == last;
+            var pending = await database.StreamPendingAsync(environment.StreamName, environment.GroupName);
+            return pending.PendingMessageCount == 0 && await LastDeliveredIdAsync(worker.Redis, environment) == last;
         }, Wait, environment);
         Assert.Equal([job.Id], recorder.Runs);
     }
@@ -177,7 +178,7 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
             {
                 jobs.Add(await producer.Queue.EnqueueAsync(Guid.NewGuid(), "test.record", new { index = i }, null, CancellationToken.None));
             }
-            Assert.Equal(4, await producer.Redis.StreamLengthAsync(environment.StreamName));
+            Assert.Equal(4, await producer.Redis.GetDatabase().StreamLengthAsync(environment.StreamName));
         }
         await redis.RestartAsync(discardData: true);
 
@@ -190,18 +191,10 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal(jobs.Select(j => j.Id).Order(), recorder.Runs.Order());
     }
 
-    private static async Task<string?> LastDeliveredIdAsync(IRedisClient client, JobTestEnvironment environment)
+    private static async Task<string?> LastDeliveredIdAsync(IConnectionMultiplexer client, JobTestEnvironment environment)
     {
-        var groups = await client.ExecuteAsync("XINFO", ["GROUPS", environment.StreamName]);
-        var fields = groups.Elements.Single().Elements;
-        for (var i = 0; i + 1 < fields.Count; i += 2)
-        {
-            if (fields[i].AsString() == "last-delivered-id")
-            {
-                return fields[i + 1].AsString();
-            }
-        }
-        return null;
+        var groups = await client.GetDatabase().StreamGroupInfoAsync(environment.StreamName);
+        return groups.Single().LastDeliveredId;
     }
 
     internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, JobTestEnvironment? environment = null)
