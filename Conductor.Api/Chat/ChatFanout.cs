@@ -37,12 +37,14 @@ public sealed partial class ChatFanout(
         // one at a time, in the order Redis sent them. StackExchange.Redis resubscribes by itself after a reconnect.
         _subscription = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(ChatChannels.AllRooms)).WaitAsync(cancellationToken);
         _subscription.OnMessage(OnRoomMessage);
+        redis.ConnectionRestored += OnConnectionRestored;
         await base.StartAsync(cancellationToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        redis.ConnectionRestored -= OnConnectionRestored;
         if (_subscription is not null)
         {
             await _subscription.UnsubscribeAsync();
@@ -137,6 +139,20 @@ public sealed partial class ChatFanout(
         }, ChatJson.Options)).WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Pub/sub keeps nothing for a subscriber that is away: whatever was published while this instance's connection
+    /// was down (a Redis restart) never arrives, and a gap is only noticed when a later message does. So once the
+    /// connection is back, every room with local clients catches up from Postgres.
+    /// </summary>
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        LogConnectionRestored(logger, e.ConnectionType, _feeds.Count);
+        foreach (var feed in _feeds.Values)
+        {
+            feed.CatchUp();
+        }
+    }
+
     private void OnRoomMessage(ChannelMessage message)
     {
         var channel = message.Channel.ToString();
@@ -163,6 +179,12 @@ public sealed partial class ChatFanout(
         private readonly Channel<OutboundFrame> _incoming = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true });
         private readonly CancellationTokenSource _stop = new();
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>A frame no one else can post (compared by reference): the loop's cue to catch up from Postgres.</summary>
+        private static readonly OutboundFrame CatchUpSignal = OutboundFrame.TryParse("{\"type\":\"catch_up\"}"u8.ToArray())!;
+
+        /// <summary>At most this many messages are replayed after a reconnect; clients page further back through history.</summary>
+        private const int MaxCatchUp = 500;
 
         public RoomFeed(Guid roomId, ChatFanout owner)
         {
@@ -200,6 +222,17 @@ public sealed partial class ChatFanout(
         }
 
         public void Post(OutboundFrame frame) => _incoming.Writer.TryWrite(frame);
+
+        /// <summary>
+        /// Asks the feed's loop to deliver whatever Postgres holds beyond what it delivered: now, and once more a
+        /// second later for a message stored while the resubscription was still on its way.
+        /// </summary>
+        public void CatchUp()
+        {
+            _incoming.Writer.TryWrite(CatchUpSignal);
+            _ = Task.Delay(TimeSpan.FromSeconds(1), _stop.Token)
+                .ContinueWith(_ => _incoming.Writer.TryWrite(CatchUpSignal), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
 
         public void Stop()
         {
@@ -247,6 +280,11 @@ public sealed partial class ChatFanout(
                         }
                     }
 
+                    if (ReferenceEquals(frame, CatchUpSignal))
+                    {
+                        next = await CatchUpAsync(next, pending, stop);
+                        continue;
+                    }
                     if (frame.Type == "chat" && frame.Element.TryGetProperty("seq", out var seqElement) && seqElement.TryGetInt64(out var seq))
                     {
                         if (next == 0)
@@ -272,6 +310,34 @@ public sealed partial class ChatFanout(
             catch (ChannelClosedException)
             {
             }
+        }
+
+        private async Task<long> CatchUpAsync(long next, SortedDictionary<long, OutboundFrame> pending, CancellationToken stop)
+        {
+            try
+            {
+                var last = await _owner.Store.GetLastSeqAsync(_roomId, stop);
+                if (next == 0)
+                {
+                    return last + 1; // nothing delivered yet: start from what comes next
+                }
+                if (last >= next)
+                {
+                    var from = Math.Max(next, last - MaxCatchUp + 1);
+                    foreach (var message in await _owner.Store.GetRangeAsync(_roomId, from, last, stop))
+                    {
+                        pending.TryAdd(message.Seq, OutboundFrame.Create("chat", message));
+                    }
+                    LogCaughtUp(_owner.Logger, _roomId, from, last);
+                    next = from;
+                }
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // The next message's gap fill (or the client's history request) still brings what was missed.
+                LogCatchUpFailed(_owner.Logger, exception, _roomId, next);
+            }
+            return DeliverInOrder(next, pending);
         }
 
         private long DeliverInOrder(long next, SortedDictionary<long, OutboundFrame> pending)
@@ -340,6 +406,15 @@ public sealed partial class ChatFanout(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not fill room {RoomId}'s gap {From}..{To} from Postgres")]
     private static partial void LogGapFillFailed(ILogger logger, Exception exception, Guid roomId, long from, long to);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection ({ConnectionType}) restored; {Rooms} room(s) with local clients catch up from Postgres")]
+    private static partial void LogConnectionRestored(ILogger logger, ConnectionType connectionType, int rooms);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Room {RoomId} caught up {From}..{To} from Postgres after a reconnect")]
+    private static partial void LogCaughtUp(ILogger logger, Guid roomId, long from, long to);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Room {RoomId} could not catch up from seq {From} after a reconnect")]
+    private static partial void LogCatchUpFailed(ILogger logger, Exception exception, Guid roomId, long from);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Presence update for room {RoomId} failed")]
     private static partial void LogPresenceFailed(ILogger logger, Exception exception, Guid roomId);

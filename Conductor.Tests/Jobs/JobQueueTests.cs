@@ -45,6 +45,29 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
     }
 
     [Fact]
+    public async Task An_idle_worker_is_woken_by_the_doorbell_rather_than_its_fallback_poll()
+    {
+        var environment = await JobTestEnvironment.CreateAsync(postgres, redis);
+        // The fallback poll at its longest: a job done well within it was woken by the PUBLISH after its XADD.
+        environment.Overrides["Jobs:BlockTime"] = "00:01:00";
+        environment.Overrides["Jobs:ClaimIdleTimeout"] = "00:02:00";
+        environment.Overrides["Jobs:SweepInterval"] = "00:05:00";
+        var recorder = new RecordingHandler("test.record");
+        await using var worker = await JobTestHost.StartAsync(environment, worker: true, s => s.AddSingleton<IJobHandler>(recorder));
+        await using var producer = await JobTestHost.StartAsync(environment, worker: false);
+
+        for (var i = 0; i < 3; i++)
+        {
+            // Each time the worker has gone back to waiting on an empty stream first.
+            await Task.Delay(300);
+            var job = await producer.Queue.EnqueueAsync(Guid.NewGuid(), "test.record", new { index = i }, null, CancellationToken.None);
+            var done = await environment.WaitForAsync(producer.Queue, job.Id, j => j.Status.IsFinal(), TimeSpan.FromSeconds(20));
+            Assert.Equal(JobStatus.Succeeded, done.Status);
+        }
+        Assert.Equal(3, recorder.Runs.Count);
+    }
+
+    [Fact]
     public async Task A_failing_job_is_retried_with_growing_backoff_then_dead_lettered()
     {
         var environment = await JobTestEnvironment.CreateAsync(postgres, redis);
