@@ -459,15 +459,24 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
             await SendUntilStoredAsync(aliceSocket, $"alice before {n}");
             await SendUntilStoredAsync(bobSocket, $"bob before {n}");
         }
-        // Empty: the subscriptions, presence and rate-limit state are gone, and so is anything published meanwhile.
+        // Stored while Redis was away, so its publish never reached anyone, and no later message reveals the gap: only
+        // catching up from Postgres after the reconnect delivers it.
+        await using (var dataSource = NpgsqlDataSource.Create(cluster.DatabaseConnectionString))
+        {
+            var store = new ChatStore(dataSource, TimeProvider.System);
+            await store.InsertAsync(new NewChatMessage(Guid.NewGuid(), roomId, alice.Id, "alice", "text", "\"during the outage\"", null), CancellationToken.None);
+        }
+        // Empty: the subscriptions, presence and rate-limit state are gone.
         await redis.RestartAsync(discardData: true);
+        await aliceSocket.WaitForChatsAsync(7, TimeSpan.FromSeconds(30));
+        await bobSocket.WaitForChatsAsync(7, TimeSpan.FromSeconds(30));
         for (var n = 0; n < 3; n++)
         {
             await SendUntilStoredAsync(aliceSocket, $"alice after {n}");
             await SendUntilStoredAsync(bobSocket, $"bob after {n}");
         }
 
-        const int Total = 12;
+        const int Total = 13;
         await aliceSocket.WaitForChatsAsync(Total, TimeSpan.FromSeconds(30));
         await bobSocket.WaitForChatsAsync(Total, TimeSpan.FromSeconds(30));
         await Task.Delay(500); // a duplicate would arrive by now
