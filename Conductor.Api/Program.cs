@@ -16,9 +16,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddConductorDatabase();
 builder.AddConductorMigrations();
-// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. Not aborting on a failed first
-// connect lets the service start (and keep retrying) while Redis is still coming up or restarting.
-builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
+// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. It does not abort on a failed first
+// connect, so the service starts (and keeps retrying) while Redis is still coming up (RedisClientWiringTests).
+builder.AddRedisClient("redis");
 builder.AddConductorJobQueue();
 builder.AddConductorAuth();
 builder.AddConductorRooms();

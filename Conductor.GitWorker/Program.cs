@@ -11,9 +11,9 @@ builder.AddServiceDefaults();
 builder.AddConductorDatabase();
 // Before the job worker: hosted services start in order, and the worker's start-up sweep reads the jobs table.
 builder.AddConductorMigrations();
-// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. Not aborting on a failed first
-// connect lets the service start (and keep retrying) while Redis is still coming up or restarting.
-builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
+// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. It does not abort on a failed first
+// connect, so the service starts (and keeps retrying) while Redis is still coming up (RedisClientWiringTests).
+builder.AddRedisClient("redis");
 builder.AddConductorJobWorker();
 builder.AddConductorWorkspaces();
 builder.Services.AddJobHandler<WorkspaceCreateHandler>();

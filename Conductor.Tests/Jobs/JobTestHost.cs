@@ -36,7 +36,7 @@ internal sealed class JobTestHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.AddConductorDatabase();
         builder.AddConductorMigrations();
-        builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
+        builder.AddRedisClient("redis");
         if (worker)
         {
             builder.AddConductorJobWorker();

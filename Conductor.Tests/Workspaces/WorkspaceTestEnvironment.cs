@@ -70,7 +70,7 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(Jobs.Configuration());
         builder.AddConductorDatabase();
         builder.AddConductorMigrations();
-        builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
+        builder.AddRedisClient("redis");
         builder.AddConductorJobQueue();
         builder.AddConductorWorkspaces();
         _host = builder.Build();

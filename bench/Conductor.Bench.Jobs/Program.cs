@@ -115,7 +115,7 @@ static IHost BuildWorker(string postgres, string redis, BenchHandler handler)
     });
     builder.AddConductorDatabase();
     builder.AddConductorMigrations();
-    builder.AddRedisClient("redis", configureOptions: options => options.AbortOnConnectFail = false);
+    builder.AddRedisClient("redis");
     builder.AddConductorJobWorker();
     builder.Services.AddSingleton<IJobHandler>(handler);
     return builder.Build();
