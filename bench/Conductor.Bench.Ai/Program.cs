@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Conductor.Hosting.Provisioning;
+using Conductor.Bench;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -29,15 +29,15 @@ if (!OperatingSystem.IsWindows())
 {
     File.SetUnixFileMode(folder, (UnixFileMode)0b111_111_111);
 }
-LocalPostgresServer? postgres = null;
-LocalRedisServer? redis = null;
+BenchPostgres? postgres = null;
+BenchRedis? redis = null;
 WebApplication? fake = null;
 Process? api = null;
 try
 {
-    postgres = await LocalPostgresServer.StartAsync(new LocalPostgresOptions(Path.Combine(folder, "pg"), SecretStore.Generate()) { Durable = false }, cancellationToken: ct);
+    postgres = await BenchPostgres.StartAsync(Path.Combine(folder, "pg"), ct);
     await postgres.EnsureDatabaseAsync("conductordb", ct);
-    redis = await LocalRedisServer.StartAsync(new LocalRedisOptions(Path.Combine(folder, "redis"), SecretStore.Generate()) { Persistent = false }, cancellationToken: ct);
+    redis = await BenchRedis.StartAsync(Path.Combine(folder, "redis"), ct);
     (fake, var fakeUrl) = await StartFakeOpenAIAsync(firstTokenDelay);
 
     var apiDll = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ApiAssembly").Value!;

@@ -8,7 +8,7 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
-using Conductor.Hosting.Provisioning;
+using Conductor.Bench;
 
 // N WebSocket clients in one room through one Api instance (real Postgres and Redis, started here), each sending M
 // messages closed-loop (the next after its own previous one came back), against the same clients and load on a bare
@@ -22,16 +22,16 @@ var token = runTimeout.Token;
 var work = Path.Combine(Path.GetTempPath(), $"conductor-bench-chat-{Guid.NewGuid():N}");
 Directory.CreateDirectory(work);
 
-LocalPostgresServer? postgres = null;
-LocalRedisServer? redis = null;
+BenchPostgres? postgres = null;
+BenchRedis? redis = null;
 Process? api = null;
 Microsoft.AspNetCore.Builder.WebApplication? echo = null;
 try
 {
-    postgres = await LocalPostgresServer.StartAsync(new LocalPostgresOptions(Path.Combine(work, "postgres"), SecretStore.Generate()) { Durable = false }, cancellationToken: token);
+    postgres = await BenchPostgres.StartAsync(Path.Combine(work, "postgres"), token);
     await postgres.EnsureDatabaseAsync("conductordb", token);
-    redis = await LocalRedisServer.StartAsync(new LocalRedisOptions(Path.Combine(work, "redis"), SecretStore.Generate()) { Persistent = false }, cancellationToken: token);
-    var apiUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+    redis = await BenchRedis.StartAsync(Path.Combine(work, "redis"), token);
+    var apiUrl = new Uri($"http://127.0.0.1:{BenchPorts.Next()}");
     api = StartApi(apiUrl, postgres.ConnectionStringFor("conductordb"), redis.ConnectionString);
     await WaitUntilAliveAsync(apiUrl, api, token);
 
@@ -300,7 +300,7 @@ internal static class BareEcho
     public static Microsoft.AspNetCore.Builder.WebApplication Build()
     {
         var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{BenchPorts.Next()}");
         builder.Logging.ClearProviders();
         var app = builder.Build();
         app.UseWebSockets();

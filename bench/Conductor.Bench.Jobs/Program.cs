@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Conductor.Data;
-using Conductor.Hosting.Provisioning;
+using Conductor.Bench;
 using Conductor.Jobs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,15 +29,15 @@ var token = runTimeout.Token;
 var work = Path.Combine(Path.GetTempPath(), $"conductor-bench-jobs-{Guid.NewGuid():N}");
 Directory.CreateDirectory(work);
 
-LocalPostgresServer? postgres = null;
-LocalRedisServer? redis = null;
+BenchPostgres? postgres = null;
+BenchRedis? redis = null;
 IHost? host = null;
 ConnectionMultiplexer? bare = null;
 try
 {
-    postgres = await LocalPostgresServer.StartAsync(new LocalPostgresOptions(Path.Combine(work, "postgres"), SecretStore.Generate()) { Durable = false }, cancellationToken: token);
+    postgres = await BenchPostgres.StartAsync(Path.Combine(work, "postgres"), token);
     await postgres.EnsureDatabaseAsync("conductordb", token);
-    redis = await LocalRedisServer.StartAsync(new LocalRedisOptions(Path.Combine(work, "redis"), SecretStore.Generate()) { Persistent = false }, cancellationToken: token);
+    redis = await BenchRedis.StartAsync(Path.Combine(work, "redis"), token);
 
     var probe = new BenchHandler();
     host = BuildWorker(postgres.ConnectionStringFor("conductordb"), redis.ConnectionString, probe);
