@@ -29,6 +29,7 @@ public sealed partial class ChatFanout(
     private ChatStore Store => store;
     private ILogger Logger => logger;
     private ChatOptions Options => options.Value;
+    private TimeProvider Time => timeProvider;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -230,7 +231,7 @@ public sealed partial class ChatFanout(
         public void CatchUp()
         {
             _incoming.Writer.TryWrite(CatchUpSignal);
-            _ = Task.Delay(TimeSpan.FromSeconds(1), _stop.Token)
+            _ = Task.Delay(TimeSpan.FromSeconds(1), _owner.Time, _stop.Token)
                 .ContinueWith(_ => _incoming.Writer.TryWrite(CatchUpSignal), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
         }
 
