@@ -16,7 +16,9 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddNpgsqlDataSource("conductordb");
 builder.AddConductorMigrations();
-builder.AddConductorRedis();
+// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. It does not abort on a failed first
+// connect, so the service starts (and keeps retrying) while Redis is still coming up (RedisClientWiringTests).
+builder.AddRedisClient("redis");
 builder.AddConductorJobQueue();
 builder.AddConductorAuth();
 builder.AddConductorRooms();

@@ -11,7 +11,9 @@ builder.AddServiceDefaults();
 builder.AddNpgsqlDataSource("conductordb");
 // Before the job worker: hosted services start in order, and the worker's start-up sweep reads the jobs table.
 builder.AddConductorMigrations();
-builder.AddConductorRedis();
+// Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. It does not abort on a failed first
+// connect, so the service starts (and keeps retrying) while Redis is still coming up (RedisClientWiringTests).
+builder.AddRedisClient("redis");
 builder.AddConductorJobWorker();
 builder.AddConductorWorkspaces();
 builder.Services.AddJobHandler<WorkspaceCreateHandler>();

@@ -5,7 +5,7 @@ public sealed record JobDelivery(string EntryId, Guid? JobId);
 
 /// <summary>
 /// The Redis side of the queue, narrowed to what the queue needs (stream, delayed set, pub/sub), so that the queue's
-/// logic does not depend on the client's shape. <see cref="RedisJobTransport"/> implements it over Conductor.Redis.
+/// logic does not depend on the client's shape. <see cref="RedisJobTransport"/> implements it over StackExchange.Redis.
 /// </summary>
 public interface IJobTransport
 {
@@ -13,7 +13,7 @@ public interface IJobTransport
     /// lost), false when it already existed (BUSYGROUP).</summary>
     Task<bool> EnsureGroupAsync(CancellationToken cancellationToken);
 
-    /// <summary>XADD stream * job_id {id}.</summary>
+    /// <summary>XADD stream * job_id {id}, then PUBLISH on the stream's doorbell channel.</summary>
     Task<string> AddAsync(Guid jobId, CancellationToken cancellationToken);
 
     /// <summary>XACK.</summary>
@@ -31,14 +31,15 @@ public interface IJobTransport
     /// <summary>PUBLISH.</summary>
     Task PublishAsync(string channel, string message, CancellationToken cancellationToken);
 
-    /// <summary>A consumer with its own connection, so that its blocking XREADGROUP holds up nobody else's command.</summary>
+    /// <summary>A consumer: non-blocking XREADGROUP woken by the stream's pub/sub doorbell (see <see cref="RedisJobTransport"/>).</summary>
     Task<IJobStreamConsumer> OpenConsumerAsync(string consumer, CancellationToken cancellationToken);
 }
 
 public interface IJobStreamConsumer : IAsyncDisposable
 {
-    /// <summary>XREADGROUP GROUP g consumer COUNT n BLOCK ms STREAMS stream &gt;. Throws
-    /// <see cref="JobStreamMissingException"/> when the group is gone (Redis lost its data).</summary>
+    /// <summary>XREADGROUP GROUP g consumer COUNT n STREAMS stream &gt;, and when that finds nothing, again after the
+    /// doorbell rang or <paramref name="block"/> passed (empty then). Throws <see cref="JobStreamMissingException"/>
+    /// when the group is gone (Redis lost its data).</summary>
     Task<IReadOnlyList<JobDelivery>> ReadAsync(int count, TimeSpan block, CancellationToken cancellationToken);
 }
 

@@ -12,7 +12,11 @@ public sealed class JobQueueOptions
     /// <summary>Sorted set of job ids waiting for their retry time (score: due time, Unix milliseconds).</summary>
     public string DelayedSetName { get; set; } = "conductor:jobs:delayed";
 
-    /// <summary>How long one XREADGROUP waits for an entry before the loop checks for shutdown.</summary>
+    /// <summary>
+    /// The fallback poll: how long an idle consumer waits for the stream's doorbell (the PUBLISH after each XADD)
+    /// before it reads the stream again anyway. New jobs normally wake it at once; this bounds the wait for entries
+    /// whose ring was lost (sent while the consumer was reconnecting, or by the recovery sweep of another process).
+    /// </summary>
     public TimeSpan BlockTime { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>An entry pending this long (its consumer stopped acking) is re-claimed with XAUTOCLAIM.</summary>
     public TimeSpan ClaimIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);

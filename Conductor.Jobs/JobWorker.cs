@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Conductor.Jobs;
 
 /// <summary>
-/// The consumer host: reads the stream through its own connection (XREADGROUP BLOCK), re-claims entries that
+/// The consumer host: reads the stream (XREADGROUP, woken by the stream's doorbell), re-claims entries that
 /// dead consumers left pending (XAUTOCLAIM), moves due retries from the delayed set, and sweeps for jobs Redis
 /// lost. Up to <see cref="JobQueueOptions.MaxConcurrentJobs"/> jobs run at once.
 /// </summary>

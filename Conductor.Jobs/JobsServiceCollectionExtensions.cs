@@ -11,7 +11,7 @@ public static class JobsServiceCollectionExtensions
 {
     /// <summary>
     /// The producer side (<see cref="IJobQueue"/>), as the Api needs it. Needs <c>AddConductorDatabase</c> and
-    /// <c>AddConductorRedis</c>; options come from the <c>Jobs</c> section and are validated at start-up.
+    /// <c>AddRedisClient("redis")</c> (Aspire.StackExchange.Redis: an <c>IConnectionMultiplexer</c>); options come from the <c>Jobs</c> section and are validated at start-up.
     /// </summary>
     public static IHostApplicationBuilder AddConductorJobQueue(this IHostApplicationBuilder builder)
     {

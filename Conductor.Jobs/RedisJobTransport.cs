@@ -1,52 +1,78 @@
 using System.Globalization;
-using Conductor.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Conductor.Jobs;
 
-/// <summary><see cref="IJobTransport"/> over Conductor.Redis.</summary>
-internal sealed class RedisJobTransport(IRedisClient redis, IOptions<JobQueueOptions> options) : IJobTransport
+/// <summary>
+/// <see cref="IJobTransport"/> over StackExchange.Redis. The stream and its consumer group carry the job ids; after
+/// each XADD a PUBLISH on the stream's doorbell channel wakes idle consumers at once, because StackExchange.Redis
+/// does not do blocking XREADGROUP (it would stall the multiplexed connection every caller shares).
+/// </summary>
+internal sealed class RedisJobTransport(IConnectionMultiplexer redis, IOptions<JobQueueOptions> options) : IJobTransport
 {
     public const string JobIdField = "job_id";
     private readonly JobQueueOptions _options = options.Value;
 
-    public async Task<bool> EnsureGroupAsync(CancellationToken cancellationToken) =>
-        // From 0, not $: entries added before the group existed (an enqueue racing a Redis restart) are delivered too.
-        await redis.StreamCreateGroupAsync(_options.StreamName, _options.GroupName, startId: "0", createStream: true, cancellationToken).ConfigureAwait(false);
+    private IDatabase Database => redis.GetDatabase();
 
-    public async Task<string> AddAsync(Guid jobId, CancellationToken cancellationToken) =>
-        await redis.StreamAddAsync(_options.StreamName, [new(JobIdField, jobId.ToString("D"))], cancellationToken: cancellationToken).ConfigureAwait(false);
+    /// <summary>The pub/sub channel rung after every XADD on <paramref name="streamName"/>.</summary>
+    public static RedisChannel DoorbellFor(string streamName) => RedisChannel.Literal($"{streamName}:doorbell");
+
+    public async Task<bool> EnsureGroupAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            // From 0, not $: entries added before the group existed (an enqueue racing a Redis restart) are delivered too.
+            return await Database.StreamCreateConsumerGroupAsync(_options.StreamName, _options.GroupName, "0", createStream: true)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
+        {
+            return false;
+        }
+    }
+
+    public async Task<string> AddAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var entryId = await Database.StreamAddAsync(_options.StreamName, JobIdField, jobId.ToString("D")).WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Fire and forget: a lost ring only costs a consumer its fallback poll (JobQueueOptions.BlockTime).
+        await Database.PublishAsync(DoorbellFor(_options.StreamName), entryId, CommandFlags.FireAndForget).ConfigureAwait(false);
+        return entryId.ToString();
+    }
 
     public async Task AckAsync(string entryId, CancellationToken cancellationToken) =>
-        await redis.StreamAcknowledgeAsync(_options.StreamName, _options.GroupName, [entryId], cancellationToken).ConfigureAwait(false);
+        await Database.StreamAcknowledgeAsync(_options.StreamName, _options.GroupName, entryId).WaitAsync(cancellationToken).ConfigureAwait(false);
 
     public async Task<IReadOnlyList<JobDelivery>> AutoClaimAsync(string consumer, TimeSpan minIdle, int count, CancellationToken cancellationToken)
     {
         try
         {
-            var result = await redis.StreamAutoClaimAsync(_options.StreamName, _options.GroupName, consumer, minIdle, "0-0", count, cancellationToken).ConfigureAwait(false);
-            return [.. result.Claimed.Select(ToDelivery)];
+            var result = await Database.StreamAutoClaimAsync(_options.StreamName, _options.GroupName, consumer, (long)minIdle.TotalMilliseconds, "0-0", count)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            // Entries deleted while pending come back as null entries; skip them (XAUTOCLAIM already dropped them from the PEL).
+            return [.. result.ClaimedEntries.Where(entry => !entry.IsNull).Select(ToDelivery)];
         }
-        catch (RedisServerException ex) when (ex.ErrorCode == "NOGROUP")
+        catch (RedisServerException ex) when (IsNoGroup(ex))
         {
             throw new JobStreamMissingException(ex.Message, ex);
         }
     }
 
     public async Task ScheduleAsync(Guid jobId, DateTimeOffset due, CancellationToken cancellationToken) =>
-        await redis.ExecuteAsync("ZADD", [_options.DelayedSetName, due.ToUnixTimeMilliseconds(), jobId.ToString("D")], cancellationToken).ConfigureAwait(false);
+        await Database.SortedSetAddAsync(_options.DelayedSetName, jobId.ToString("D"), due.ToUnixTimeMilliseconds()).WaitAsync(cancellationToken).ConfigureAwait(false);
 
     public async Task<IReadOnlyList<Guid>> TakeDueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken)
     {
-        var due = await redis.ExecuteAsync("ZRANGEBYSCORE",
-            [_options.DelayedSetName, "-inf", now.ToUnixTimeMilliseconds(), "LIMIT", 0, max], cancellationToken).ConfigureAwait(false);
+        var database = Database;
+        var due = await database.SortedSetRangeByScoreAsync(_options.DelayedSetName, double.NegativeInfinity, now.ToUnixTimeMilliseconds(), take: max)
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
         var taken = new List<Guid>();
-        foreach (var member in due.Elements)
+        foreach (var member in due)
         {
-            var text = member.AsString();
-            // ZREM answers 1 to exactly one of the workers racing for this member.
-            var removed = await redis.ExecuteAsync("ZREM", [_options.DelayedSetName, text], cancellationToken).ConfigureAwait(false);
-            if (removed.AsInt64() == 1 && Guid.TryParse(text, CultureInfo.InvariantCulture, out var id))
+            // ZREM answers true to exactly one of the workers racing for this member.
+            if (await database.SortedSetRemoveAsync(_options.DelayedSetName, member).WaitAsync(cancellationToken).ConfigureAwait(false)
+                && Guid.TryParse(member.ToString(), CultureInfo.InvariantCulture, out var id))
             {
                 taken.Add(id);
             }
@@ -55,30 +81,80 @@ internal sealed class RedisJobTransport(IRedisClient redis, IOptions<JobQueueOpt
     }
 
     public async Task PublishAsync(string channel, string message, CancellationToken cancellationToken) =>
-        await redis.PublishAsync(channel, message, cancellationToken).ConfigureAwait(false);
+        await Database.PublishAsync(RedisChannel.Literal(channel), message).WaitAsync(cancellationToken).ConfigureAwait(false);
 
-    public Task<IJobStreamConsumer> OpenConsumerAsync(string consumer, CancellationToken cancellationToken) =>
-        Task.FromResult<IJobStreamConsumer>(new Consumer(redis, _options, consumer));
+    public async Task<IJobStreamConsumer> OpenConsumerAsync(string consumer, CancellationToken cancellationToken)
+    {
+        var opened = new Consumer(redis, _options, consumer);
+        await opened.SubscribeAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return opened;
+    }
+
+    internal static bool IsNoGroup(RedisServerException ex) => ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal);
 
     private static JobDelivery ToDelivery(StreamEntry entry) =>
-        new(entry.Id, Guid.TryParse(entry[JobIdField].ToString(), CultureInfo.InvariantCulture, out var id) ? id : null);
+        new(entry.Id.ToString(), Guid.TryParse(entry[JobIdField].ToString(), CultureInfo.InvariantCulture, out var id) ? id : null);
 
-    /// <summary>XREADGROUP … BLOCK goes to the client's dedicated blocking connections, never the shared one.</summary>
-    private sealed class Consumer(IRedisClient redis, JobQueueOptions options, string name) : IJobStreamConsumer
+    /// <summary>
+    /// Reads without blocking; when the stream has nothing new it waits for the doorbell (a PUBLISH after each
+    /// XADD), or at most the block time (the fallback poll for a ring lost while Redis was away), then reads again.
+    /// </summary>
+    private sealed class Consumer(IConnectionMultiplexer redis, JobQueueOptions options, string name) : IJobStreamConsumer
     {
+        private readonly RedisChannel _doorbell = DoorbellFor(options.StreamName);
+        private TaskCompletionSource _bell = NewBell();
+
+        public Task SubscribeAsync() => redis.GetSubscriber().SubscribeAsync(_doorbell, OnRing);
+
         public async Task<IReadOnlyList<JobDelivery>> ReadAsync(int count, TimeSpan block, CancellationToken cancellationToken)
+        {
+            // Taken before the read: a ring between the read and the wait completes this one, so it is never missed.
+            var bell = Volatile.Read(ref _bell);
+            var deliveries = await ReadOnceAsync(count, cancellationToken).ConfigureAwait(false);
+            if (deliveries.Count > 0)
+            {
+                return deliveries;
+            }
+            try
+            {
+                await bell.Task.WaitAsync(block, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // The fallback poll: read again in any case.
+            }
+            return await ReadOnceAsync(count, cancellationToken).ConfigureAwait(false);
+        }
+
+        private async Task<IReadOnlyList<JobDelivery>> ReadOnceAsync(int count, CancellationToken cancellationToken)
         {
             try
             {
-                var entries = await redis.StreamReadGroupAsync(options.StreamName, options.GroupName, name, count, block, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var entries = await redis.GetDatabase().StreamReadGroupAsync(options.StreamName, options.GroupName, name, StreamPosition.NewMessages, count)
+                    .WaitAsync(cancellationToken).ConfigureAwait(false);
                 return [.. entries.Select(ToDelivery)];
             }
-            catch (RedisServerException ex) when (ex.ErrorCode == "NOGROUP")
+            catch (RedisServerException ex) when (IsNoGroup(ex))
             {
                 throw new JobStreamMissingException(ex.Message, ex);
             }
         }
 
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        private void OnRing(RedisChannel channel, RedisValue message) =>
+            Interlocked.Exchange(ref _bell, NewBell()).TrySetResult();
+
+        private static TaskCompletionSource NewBell() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await redis.GetSubscriber().UnsubscribeAsync(_doorbell, OnRing).ConfigureAwait(false);
+            }
+            catch (RedisException)
+            {
+                // Redis is away: the subscription goes with the connection; nothing to undo.
+            }
+        }
     }
 }

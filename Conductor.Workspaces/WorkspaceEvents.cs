@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Conductor.Jobs;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.Extensions.Logging;
 
 namespace Conductor.Workspaces;
@@ -11,7 +11,7 @@ namespace Conductor.Workspaces;
 /// <c>{type:"workspace", room_id, status, error?, head_commit?}</c> and
 /// <c>{type:"file_changed", room_id, path, change, user_id, from?}</c>. Best effort: Postgres and the disk hold the truth.
 /// </summary>
-public sealed partial class WorkspaceEvents(IRedisClient redis, ILogger<WorkspaceEvents> logger)
+public sealed partial class WorkspaceEvents(IConnectionMultiplexer redis, ILogger<WorkspaceEvents> logger)
 {
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -29,7 +29,8 @@ public sealed partial class WorkspaceEvents(IRedisClient redis, ILogger<Workspac
     {
         try
         {
-            await redis.PublishAsync(JobEvent.ChannelFor(roomId), JsonSerializer.Serialize(payload, Json), cancellationToken).ConfigureAwait(false);
+            await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(JobEvent.ChannelFor(roomId)), JsonSerializer.Serialize(payload, Json))
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Conductor.Api.Rooms;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Chat;
@@ -13,37 +13,42 @@ namespace Conductor.Api.Chat;
 /// order Redis brought them in, filling gaps from Postgres. It also keeps the instance's presence entries alive.
 /// </summary>
 public sealed partial class ChatFanout(
-    IRedisSubscriber subscriber,
+    IConnectionMultiplexer redis,
     ChatStore store,
     ChatPresence presence,
     IPresence roomPresence,
-    IRedisClient redis,
     IOptions<ChatOptions> options,
     TimeProvider timeProvider,
     ILogger<ChatFanout> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, RoomFeed> _feeds = new();
     private readonly Lock _membershipLock = new();
-    private IRedisSubscription? _subscription;
+    private ChannelMessageQueue? _subscription;
 
     // The nested feeds cannot see the primary constructor's parameters.
     private ChatStore Store => store;
     private ILogger Logger => logger;
     private ChatOptions Options => options.Value;
+    private TimeProvider Time => timeProvider;
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        // Subscribed before the server listens, so no connection can join a room this instance is deaf to.
-        _subscription = await subscriber.SubscribePatternAsync(ChatChannels.AllRooms, OnRoomMessageAsync, cancellationToken);
+        // Subscribed before the server listens, so no connection can join a room this instance is deaf to. A message
+        // queue (not a handler) because StackExchange.Redis runs handlers concurrently; the queue hands messages over
+        // one at a time, in the order Redis sent them. StackExchange.Redis resubscribes by itself after a reconnect.
+        _subscription = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(ChatChannels.AllRooms)).WaitAsync(cancellationToken);
+        _subscription.OnMessage(OnRoomMessage);
+        redis.ConnectionRestored += OnConnectionRestored;
         await base.StartAsync(cancellationToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        redis.ConnectionRestored -= OnConnectionRestored;
         if (_subscription is not null)
         {
-            await _subscription.DisposeAsync();
+            await _subscription.UnsubscribeAsync();
         }
         foreach (var feed in _feeds.Values)
         {
@@ -66,7 +71,7 @@ public sealed partial class ChatFanout(
                         await presence.AddAsync(connection.RoomId, connection.Caller.UserId, connection.Caller.Login, connection.ConnectionId, stoppingToken);
                         await roomPresence.ConnectedAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, stoppingToken);
                     }
-                    catch (RedisException exception)
+                    catch (Exception exception) when (exception is RedisException or TimeoutException)
                     {
                         LogPresenceFailed(logger, exception, connection.RoomId);
                     }
@@ -117,7 +122,7 @@ public sealed partial class ChatFanout(
                 await PublishPresenceAsync("user_left", connection, cancellationToken);
             }
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
             // The entry runs out by itself after PresenceLifetime.
             LogPresenceFailed(logger, exception, connection.RoomId);
@@ -129,27 +134,41 @@ public sealed partial class ChatFanout(
 
     private async Task PublishPresenceAsync(string type, ChatConnection connection, CancellationToken cancellationToken)
     {
-        await redis.PublishAsync(ChatChannels.Chat(connection.RoomId), JsonSerializer.SerializeToUtf8Bytes(new
+        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(connection.RoomId)), JsonSerializer.SerializeToUtf8Bytes(new
         {
             type, room_id = connection.RoomId, user_id = connection.Caller.UserId, login = connection.Caller.Login,
-        }, ChatJson.Options), cancellationToken);
+        }, ChatJson.Options)).WaitAsync(cancellationToken);
     }
 
-    private Task OnRoomMessageAsync(RedisChannelMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// Pub/sub keeps nothing for a subscriber that is away: whatever was published while this instance's connection
+    /// was down (a Redis restart) never arrives, and a gap is only noticed when a later message does. So once the
+    /// connection is back, every room with local clients catches up from Postgres.
+    /// </summary>
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        if (!ChatChannels.TryParse(message.Channel, out var roomId) || !_feeds.TryGetValue(roomId, out var feed))
+        LogConnectionRestored(logger, e.ConnectionType, _feeds.Count);
+        foreach (var feed in _feeds.Values)
         {
-            return Task.CompletedTask; // no local client in that room
+            feed.CatchUp();
         }
-        var bytes = message.Bytes;
+    }
+
+    private void OnRoomMessage(ChannelMessage message)
+    {
+        var channel = message.Channel.ToString();
+        if (!ChatChannels.TryParse(channel, out var roomId) || !_feeds.TryGetValue(roomId, out var feed))
+        {
+            return; // no local client in that room
+        }
+        var bytes = (byte[]?)message.Message;
         var frame = bytes is null ? null : OutboundFrame.TryParse(bytes);
         if (frame is null)
         {
-            LogMalformedEvent(logger, message.Channel);
-            return Task.CompletedTask;
+            LogMalformedEvent(logger, channel);
+            return;
         }
         feed.Post(frame);
-        return Task.CompletedTask;
     }
 
     /// <summary>One room's local delivery: a single loop, so frames reach each connection in one order.</summary>
@@ -161,6 +180,12 @@ public sealed partial class ChatFanout(
         private readonly Channel<OutboundFrame> _incoming = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true });
         private readonly CancellationTokenSource _stop = new();
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>A frame no one else can post (compared by reference): the loop's cue to catch up from Postgres.</summary>
+        private static readonly OutboundFrame CatchUpSignal = OutboundFrame.TryParse("{\"type\":\"catch_up\"}"u8.ToArray())!;
+
+        /// <summary>At most this many messages are replayed after a reconnect; clients page further back through history.</summary>
+        private const int MaxCatchUp = 500;
 
         public RoomFeed(Guid roomId, ChatFanout owner)
         {
@@ -198,6 +223,17 @@ public sealed partial class ChatFanout(
         }
 
         public void Post(OutboundFrame frame) => _incoming.Writer.TryWrite(frame);
+
+        /// <summary>
+        /// Asks the feed's loop to deliver whatever Postgres holds beyond what it delivered: now, and once more a
+        /// second later for a message stored while the resubscription was still on its way.
+        /// </summary>
+        public void CatchUp()
+        {
+            _incoming.Writer.TryWrite(CatchUpSignal);
+            _ = Task.Delay(TimeSpan.FromSeconds(1), _owner.Time, _stop.Token)
+                .ContinueWith(_ => _incoming.Writer.TryWrite(CatchUpSignal), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
 
         public void Stop()
         {
@@ -245,6 +281,11 @@ public sealed partial class ChatFanout(
                         }
                     }
 
+                    if (ReferenceEquals(frame, CatchUpSignal))
+                    {
+                        next = await CatchUpAsync(next, pending, stop);
+                        continue;
+                    }
                     if (frame.Type == "chat" && frame.Element.TryGetProperty("seq", out var seqElement) && seqElement.TryGetInt64(out var seq))
                     {
                         if (next == 0)
@@ -270,6 +311,34 @@ public sealed partial class ChatFanout(
             catch (ChannelClosedException)
             {
             }
+        }
+
+        private async Task<long> CatchUpAsync(long next, SortedDictionary<long, OutboundFrame> pending, CancellationToken stop)
+        {
+            try
+            {
+                var last = await _owner.Store.GetLastSeqAsync(_roomId, stop);
+                if (next == 0)
+                {
+                    return last + 1; // nothing delivered yet: start from what comes next
+                }
+                if (last >= next)
+                {
+                    var from = Math.Max(next, last - MaxCatchUp + 1);
+                    foreach (var message in await _owner.Store.GetRangeAsync(_roomId, from, last, stop))
+                    {
+                        pending.TryAdd(message.Seq, OutboundFrame.Create("chat", message));
+                    }
+                    LogCaughtUp(_owner.Logger, _roomId, from, last);
+                    next = from;
+                }
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // The next message's gap fill (or the client's history request) still brings what was missed.
+                LogCatchUpFailed(_owner.Logger, exception, _roomId, next);
+            }
+            return DeliverInOrder(next, pending);
         }
 
         private long DeliverInOrder(long next, SortedDictionary<long, OutboundFrame> pending)
@@ -338,6 +407,15 @@ public sealed partial class ChatFanout(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not fill room {RoomId}'s gap {From}..{To} from Postgres")]
     private static partial void LogGapFillFailed(ILogger logger, Exception exception, Guid roomId, long from, long to);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection ({ConnectionType}) restored; {Rooms} room(s) with local clients catch up from Postgres")]
+    private static partial void LogConnectionRestored(ILogger logger, ConnectionType connectionType, int rooms);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Room {RoomId} caught up {From}..{To} from Postgres after a reconnect")]
+    private static partial void LogCaughtUp(ILogger logger, Guid roomId, long from, long to);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Room {RoomId} could not catch up from seq {From} after a reconnect")]
+    private static partial void LogCatchUpFailed(ILogger logger, Exception exception, Guid roomId, long from);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Presence update for room {RoomId} failed")]
     private static partial void LogPresenceFailed(ILogger logger, Exception exception, Guid roomId);

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Chat;
@@ -30,14 +30,15 @@ public enum RateBucket { Messages, History }
 /// Per-user token buckets kept in Redis, so the limit holds however many Api instances a user's connections are
 /// spread over. The script reads Redis's own clock: instances with skewed clocks still agree.
 /// </summary>
-public sealed class ChatRateLimiter(IRedisClient redis, IOptions<ChatOptions> options)
+public sealed class ChatRateLimiter(IConnectionMultiplexer redis, IOptions<ChatOptions> options)
 {
-    private static readonly RedisScript TakeToken = new("""
-        local capacity = tonumber(ARGV[1])
-        local per_ms = tonumber(ARGV[2])
+    // LuaScript runs EVALSHA and falls back to EVAL on NOSCRIPT (a restarted Redis has forgotten its scripts).
+    private static readonly LuaScript TakeToken = LuaScript.Prepare("""
+        local capacity = tonumber(@capacity)
+        local per_ms = tonumber(@perMs)
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+        local state = redis.call('HMGET', @key, 'tokens', 'at')
         local tokens = tonumber(state[1]) or capacity
         local at = tonumber(state[2]) or now
         tokens = math.min(capacity, tokens + math.max(0, now - at) * per_ms)
@@ -46,8 +47,8 @@ public sealed class ChatRateLimiter(IRedisClient redis, IOptions<ChatOptions> op
             tokens = tokens - 1
             allowed = 1
         end
-        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-        redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_ms) + 1000)
+        redis.call('HSET', @key, 'tokens', tostring(tokens), 'at', tostring(now))
+        redis.call('PEXPIRE', @key, math.ceil(capacity / per_ms) + 1000)
         return allowed
         """);
 
@@ -58,9 +59,13 @@ public sealed class ChatRateLimiter(IRedisClient redis, IOptions<ChatOptions> op
         var (capacity, perSecond, name) = bucket == RateBucket.Messages
             ? (limits.MessageBurst, limits.MessagesPerSecond, "messages")
             : (limits.HistoryBurst, limits.HistoryPerSecond, "history");
-        var result = await TakeToken.EvaluateAsync(redis, [$"chat:rate:{name}:{userId:D}"],
-            [capacity, (perSecond / 1000).ToString("R", CultureInfo.InvariantCulture)], cancellationToken);
-        if (result.AsInt64() != 1)
+        var result = await TakeToken.EvaluateAsync(redis.GetDatabase(), new
+        {
+            key = (RedisKey)$"chat:rate:{name}:{userId:D}",
+            capacity,
+            perMs = (perSecond / 1000).ToString("R", CultureInfo.InvariantCulture),
+        }).WaitAsync(cancellationToken);
+        if ((long)result != 1)
         {
             throw new ChatException(ChatErrors.RateLimited,
                 $"Too many {name} requests: at most {capacity} at once and {perSecond:0.##} per second.", StatusCodes.Status429TooManyRequests);
@@ -72,7 +77,7 @@ public sealed class ChatRateLimiter(IRedisClient redis, IOptions<ChatOptions> op
 /// Who is typing, per room: a Redis hash of user → expiry that every instance reads, so a client joining on any
 /// instance mid-typing sees it. The hash itself expires with its last entry.
 /// </summary>
-public sealed class ChatTyping(IRedisClient redis, TimeProvider timeProvider, IOptions<ChatOptions> options)
+public sealed class ChatTyping(IConnectionMultiplexer redis, TimeProvider timeProvider, IOptions<ChatOptions> options)
 {
     private static string Key(Guid roomId) => $"chat:typing:{roomId:D}";
 
@@ -80,9 +85,9 @@ public sealed class ChatTyping(IRedisClient redis, TimeProvider timeProvider, IO
     {
         var ttl = options.Value.TypingTtl;
         var expiresAt = timeProvider.GetUtcNow() + ttl;
-        await redis.HashSetAsync(Key(roomId),
-            [new(caller.UserId.ToString("D"), $"{expiresAt.ToUnixTimeMilliseconds()}|{caller.Login}")], cancellationToken);
-        await redis.ExecuteAsync("PEXPIRE", [Key(roomId), (long)ttl.TotalMilliseconds], cancellationToken);
+        var database = redis.GetDatabase();
+        await database.HashSetAsync(Key(roomId), caller.UserId.ToString("D"), $"{expiresAt.ToUnixTimeMilliseconds()}|{caller.Login}").WaitAsync(cancellationToken);
+        await database.KeyExpireAsync(Key(roomId), ttl).WaitAsync(cancellationToken);
         return new TypingUser(caller.UserId, caller.Login, expiresAt.UtcDateTime);
     }
 
@@ -90,10 +95,12 @@ public sealed class ChatTyping(IRedisClient redis, TimeProvider timeProvider, IO
     {
         var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         var typing = new List<TypingUser>();
-        var expired = new List<string>();
-        foreach (var (field, value) in await redis.HashGetAllAsync(Key(roomId), cancellationToken))
+        var expired = new List<RedisValue>();
+        var database = redis.GetDatabase();
+        foreach (var entry in await database.HashGetAllAsync(Key(roomId)).WaitAsync(cancellationToken))
         {
-            var text = value.ToString() ?? "";
+            var field = entry.Name.ToString();
+            var text = entry.Value.ToString();
             var bar = text.IndexOf('|', StringComparison.Ordinal);
             if (bar > 0 && long.TryParse(text.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out var expiresMs)
                 && Guid.TryParse(field, out var userId) && expiresMs > now)
@@ -102,12 +109,12 @@ public sealed class ChatTyping(IRedisClient redis, TimeProvider timeProvider, IO
             }
             else
             {
-                expired.Add(field);
+                expired.Add(entry.Name);
             }
         }
         if (expired.Count > 0)
         {
-            await redis.HashDeleteAsync(Key(roomId), expired, cancellationToken);
+            await database.HashDeleteAsync(Key(roomId), [.. expired]).WaitAsync(cancellationToken);
         }
         return typing;
     }
@@ -118,25 +125,25 @@ public sealed class ChatTyping(IRedisClient redis, TimeProvider timeProvider, IO
 /// expiry|login), refreshed by its instance while the connection lives. A crashed instance's entries run out after
 /// <see cref="ChatOptions.PresenceLifetime"/>.
 /// </summary>
-public sealed class ChatPresence(IRedisClient redis, TimeProvider timeProvider, IOptions<ChatOptions> options)
+public sealed class ChatPresence(IConnectionMultiplexer redis, TimeProvider timeProvider, IOptions<ChatOptions> options)
 {
     // Adds or removes one connection and answers how many live connections the user still has in the room, so the
     // caller knows whether this was the user's first (user_joined) or last (user_left). Expired entries are pruned.
-    private static readonly RedisScript Update = new("""
-        if ARGV[1] == 'add' then
-            redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-            redis.call('PEXPIRE', KEYS[1], ARGV[5])
+    private static readonly LuaScript Update = LuaScript.Prepare("""
+        if @operation == 'add' then
+            redis.call('HSET', @key, @field, @value)
+            redis.call('PEXPIRE', @key, @lifetimeMs)
         else
-            redis.call('HDEL', KEYS[1], ARGV[2])
+            redis.call('HDEL', @key, @field)
         end
-        local now = tonumber(ARGV[6])
-        local prefix = ARGV[4]
-        local entries = redis.call('HGETALL', KEYS[1])
+        local now = tonumber(@nowMs)
+        local prefix = @prefix
+        local entries = redis.call('HGETALL', @key)
         local live = 0
         for i = 1, #entries, 2 do
             local expires = tonumber(string.match(entries[i + 1], '^(%d+)'))
             if expires == nil or expires <= now then
-                redis.call('HDEL', KEYS[1], entries[i])
+                redis.call('HDEL', @key, entries[i])
             elseif string.sub(entries[i], 1, #prefix) == prefix then
                 live = live + 1
             end
@@ -160,9 +167,10 @@ public sealed class ChatPresence(IRedisClient redis, TimeProvider timeProvider, 
     {
         var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         var online = new Dictionary<Guid, string>();
-        foreach (var (field, value) in await redis.HashGetAllAsync(Key(roomId), cancellationToken))
+        foreach (var entry in await redis.GetDatabase().HashGetAllAsync(Key(roomId)).WaitAsync(cancellationToken))
         {
-            var text = value.ToString() ?? "";
+            var field = entry.Name.ToString();
+            var text = entry.Value.ToString();
             var bar = text.IndexOf('|', StringComparison.Ordinal);
             if (bar > 0 && long.TryParse(text.AsSpan(0, bar), NumberStyles.None, CultureInfo.InvariantCulture, out var expiresMs) && expiresMs > now
                 && field.Length > 36 && Guid.TryParseExact(field.AsSpan(0, 36), "D", out var userId))
@@ -177,11 +185,16 @@ public sealed class ChatPresence(IRedisClient redis, TimeProvider timeProvider, 
     {
         var lifetime = options.Value.PresenceLifetime;
         var now = timeProvider.GetUtcNow();
-        var result = await Update.EvaluateAsync(redis, [Key(roomId)],
-        [
-            operation, Field(userId, connectionId), $"{(now + lifetime).ToUnixTimeMilliseconds()}|{login}",
-            $"{userId:D}|", (long)lifetime.TotalMilliseconds, now.ToUnixTimeMilliseconds(),
-        ], cancellationToken);
-        return result.AsInt64();
+        var result = await Update.EvaluateAsync(redis.GetDatabase(), new
+        {
+            key = (RedisKey)Key(roomId),
+            operation,
+            field = Field(userId, connectionId),
+            value = $"{(now + lifetime).ToUnixTimeMilliseconds()}|{login}",
+            prefix = $"{userId:D}|",
+            lifetimeMs = (long)lifetime.TotalMilliseconds,
+            nowMs = now.ToUnixTimeMilliseconds(),
+        }).WaitAsync(cancellationToken);
+        return (long)result;
     }
 }

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Conductor.Api.Rooms;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Chat;
@@ -15,7 +15,7 @@ public sealed partial class ChatService(
     IRoomMembership membership,
     ChatRateLimiter rateLimiter,
     ChatTyping typing,
-    IRedisClient redis,
+    IConnectionMultiplexer redis,
     IOptions<ChatOptions> options,
     ILogger<ChatService> logger)
 {
@@ -176,9 +176,9 @@ public sealed partial class ChatService(
     {
         try
         {
-            await redis.PublishAsync(channel, payload, cancellationToken);
+            await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(channel), payload).WaitAsync(cancellationToken);
         }
-        catch (RedisException exception)
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
             LogPublishFailed(logger, exception, channel);
         }

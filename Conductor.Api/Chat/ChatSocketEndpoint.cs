@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Conductor.Api.Rooms;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

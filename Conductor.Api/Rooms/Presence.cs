@@ -1,5 +1,4 @@
-using System.Globalization;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Rooms;
@@ -42,50 +41,53 @@ internal sealed class PresenceOptionsValidator : IValidateOptions<PresenceOption
 /// A sorted set per room, <c>room:{id}:presence</c>: members <c>{user}:{connection}</c> scored with the time
 /// (Unix ms) they stop counting. The key itself expires when the whole room goes quiet.
 /// </summary>
-public sealed class RedisPresence(IRedisClient redis, IOptions<PresenceOptions> options, TimeProvider timeProvider) : IPresence
+public sealed class RedisPresence(IConnectionMultiplexer redis, IOptions<PresenceOptions> options, TimeProvider timeProvider) : IPresence
 {
     public static string KeyFor(Guid roomId) => $"room:{roomId:D}:presence";
 
     public async Task ConnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(connectionId);
+        var database = redis.GetDatabase();
         var key = KeyFor(roomId);
         var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         var ttl = options.Value.Ttl;
         var until = now + (long)ttl.TotalMilliseconds;
-        await redis.ExecuteAsync("ZADD", [key, Score(until), Member(userId, connectionId)], cancellationToken);
-        await redis.ExecuteAsync("ZREMRANGEBYSCORE", [key, "-inf", "(" + Score(now)], cancellationToken);
+        // Unix milliseconds are far below 2^53, so the double scores are exact.
+        await database.SortedSetAddAsync(key, Member(userId, connectionId), until).WaitAsync(cancellationToken);
+        await database.SortedSetRemoveRangeByScoreAsync(key, double.NegativeInfinity, now, Exclude.Stop).WaitAsync(cancellationToken);
         // The key lives as long as its longest-lived connection: NX sets an expiry on a new key, GT only ever
         // extends it, so a writer with a shorter TTL (another instance's configuration) cannot cut others short.
-        var keyLifetime = Score((long)(ttl * 2).TotalMilliseconds);
-        await redis.ExecuteAsync("PEXPIRE", [key, keyLifetime, "NX"], cancellationToken);
-        await redis.ExecuteAsync("PEXPIRE", [key, keyLifetime, "GT"], cancellationToken);
+        var keyLifetime = ttl * 2;
+        await database.KeyExpireAsync(key, keyLifetime, ExpireWhen.HasNoExpiry).WaitAsync(cancellationToken);
+        await database.KeyExpireAsync(key, keyLifetime, ExpireWhen.GreaterThanCurrentExpiry).WaitAsync(cancellationToken);
     }
 
     public async Task DisconnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken) =>
-        await redis.ExecuteAsync("ZREM", [KeyFor(roomId), Member(userId, connectionId)], cancellationToken);
+        await redis.GetDatabase().SortedSetRemoveAsync(KeyFor(roomId), Member(userId, connectionId)).WaitAsync(cancellationToken);
 
     public async Task ForgetUserAsync(Guid roomId, Guid userId, CancellationToken cancellationToken)
     {
         // Members sort by score, not name, so find the user's entries first; a room has few connections.
+        var database = redis.GetDatabase();
         var key = KeyFor(roomId);
         var prefix = userId.ToString("D") + ":";
-        var all = await redis.ExecuteAsync("ZRANGE", [key, "0", "-1"], cancellationToken);
-        var mine = all.Elements.Select(r => r.AsString()).Where(m => m is not null && m.StartsWith(prefix, StringComparison.Ordinal)).ToList();
-        if (mine.Count > 0)
+        var all = await database.SortedSetRangeByRankAsync(key).WaitAsync(cancellationToken);
+        var mine = all.Where(m => m.ToString().StartsWith(prefix, StringComparison.Ordinal)).ToArray();
+        if (mine.Length > 0)
         {
-            await redis.ExecuteAsync("ZREM", [key, .. mine.Select(m => (RedisValue)m!)], cancellationToken);
+            await database.SortedSetRemoveAsync(key, mine).WaitAsync(cancellationToken);
         }
     }
 
     public async Task<IReadOnlySet<Guid>> GetOnlineAsync(Guid roomId, CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        var members = await redis.ExecuteAsync("ZRANGEBYSCORE", [KeyFor(roomId), "(" + Score(now), "+inf"], cancellationToken);
+        var members = await redis.GetDatabase().SortedSetRangeByScoreAsync(KeyFor(roomId), now, double.PositiveInfinity, Exclude.Start).WaitAsync(cancellationToken);
         var online = new HashSet<Guid>();
-        foreach (var member in members.Elements)
+        foreach (var member in members)
         {
-            var text = member.AsString();
+            var text = member.ToString();
             if (text is { Length: > 36 } && Guid.TryParse(text.AsSpan(0, 36), out var userId))
             {
                 online.Add(userId);
@@ -95,6 +97,4 @@ public sealed class RedisPresence(IRedisClient redis, IOptions<PresenceOptions> 
     }
 
     private static string Member(Guid userId, string connectionId) => $"{userId:D}:{connectionId}";
-
-    private static string Score(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Conductor.Redis;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Rooms;
 
@@ -31,13 +31,14 @@ public sealed record RoomEvent(string Type, Guid RoomId, Guid? UserId, string? L
 /// Publishes after the change committed. Postgres holds the truth; a lost event (Redis down) costs a live update,
 /// not data, so a failed publish is logged, not turned into a failed request for a change that already happened.
 /// </summary>
-public sealed partial class RoomEventPublisher(IRedisClient redis, ILogger<RoomEventPublisher> logger)
+public sealed partial class RoomEventPublisher(IConnectionMultiplexer redis, ILogger<RoomEventPublisher> logger)
 {
     public async Task PublishAsync(RoomEvent roomEvent, CancellationToken cancellationToken)
     {
         try
         {
-            await redis.PublishAsync(RoomEvent.ChannelFor(roomEvent.RoomId), JsonSerializer.Serialize(roomEvent, RoomEvent.SerializerOptions), cancellationToken);
+            await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(RoomEvent.ChannelFor(roomEvent.RoomId)), JsonSerializer.Serialize(roomEvent, RoomEvent.SerializerOptions))
+                .WaitAsync(cancellationToken);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {

@@ -1,5 +1,5 @@
 using Conductor.Api.Auth;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 

@@ -19,7 +19,7 @@ public sealed class JobQueueOptionsTests
             ["Jobs:BlockTime"] = "00:00:10",
             ["Jobs:ClaimIdleTimeout"] = "00:00:05",
         });
-        builder.AddConductorRedis();
+        builder.AddRedisClient("redis");
         builder.AddConductorJobQueue();
         using var host = builder.Build();
 

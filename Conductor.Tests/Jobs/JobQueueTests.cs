@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Conductor.Jobs;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Conductor.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -33,7 +33,7 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal(TimeSpan.Zero, done.CreatedAt.Offset);
 
         // Acked only after the outcome was stored: nothing pending in the group.
-        await WaitUntilAsync(async () => (await worker.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName)).Count == 0, Wait);
+        await WaitUntilAsync(async () => (await worker.Redis.GetDatabase().StreamPendingAsync(environment.StreamName, environment.GroupName)).PendingMessageCount == 0, Wait);
 
         await events.WaitForAsync(e => e.Statuses(job.Id).Contains("succeeded"), Wait);
         Assert.Equal(["queued", "running", "running", "succeeded"], events.Statuses(job.Id));
@@ -42,6 +42,29 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal("test.record", progress.GetProperty("kind").GetString());
         Assert.Equal(0.5, progress.GetProperty("progress").GetDouble());
         Assert.Equal("halfway", progress.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task An_idle_worker_is_woken_by_the_doorbell_rather_than_its_fallback_poll()
+    {
+        var environment = await JobTestEnvironment.CreateAsync(postgres, redis);
+        // The fallback poll at its longest: a job done well within it was woken by the PUBLISH after its XADD.
+        environment.Overrides["Jobs:BlockTime"] = "00:01:00";
+        environment.Overrides["Jobs:ClaimIdleTimeout"] = "00:02:00";
+        environment.Overrides["Jobs:SweepInterval"] = "00:05:00";
+        var recorder = new RecordingHandler("test.record");
+        await using var worker = await JobTestHost.StartAsync(environment, worker: true, s => s.AddSingleton<IJobHandler>(recorder));
+        await using var producer = await JobTestHost.StartAsync(environment, worker: false);
+
+        for (var i = 0; i < 3; i++)
+        {
+            // Each time the worker has gone back to waiting on an empty stream first.
+            await Task.Delay(300);
+            var job = await producer.Queue.EnqueueAsync(Guid.NewGuid(), "test.record", new { index = i }, null, CancellationToken.None);
+            var done = await environment.WaitForAsync(producer.Queue, job.Id, j => j.Status.IsFinal(), TimeSpan.FromSeconds(20));
+            Assert.Equal(JobStatus.Succeeded, done.Status);
+        }
+        Assert.Equal(3, recorder.Runs.Count);
     }
 
     [Fact]
@@ -70,7 +93,7 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
 
         await events.WaitForAsync(e => e.Statuses(job.Id).Contains("dead"), Wait);
         Assert.Equal(2, events.Statuses(job.Id).Count(s => s == "queued") - 1); // enqueue + two retries
-        await WaitUntilAsync(async () => (await worker.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName)).Count == 0, Wait);
+        await WaitUntilAsync(async () => (await worker.Redis.GetDatabase().StreamPendingAsync(environment.StreamName, environment.GroupName)).PendingMessageCount == 0, Wait);
     }
 
     [Fact]
@@ -100,13 +123,14 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
         var job = await worker.Queue.EnqueueAsync(Guid.NewGuid(), "test.record", new { }, null, CancellationToken.None);
         await environment.WaitForAsync(worker.Queue, job.Id, j => j.Status == JobStatus.Succeeded, Wait);
         // What the recovery sweep or a retried XADD would do.
-        await worker.Redis.StreamAddAsync(environment.StreamName, [new("job_id", job.Id.ToString())]);
-        var last = await worker.Redis.StreamAddAsync(environment.StreamName, [new("job_id", job.Id.ToString())]);
+        var database = worker.Redis.GetDatabase();
+        await database.StreamAddAsync(environment.StreamName, "job_id", job.Id.ToString());
+        var last = (string?)await database.StreamAddAsync(environment.StreamName, "job_id", job.Id.ToString());
 
         await WaitUntilAsync(async () =>
         {
-            var pending = await worker.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName);
-            return pending.Count == 0 && await LastDeliveredIdAsync(worker.Redis, environment) == last;
+            var pending = await database.StreamPendingAsync(environment.StreamName, environment.GroupName);
+            return pending.PendingMessageCount == 0 && await LastDeliveredIdAsync(worker.Redis, environment) == last;
         }, Wait, environment);
         Assert.Equal([job.Id], recorder.Runs);
     }
@@ -177,7 +201,7 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
             {
                 jobs.Add(await producer.Queue.EnqueueAsync(Guid.NewGuid(), "test.record", new { index = i }, null, CancellationToken.None));
             }
-            Assert.Equal(4, await producer.Redis.StreamLengthAsync(environment.StreamName));
+            Assert.Equal(4, await producer.Redis.GetDatabase().StreamLengthAsync(environment.StreamName));
         }
         await redis.RestartAsync(discardData: true);
 
@@ -190,18 +214,10 @@ public sealed class JobQueueTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal(jobs.Select(j => j.Id).Order(), recorder.Runs.Order());
     }
 
-    private static async Task<string?> LastDeliveredIdAsync(IRedisClient client, JobTestEnvironment environment)
+    private static async Task<string?> LastDeliveredIdAsync(IConnectionMultiplexer client, JobTestEnvironment environment)
     {
-        var groups = await client.ExecuteAsync("XINFO", ["GROUPS", environment.StreamName]);
-        var fields = groups.Elements.Single().Elements;
-        for (var i = 0; i + 1 < fields.Count; i += 2)
-        {
-            if (fields[i].AsString() == "last-delivered-id")
-            {
-                return fields[i + 1].AsString();
-            }
-        }
-        return null;
+        var groups = await client.GetDatabase().StreamGroupInfoAsync(environment.StreamName);
+        return groups.Single().LastDeliveredId;
     }
 
     internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, JobTestEnvironment? environment = null)

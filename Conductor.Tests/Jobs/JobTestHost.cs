@@ -3,12 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using Conductor.Data;
 using Conductor.Jobs;
-using Conductor.Redis;
 using Conductor.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
 
 namespace Conductor.Tests.Jobs;
 
@@ -25,7 +25,7 @@ internal sealed class JobTestHost : IAsyncDisposable
 
     public IServiceProvider Services => _host.Services;
     public IJobQueue Queue => Services.GetRequiredService<IJobQueue>();
-    public IRedisClient Redis => Services.GetRequiredService<IRedisClient>();
+    public IConnectionMultiplexer Redis => Services.GetRequiredService<IConnectionMultiplexer>();
 
     public static async Task<JobTestHost> StartAsync(JobTestEnvironment environment, bool worker, Action<IServiceCollection>? handlers = null)
     {
@@ -36,7 +36,7 @@ internal sealed class JobTestHost : IAsyncDisposable
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.AddConductorDatabase();
         builder.AddConductorMigrations();
-        builder.AddConductorRedis();
+        builder.AddRedisClient("redis");
         if (worker)
         {
             builder.AddConductorJobWorker();
@@ -91,8 +91,7 @@ internal sealed class JobTestEnvironment(string connectionString, RedisServerFix
         var configuration = new Dictionary<string, string?>
         {
             ["ConnectionStrings:conductordb"] = ConnectionString,
-            // abortConnect=false: a host survives the Redis restarts some tests cause, as a service must.
-            ["ConnectionStrings:redis"] = redis.ConnectionString + ",abortConnect=false",
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
             ["Jobs:StreamName"] = StreamName,
             ["Jobs:GroupName"] = GroupName,
             ["Jobs:DelayedSetName"] = $"{Prefix}:delayed",
@@ -170,9 +169,9 @@ internal sealed class ConsoleLogProvider(ConcurrentQueue<string> sink, string na
 /// <summary>Collects the events published on one room's channel.</summary>
 internal sealed class RoomEvents : IAsyncDisposable
 {
-    private readonly IRedisSubscription _subscription;
+    private readonly ChannelMessageQueue _subscription;
 
-    private RoomEvents(IRedisSubscription subscription, ConcurrentQueue<JsonElement> events)
+    private RoomEvents(ChannelMessageQueue subscription, ConcurrentQueue<JsonElement> events)
     {
         _subscription = subscription;
         Events = events;
@@ -183,12 +182,13 @@ internal sealed class RoomEvents : IAsyncDisposable
     public static async Task<RoomEvents> SubscribeAsync(IServiceProvider services, Guid roomId)
     {
         var events = new ConcurrentQueue<JsonElement>();
-        var subscriber = services.GetRequiredService<IRedisSubscriber>();
-        var subscription = await subscriber.SubscribeAsync(JobEvent.ChannelFor(roomId), (message, _) =>
+        var subscriber = services.GetRequiredService<IConnectionMultiplexer>().GetSubscriber();
+        // A queue, so the events are collected in the order Redis sent them.
+        var subscription = await subscriber.SubscribeAsync(RedisChannel.Literal(JobEvent.ChannelFor(roomId)));
+        subscription.OnMessage(message =>
         {
-            using var document = JsonDocument.Parse(message.Text!);
+            using var document = JsonDocument.Parse((string)message.Message!);
             events.Enqueue(document.RootElement.Clone());
-            return Task.CompletedTask;
         });
         return new RoomEvents(subscription, events);
     }
@@ -209,5 +209,5 @@ internal sealed class RoomEvents : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _subscription.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _subscription.UnsubscribeAsync();
 }

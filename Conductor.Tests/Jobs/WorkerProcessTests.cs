@@ -59,7 +59,7 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
                 .Select(e => e.GetProperty("message").GetString()).ToList();
             Assert.Equal(["attempt 1 of 3", "attempt 2 of 3"], starts);
             await JobQueueTests.WaitUntilAsync(async () =>
-                (await producer.Redis.StreamPendingAsync(environment.StreamName, environment.GroupName)).Count == 0, TimeSpan.FromSeconds(15), environment);
+                (await producer.Redis.GetDatabase().StreamPendingAsync(environment.StreamName, environment.GroupName)).PendingMessageCount == 0, TimeSpan.FromSeconds(15), environment);
         }
         finally
         {

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Conductor.Tests.Auth;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -252,12 +252,12 @@ public sealed class MembershipTests(ApiCluster cluster)
 /// <summary>The JSON events published on a room's Redis channel, as the chat transports will receive them.</summary>
 internal sealed class EventLog : IAsyncDisposable
 {
-    private readonly RedisSubscriber _subscriber;
-    private readonly IRedisSubscription _subscription;
+    private readonly ConnectionMultiplexer _connection;
+    private readonly ChannelMessageQueue _subscription;
 
-    private EventLog(RedisSubscriber subscriber, IRedisSubscription subscription, ConcurrentQueue<JsonElement> events)
+    private EventLog(ConnectionMultiplexer connection, ChannelMessageQueue subscription, ConcurrentQueue<JsonElement> events)
     {
-        _subscriber = subscriber;
+        _connection = connection;
         _subscription = subscription;
         Events = events;
     }
@@ -267,14 +267,15 @@ internal sealed class EventLog : IAsyncDisposable
     public static async Task<EventLog> SubscribeAsync(ApiCluster cluster, Guid roomId)
     {
         var events = new ConcurrentQueue<JsonElement>();
-        var subscriber = RedisSubscriber.Create(RedisConnectionOptions.Parse(cluster.Redis.ConnectionString), NullLoggerFactory.Instance);
-        var subscription = await subscriber.SubscribeAsync($"room:{roomId:D}:events", (message, _) =>
+        var connection = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.ConnectionString);
+        // A queue, so the events are collected in the order Redis sent them.
+        var subscription = await connection.GetSubscriber().SubscribeAsync(RedisChannel.Literal($"room:{roomId:D}:events"));
+        subscription.OnMessage(message =>
         {
-            using var document = JsonDocument.Parse(message.Text!);
+            using var document = JsonDocument.Parse((string)message.Message!);
             events.Enqueue(document.RootElement.Clone());
-            return Task.CompletedTask;
         });
-        return new EventLog(subscriber, subscription, events);
+        return new EventLog(connection, subscription, events);
     }
 
     public async Task WaitForAsync(Func<IReadOnlyCollection<JsonElement>, bool> condition)
@@ -292,7 +293,7 @@ internal sealed class EventLog : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _subscription.DisposeAsync();
-        await _subscriber.DisposeAsync();
+        await _subscription.UnsubscribeAsync();
+        await _connection.DisposeAsync();
     }
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using Conductor.Api.Rooms;
-using Conductor.Redis;
 using Conductor.Tests.Auth;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -28,7 +27,7 @@ public sealed class PresenceTests(ApiCluster cluster)
             await ApiClient.ExpectAsync(await guestClient.PostAsync("/rooms/join", new { token = invite }), HttpStatusCode.OK);
         }
 
-        await using var redis = await RedisClient.ConnectAsync(RedisConnectionOptions.Parse(cluster.Redis.ConnectionString), NullLoggerFactory.Instance);
+        await using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Redis.ConnectionString);
         var steady = new RedisPresence(redis, Options.Create(new PresenceOptions { Ttl = TimeSpan.FromMinutes(1) }), TimeProvider.System);
         var brief = new RedisPresence(redis, Options.Create(new PresenceOptions { Ttl = TimeSpan.FromSeconds(1) }), TimeProvider.System);
 
@@ -50,7 +49,7 @@ public sealed class PresenceTests(ApiCluster cluster)
 
         // The key does not outlive a quiet room.
         await steady.ConnectedAsync(roomId, host.UserId, "tab-3", CancellationToken.None);
-        Assert.InRange((await redis.TimeToLiveAsync(RedisPresence.KeyFor(roomId)))!.Value, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120));
+        Assert.InRange((await redis.GetDatabase().KeyTimeToLiveAsync(RedisPresence.KeyFor(roomId)))!.Value, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120));
     }
 
     private static async Task<Dictionary<Guid, bool>> OnlineAsync(ApiClient client, Guid roomId) =>

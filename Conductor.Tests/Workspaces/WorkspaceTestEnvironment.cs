@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using Conductor.Data;
 using Conductor.Jobs;
-using Conductor.Redis;
+using StackExchange.Redis;
 using Conductor.Tests.Infrastructure;
 using Conductor.Tests.Jobs;
 using Conductor.Workspaces;
@@ -70,7 +70,7 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(Jobs.Configuration());
         builder.AddConductorDatabase();
         builder.AddConductorMigrations();
-        builder.AddConductorRedis();
+        builder.AddRedisClient("redis");
         builder.AddConductorJobQueue();
         builder.AddConductorWorkspaces();
         _host = builder.Build();
@@ -129,13 +129,13 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
     /// <summary>Every key under the test's prefix and every value in them (streams, sets, strings, hashes).</summary>
     public async Task<string> DumpRedisAsync()
     {
-        var redis = Services.GetRequiredService<IRedisClient>();
+        var redis = Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
         var text = new StringBuilder();
         var keys = await redis.ExecuteAsync("KEYS", "*");
-        foreach (var key in keys.Elements.Select(k => k.AsString()!))
+        foreach (var key in (string[])keys!)
         {
             text.AppendLine(key);
-            var type = (await redis.ExecuteAsync("TYPE", key)).AsString();
+            var type = (string?)await redis.ExecuteAsync("TYPE", key);
             var value = type switch
             {
                 "string" => await redis.ExecuteAsync("GET", key),
@@ -144,15 +144,15 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
                 "hash" => await redis.ExecuteAsync("HGETALL", key),
                 "list" => await redis.ExecuteAsync("LRANGE", key, "0", "-1"),
                 "set" => await redis.ExecuteAsync("SMEMBERS", key),
-                _ => RedisResult.Null,
+                _ => null,
             };
-            text.AppendLine(Flatten(value));
+            text.AppendLine(value is null ? "" : Flatten(value));
         }
         return text.ToString();
     }
 
     private static string Flatten(RedisResult result) =>
-        result.Elements.Count > 0 ? string.Join(' ', result.Elements.Select(Flatten)) : result.IsNull ? "" : result.AsString() ?? "";
+        result.Resp2Type == ResultType.Array ? string.Join(' ', ((RedisResult[])result!).Select(Flatten)) : result.IsNull ? "" : result.ToString();
 
     public async ValueTask DisposeAsync()
     {
