@@ -1,0 +1,201 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ConductorApi } from '../../src/api/client';
+import { required, uniqueLogin } from '../support/environment';
+import { startCodeServer, type CodeServer } from './codeServer';
+import { Workbench } from './workbench';
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) {
+        return value;
+      }
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * The packaged extension in a real VS Code (code-server 4.100.3) driven through Debian's Chromium, against the real
+ * Api, Postgres, Redis and GitWorker the harness started: sign in, create a room, create a workspace from a local
+ * bare repository, open a conductor:// file, edit and save it, see the change through the Api; chat from the panel
+ * and see the message in the Api's history; a conflicting save is refused with a clear message.
+ */
+describe('the extension in a real VS Code', function () {
+  const apiUrl = required('CONDUCTOR_API_URL');
+  const repoUrl = required('CONDUCTOR_REPO_URL');
+  const repoToken = required('CONDUCTOR_REPO_TOKEN');
+  const codeServerBinary = required('CODE_SERVER_BIN');
+  const vsix = required('CONDUCTOR_VSIX');
+  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+  let root = '';
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let workbench: Workbench;
+
+  before(async function () {
+    this.timeout(180_000);
+    root = mkdtempSync(join(tmpdir(), 'conductor-e2e-'));
+    server = await startCodeServer({
+      binary: codeServerBinary, vsix, root: join(root, 'code-server'),
+      settings: {
+        'conductor.backendUrl': apiUrl,
+        'workbench.startupEditor': 'none',
+        'security.workspace.trust.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoCheckUpdates': false,
+        'update.mode': 'none',
+      },
+    });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
+    page = await context.newPage();
+    page.setDefaultTimeout(60_000);
+    await page.goto(server.url);
+    workbench = new Workbench(page);
+    await workbench.ready();
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close();
+    await server?.stop();
+    if (root) {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) {
+      const shot = join(tmpdir(), `conductor-e2e-failure-${Date.now()}.png`);
+      await page.screenshot({ path: shot }).catch(() => undefined);
+      console.log(`screenshot: ${shot}\nnotifications: ${JSON.stringify(await workbench.notificationTexts().catch(() => []))}\n` +
+        `code-server output (tail):\n${server?.output().slice(-4000)}`);
+    }
+  });
+
+  const login = uniqueLogin('e2e');
+  let roomId = '';
+  let asUser: ConductorApi;
+
+  it('signs in with the Api\'s dev login', async () => {
+    await workbench.runCommand('Conductor: Sign In');
+    await workbench.answer('Conductor: Sign In', login);
+    await workbench.notification(`Signed in to Conductor as ${login}`);
+    // The same user through the Api, to check what the extension did.
+    const anonymous = new ConductorApi(apiUrl);
+    const tokens = await anonymous.devLogin(login);
+    asUser = anonymous.withAccessToken(async () => tokens.access_token);
+  });
+
+  it('creates a room and becomes its host', async () => {
+    await workbench.runCommand('Conductor: Create Room');
+    await workbench.answer('Conductor: Create Room', 'E2E room');
+    await workbench.notification('Room "E2E room" created');
+    const rooms = await asUser.request<{ rooms: Array<{ room_id: string; name: string; role: string }> }>('GET', '/rooms');
+    const room = rooms.rooms.find(r => r.name === 'E2E room');
+    assert.ok(room, 'the room exists in the Api');
+    assert.equal(room.role, 'host');
+    roomId = room.room_id;
+    await page.locator('.statusbar-item', { hasText: 'ReadyToHost' }).first().waitFor();
+  });
+
+  it('refuses a bad repository URL in the wizard, then creates the workspace from the bare repository', async () => {
+    await workbench.runCommand('Conductor: Create Workspace');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: '(1/5)' }).waitFor();
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.fill('ftp://example.com/repo.git');
+    await page.locator('.quick-input-widget .quick-input-message', { hasText: 'Unsupported scheme ftp' }).waitFor();
+    await workbench.answer('(1/5)', repoUrl);
+    await workbench.answer('(2/5)', 'main');
+    await workbench.answer('(3/5)', repoToken);
+    // The confirmation shows the token masked, never in clear.
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: '(4/5)' }).waitFor();
+    const confirmation = (await page.locator('.quick-input-widget .quick-input-list').textContent()) ?? '';
+    assert.ok(!confirmation.includes(repoToken), 'the token is masked in the confirmation');
+    await workbench.pick('(4/5)', 'Create workspace');
+    await workbench.notification(`Workspace ready on session/${roomId}`, 120_000);
+    const workspace = await asUser.getWorkspace(roomId);
+    assert.equal(workspace.status, 'ready');
+    await page.locator('.statusbar-item', { hasText: 'Hosting' }).first().waitFor();
+  });
+
+  it('opens a conductor:// file, and a save reaches the workspace through the Api', async () => {
+    await workbench.runCommand('Conductor: Open Workspace File');
+    await workbench.pick('Conductor: Open Workspace File', 'README.md');
+    const editor = page.locator('.editor-instance .monaco-editor .view-lines');
+    await editor.filter({ hasText: 'Hello Conductor' }).waitFor();
+    await page.locator('.tab', { hasText: 'README.md' }).first().waitFor();
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('Edited in VS Code');
+    await page.keyboard.press('Control+S');
+    const saved = await eventually(async () => {
+      const file = await asUser.readFile(roomId, 'README.md');
+      return file.content.includes('Edited in VS Code') ? file : undefined;
+    }, 'the saved README in the Api');
+    assert.match(saved.content, /^# Team repository\nHello Conductor\nEdited in VS Code/);
+  });
+
+  it('refuses to save over a newer version someone else wrote, with a clear message', async () => {
+    const current = await asUser.readFile(roomId, 'README.md');
+    await asUser.writeFile(roomId, 'README.md', Buffer.from('# Rewritten by a teammate\n'), { ifMatch: current.etag });
+    await page.locator('.editor-instance .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(' and again');
+    await page.keyboard.press('Control+S');
+    await workbench.notification(/changed by someone else/);
+    assert.equal((await asUser.readFile(roomId, 'README.md')).content, '# Rewritten by a teammate\n');
+  });
+
+  it('sends a chat message from the panel and it is in the Api\'s history', async () => {
+    await page.keyboard.press('Escape');
+    await workbench.runCommand('Conductor: Open Panel');
+    const frame = await workbench.webviewFrame('#message');
+    await frame.locator('#connection', { hasText: 'Connected' }).waitFor();
+    await frame.locator('#members li', { hasText: login }).waitFor();
+    await frame.getByLabel('Message').fill('Hello from VS Code');
+    await frame.getByRole('button', { name: 'Send' }).click();
+    // It comes back over the socket into the panel, and it is stored.
+    await frame.locator('#messages li', { hasText: 'Hello from VS Code' }).waitFor();
+    const history = await asUser.chatHistory(roomId, { limit: 50 });
+    const sent = history.find(m => m.content === 'Hello from VS Code');
+    assert.ok(sent, 'the message is in the history');
+    assert.equal(sent.login, login);
+    // A message from someone else arrives live.
+    await asUser.postMessage(roomId, { content: 'Reply through the Api' });
+    await frame.locator('#messages li', { hasText: 'Reply through the Api' }).waitFor();
+  });
+
+  it('searches the workspace from the panel', async () => {
+    const frame = await workbench.webviewFrame('#query');
+    await frame.getByLabel('Search the workspace').fill('teammate');
+    await frame.getByRole('button', { name: 'Search' }).click();
+    await frame.locator('#results button', { hasText: 'README.md:1' }).waitFor();
+  });
+
+  it('signs out and revokes the session', async () => {
+    await workbench.runCommand('Conductor: Sign Out');
+    await workbench.notification('Signed out of Conductor');
+    await page.locator('.statusbar-item', { hasText: 'signed out' }).first().waitFor();
+  });
+});
