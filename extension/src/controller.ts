@@ -341,7 +341,15 @@ export class SessionController implements vscode.Disposable {
 
   openPanel(): void {
     this.panel.show();
+    this.syncPanel();
+  }
+
+  /** Everything the panel shows, sent again (it was just opened, or its WebView reloaded). */
+  private syncPanel(): void {
     this.render();
+    if (this.auth.isSignedIn) {
+      void this.postAiStatus().catch(error => this.panel.post({ type: 'error', message: describeError(error) }));
+    }
     if (this.chat) {
       this.panel.post({ type: 'messages', messages: this.chat.log.messages, reset: true });
       this.panel.post({ type: 'presence', users: this.chat.presentUsers });
@@ -489,7 +497,8 @@ export class SessionController implements vscode.Disposable {
       void vscode.window.showWarningMessage(`Conductor: the room connection closed: ${reason}`);
     });
     chat.on('frame', frame => {
-      if (frame.type === 'file_changed' && frame.user_id !== this.auth.user?.id) {
+      // Our own writes come back too (the event names the user, not the editor): VS Code re-stats and sees no change.
+      if (frame.type === 'file_changed') {
         this.fileSystem.notifyRemoteChange(frame.room_id, frame.path, frame.change, frame.from);
       } else if (frame.type === 'room_ended') {
         void vscode.window.showInformationMessage('The host ended this room; it is read-only now.');
@@ -522,7 +531,7 @@ export class SessionController implements vscode.Disposable {
     await this.run(`panel ${message.type}`, async () => {
       switch (message.type) {
         case 'ready':
-          this.openPanel();
+          this.syncPanel();
           return;
         case 'send':
           await this.requireChat().send({ content: message.text, kind: 'text' });
@@ -539,8 +548,28 @@ export class SessionController implements vscode.Disposable {
         case 'upload':
           await this.upload(message.name, message.contentType, Buffer.from(message.base64, 'base64'));
           return;
+        case 'aiRefresh':
+          await this.postAiStatus();
+          return;
+        case 'aiSelect':
+          await this.api.selectProvider(message.name);
+          await this.postAiStatus();
+          return;
+        case 'aiAsk':
+          try {
+            await this.api.infer(message.prompt, token => this.panel.post({ type: 'aiToken', token }));
+            this.panel.post({ type: 'aiDone', error: null });
+          } catch (error) {
+            this.panel.post({ type: 'aiDone', error: describeError(error) });
+          }
+          return;
       }
     });
+  }
+
+  private async postAiStatus(): Promise<void> {
+    const status = await this.api.aiStatus();
+    this.panel.post({ type: 'aiStatus', providers: status.providers, active: status.active_provider });
   }
 
   /** Upload proxied through the host (the WebView makes no requests), retried with exponential backoff. */

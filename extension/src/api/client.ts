@@ -1,6 +1,6 @@
 import { ApiError, BackendUnreachableError, NotSignedInError } from './errors';
 import type {
-  ApplyResult, ChangeSet, ChatMessage, CommitOutcome, DeviceFlowStart, DevicePoll, FileContent, FileEntry, FileWritten,
+  AiStatus, ApplyResult, ChangeSet, ChatMessage, CommitOutcome, DeviceFlowStart, DevicePoll, FileContent, FileEntry, FileWritten,
   Invite, JobStatus, JoinedRoom, Me, NewMessage, PolicyEvaluation, PresentUser, RoomCreated, RoomDetails, SearchHit,
   SearchOptions, TokenResponse, UploadedFile, Workspace, WorkspaceAccepted,
 } from './types';
@@ -209,6 +209,55 @@ export class ConductorApi {
     await this.request('POST', '/audit/log-apply', { body: { room_id: roomId, change_id: changeId, action, file_path: filePath } });
   }
 
+  // AI providers ---------------------------------------------------------------------------------------------------
+
+  aiStatus(): Promise<AiStatus> {
+    return this.request('GET', '/ai/status');
+  }
+
+  selectProvider(name: string): Promise<{ active_provider: string }> {
+    return this.request('POST', '/ai/select', { body: { provider_name: name } });
+  }
+
+  /**
+   * `POST /ai/infer` as server-sent events: calls `onToken` per chunk as the provider streams it; resolves at
+   * `[DONE]`, rejects with the provider's reason on an `error` event. Abort with `signal` to cancel the provider call.
+   */
+  async infer(prompt: string, onToken: (token: string) => void, signal?: AbortSignal): Promise<void> {
+    const response = await this.fetchRaw('POST', '/ai/infer', { body: { prompt }, signal, headers: { Accept: 'text/event-stream' } });
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      throw toApiError(response, isJson(response) ? safeParse(text) : undefined);
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        throw new Error('The answer stream ended before [DONE].');
+      }
+      buffer += decoder.decode(value, { stream: true });
+      let boundary: number;
+      while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        const data = event.split('\n').filter(line => line.startsWith('data:')).map(line => line.slice(5).trimStart()).join('\n');
+        if (data === '[DONE]') {
+          await reader.cancel().catch(() => undefined);
+          return;
+        }
+        const parsed = safeParse(data) as { token?: string; error?: string } | undefined;
+        if (parsed?.error) {
+          throw new Error(`The AI provider failed: ${parsed.error}`);
+        }
+        if (typeof parsed?.token === 'string') {
+          onToken(parsed.token);
+        }
+      }
+    }
+  }
+
   // Shared files ---------------------------------------------------------------------------------------------------
 
   uploadFile(roomId: string, name: string, bytes: Uint8Array, contentType: string): Promise<UploadedFile> {
@@ -226,6 +275,16 @@ export class ConductorApi {
 
   private async send(method: string, path: string, options: RequestOptions, acceptedErrors: readonly number[] = []):
     Promise<{ status: number; body: unknown }> {
+    const response = await this.fetchRaw(method, path, options);
+    const text = await response.text();
+    const parsed = text.length > 0 && isJson(response) ? safeParse(text) : undefined;
+    if (response.ok || acceptedErrors.includes(response.status)) {
+      return { status: response.status, body: parsed };
+    }
+    throw toApiError(response, parsed);
+  }
+
+  private async fetchRaw(method: string, path: string, options: RequestOptions): Promise<Response> {
     const url = new URL(path, this.baseUrl);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value === undefined) {
@@ -250,21 +309,14 @@ export class ConductorApi {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(options.body);
     }
-    let response: Response;
     try {
-      response = await this.fetchImpl(url, { method, headers, body, signal: options.signal });
+      return await this.fetchImpl(url, { method, headers, body, signal: options.signal });
     } catch (error) {
       if (options.signal?.aborted) {
         throw error;
       }
       throw new BackendUnreachableError(this.baseUrl, error);
     }
-    const text = await response.text();
-    const parsed = text.length > 0 && isJson(response) ? safeParse(text) : undefined;
-    if (response.ok || acceptedErrors.includes(response.status)) {
-      return { status: response.status, body: parsed };
-    }
-    throw toApiError(response, parsed);
   }
 }
 

@@ -233,6 +233,14 @@ export interface UploadedFile {
 
 export interface ProviderStatus {
   readonly name: string;
+  readonly kind: string;
+  readonly model: string;
   readonly available: boolean;
   readonly latency_ms: number | null;
+  readonly error?: string | null;
+}
+
+export interface AiStatus {
+  readonly providers: readonly ProviderStatus[];
+  readonly active_provider: string;
 }

@@ -73,13 +73,14 @@ export class ConductorFileSystemProvider implements vscode.FileSystemProvider {
     this.changes.fire([{ type: vscode.FileChangeType.Created, uri }]);
   }
 
-  /** A `file_changed` room event from another member: forget our etag and tell VS Code to reload. */
+  /**
+   * A `file_changed` room event: tell VS Code, which re-stats the file and reloads a clean editor (that read takes the
+   * new etag). The etag we hold is kept on purpose: a dirty editor saved later must still be refused as a conflict.
+   */
   notifyRemoteChange(roomId: string, path: string, change: 'created' | 'changed' | 'deleted' | 'renamed', from?: string): void {
-    this.files.invalidate(roomId, path);
     const uri = fileUri(roomId, path);
     const events: vscode.FileChangeEvent[] = [];
     if (change === 'renamed' && from) {
-      this.files.invalidate(roomId, from);
       events.push({ type: vscode.FileChangeType.Deleted, uri: fileUri(roomId, from) }, { type: vscode.FileChangeType.Created, uri });
     } else {
       const type = change === 'created' ? vscode.FileChangeType.Created : change === 'deleted' ? vscode.FileChangeType.Deleted : vscode.FileChangeType.Changed;

@@ -104,7 +104,8 @@ export class CollaborationPanel implements vscode.Disposable {
   #messages .login { font-weight: bold; margin-right: 4px; }
   #messages pre { background: var(--vscode-textCodeBlock-background); padding: 4px; overflow-x: auto; }
   #members { list-style: none; padding: 0; display: flex; gap: 8px; flex-wrap: wrap; }
-  textarea, input[type=text] { width: 100%; box-sizing: border-box; background: var(--vscode-input-background); color: var(--vscode-input-foreground); border: 1px solid var(--vscode-input-border, transparent); }
+  #answer { white-space: pre-wrap; }
+  textarea, input[type=text], select { width: 100%; box-sizing: border-box; background: var(--vscode-input-background); color: var(--vscode-input-foreground); border: 1px solid var(--vscode-input-border, transparent); }
   button { background: var(--vscode-button-background); color: var(--vscode-button-foreground); border: none; padding: 4px 10px; margin: 4px 4px 4px 0; cursor: pointer; }
   #results button { background: none; color: var(--vscode-textLink-foreground); padding: 0; text-align: left; }
   .error { color: var(--vscode-errorForeground); }
@@ -129,6 +130,15 @@ export class CollaborationPanel implements vscode.Disposable {
 <input id="query" type="text">
 <button id="search">Search</button>
 <ul id="results" aria-label="Search results"></ul>
+<h2>AI</h2>
+<ul id="providers" aria-label="AI providers"></ul>
+<label for="provider">AI provider</label>
+<select id="provider"></select>
+<button id="refreshAi">Refresh</button>
+<label for="prompt">Ask the AI</label>
+<textarea id="prompt" rows="2"></textarea>
+<button id="ask">Ask</button>
+<div id="answer" aria-label="AI answer" aria-live="polite"></div>
 <div id="error" class="error" role="alert"></div>
 <script nonce="${nonce}" src="${script.toString()}"></script>
 </body>

@@ -1,4 +1,4 @@
-import type { ChatMessage, PresentUser, SearchHit } from '../api/types';
+import type { ChatMessage, PresentUser, ProviderStatus, SearchHit } from '../api/types';
 import type { SessionState } from '../session/stateMachine';
 
 /** Messages the extension host posts to the WebView. */
@@ -10,6 +10,9 @@ export type HostToWebview =
   | { readonly type: 'connection'; readonly status: 'connected' | 'reconnecting' | 'closed'; readonly detail: string | null }
   | { readonly type: 'searchResults'; readonly query: string; readonly hits: readonly SearchHit[] }
   | { readonly type: 'uploadResult'; readonly ok: boolean; readonly message: string }
+  | { readonly type: 'aiStatus'; readonly providers: readonly ProviderStatus[]; readonly active: string }
+  | { readonly type: 'aiToken'; readonly token: string }
+  | { readonly type: 'aiDone'; readonly error: string | null }
   | { readonly type: 'error'; readonly message: string };
 
 /** Messages the WebView posts to the extension host. Every one is validated by {@link parseWebviewMessage}. */
@@ -19,7 +22,10 @@ export type WebviewToHost =
   | { readonly type: 'typing' }
   | { readonly type: 'search'; readonly query: string }
   | { readonly type: 'openHit'; readonly path: string; readonly line: number; readonly column: number }
-  | { readonly type: 'upload'; readonly name: string; readonly contentType: string; readonly base64: string; readonly size: number };
+  | { readonly type: 'upload'; readonly name: string; readonly contentType: string; readonly base64: string; readonly size: number }
+  | { readonly type: 'aiRefresh' }
+  | { readonly type: 'aiSelect'; readonly name: string }
+  | { readonly type: 'aiAsk'; readonly prompt: string };
 
 /** The WebView is untrusted input: anything not exactly one of the shapes above is dropped. */
 export function parseWebviewMessage(value: unknown): WebviewToHost | undefined {
@@ -30,7 +36,12 @@ export function parseWebviewMessage(value: unknown): WebviewToHost | undefined {
   switch (message.type) {
     case 'ready':
     case 'typing':
+    case 'aiRefresh':
       return { type: message.type };
+    case 'aiSelect':
+      return typeof message.name === 'string' && /^[a-z0-9_-]{1,40}$/.test(message.name) ? { type: 'aiSelect', name: message.name } : undefined;
+    case 'aiAsk':
+      return typeof message.prompt === 'string' && message.prompt.trim().length > 0 ? { type: 'aiAsk', prompt: message.prompt } : undefined;
     case 'send':
       return typeof message.text === 'string' && message.text.trim().length > 0 ? { type: 'send', text: message.text } : undefined;
     case 'search':

@@ -31,6 +31,22 @@ const query = element<HTMLInputElement>('query');
 const search = element<HTMLButtonElement>('search');
 const results = element<HTMLUListElement>('results');
 const error = element<HTMLDivElement>('error');
+const providers = element<HTMLUListElement>('providers');
+const provider = element<HTMLSelectElement>('provider');
+const refreshAi = element<HTMLButtonElement>('refreshAi');
+const prompt = element<HTMLTextAreaElement>('prompt');
+const ask = element<HTMLButtonElement>('ask');
+const answer = element<HTMLDivElement>('answer');
+
+refreshAi.addEventListener('click', () => vscode.postMessage({ type: 'aiRefresh' }));
+provider.addEventListener('change', () => vscode.postMessage({ type: 'aiSelect', name: provider.value }));
+ask.addEventListener('click', () => {
+  if (prompt.value.trim().length > 0) {
+    answer.textContent = '';
+    ask.disabled = true;
+    vscode.postMessage({ type: 'aiAsk', prompt: prompt.value });
+  }
+});
 
 let typingTimer: ReturnType<typeof setTimeout> | undefined;
 let lastTypingSent = 0;
@@ -173,6 +189,30 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
     case 'uploadResult':
       uploadResult.textContent = message.message;
       uploadResult.className = message.ok ? '' : 'error';
+      break;
+    case 'aiStatus':
+      providers.replaceChildren(...message.providers.map(p => {
+        const item = document.createElement('li');
+        item.textContent = `${p.name} (${p.kind}, ${p.model}): ${p.available ? `available, ${p.latency_ms ?? '?'} ms` : `unavailable${p.error ? ` (${p.error})` : ''}`}`;
+        return item;
+      }));
+      provider.replaceChildren(...message.providers.map(p => {
+        const option = document.createElement('option');
+        option.value = p.name;
+        option.textContent = p.name;
+        option.disabled = !p.available;
+        option.selected = p.name === message.active;
+        return option;
+      }));
+      break;
+    case 'aiToken':
+      answer.textContent += message.token;
+      break;
+    case 'aiDone':
+      ask.disabled = false;
+      if (message.error) {
+        answer.textContent += `\n[${message.error}]`;
+      }
       break;
     case 'error':
       error.textContent = message.message;

@@ -59,6 +59,8 @@ describe('the extension in a real VS Code', function () {
         'telemetry.telemetryLevel': 'off',
         'extensions.autoCheckUpdates': false,
         'update.mode': 'none',
+        // VS Code for the web saves after a delay by default; the tests need a dirty editor to stay dirty.
+        'files.autoSave': 'off',
       },
     });
     browser = await chromium.launch({
@@ -156,15 +158,34 @@ describe('the extension in a real VS Code', function () {
     assert.match(saved.content, /^# Team repository\nHello Conductor\nEdited in VS Code/);
   });
 
-  it('refuses to save over a newer version someone else wrote, with a clear message', async () => {
+  it('refreshes an open editor when a teammate changes the file', async () => {
     const current = await asUser.readFile(roomId, 'README.md');
     await asUser.writeFile(roomId, 'README.md', Buffer.from('# Rewritten by a teammate\n'), { ifMatch: current.etag });
-    await page.locator('.editor-instance .monaco-editor .view-lines').click();
+    // The file_changed room event reaches the extension over the socket and VS Code reloads the clean editor.
+    await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'Rewritten by a teammate' }).waitFor();
+  });
+
+  it('refuses to save over a newer version someone else wrote, with a clear message', async () => {
+    const editor = page.locator('.editor-instance .monaco-editor .view-lines');
+    await editor.click();
     await page.keyboard.press('Control+End');
-    await page.keyboard.type(' and again');
+    await page.keyboard.type('my unsaved line');
+    await page.locator('.tab.dirty', { hasText: 'README.md' }).first().waitFor();
+    const current = await asUser.readFile(roomId, 'README.md');
+    await asUser.writeFile(roomId, 'README.md', Buffer.from('# Teammate again\n'), { ifMatch: current.etag });
+    await page.waitForTimeout(1000); // let the change event arrive: a dirty editor is not reloaded
+    await editor.click();
     await page.keyboard.press('Control+S');
-    await workbench.notification(/changed by someone else/);
-    assert.equal((await asUser.readFile(roomId, 'README.md')).content, '# Rewritten by a teammate\n');
+    // VS Code sees the newer modification time and offers to compare or overwrite; choosing Overwrite must still not
+    // replace the teammate's version: the Api refuses the stale etag and we say why.
+    const newer = page.locator('.notifications-toasts .notification-toast', { hasText: 'The content of the file is newer' }).first();
+    await newer.waitFor();
+    await newer.getByRole('button', { name: 'Overwrite' }).click();
+    await workbench.notification(/changed by someone else since you opened it/);
+    assert.equal((await asUser.readFile(roomId, 'README.md')).content, '# Teammate again\n');
+    // Reverting takes the teammate's version (and its etag): the editor is clean and in step again.
+    await workbench.runCommand('File: Revert File');
+    await editor.filter({ hasText: 'Teammate again' }).waitFor();
   });
 
   it('sends a chat message from the panel and it is in the Api\'s history', async () => {
@@ -173,7 +194,7 @@ describe('the extension in a real VS Code', function () {
     const frame = await workbench.webviewFrame('#message');
     await frame.locator('#connection', { hasText: 'Connected' }).waitFor();
     await frame.locator('#members li', { hasText: login }).waitFor();
-    await frame.getByLabel('Message').fill('Hello from VS Code');
+    await frame.getByRole('textbox', { name: 'Message', exact: true }).fill('Hello from VS Code');
     await frame.getByRole('button', { name: 'Send' }).click();
     // It comes back over the socket into the panel, and it is stored.
     await frame.locator('#messages li', { hasText: 'Hello from VS Code' }).waitFor();
@@ -188,9 +209,40 @@ describe('the extension in a real VS Code', function () {
 
   it('searches the workspace from the panel', async () => {
     const frame = await workbench.webviewFrame('#query');
-    await frame.getByLabel('Search the workspace').fill('teammate');
+    await frame.getByLabel('Search the workspace').fill('Teammate again');
     await frame.getByRole('button', { name: 'Search' }).click();
     await frame.locator('#results button', { hasText: 'README.md:1' }).waitFor();
+  });
+
+  it('shows the AI providers in the panel and streams an answer', async () => {
+    const frame = await workbench.webviewFrame('#prompt');
+    await frame.locator('#providers li', { hasText: /mock \(mock, .*\): available/ }).waitFor();
+    await frame.getByRole('textbox', { name: 'Ask the AI' }).fill('hello world');
+    await frame.getByRole('button', { name: 'Ask' }).click();
+    await frame.locator('#answer', { hasText: 'Mock answer (2 words): hello world' }).waitFor();
+  });
+
+  it('generates changes, shows the policy decision, applies the reviewed change and audits it', async () => {
+    // The README is open in an editor, so it is the context the mock agent changes.
+    await page.locator('.tab', { hasText: 'README.md' }).first().click();
+    await workbench.runCommand('Conductor: Generate Changes');
+    await workbench.answer('Conductor: Generate Changes', 'Explain the project');
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.filter({ hasText: /policy says apply all/ }).waitFor();
+    await dialog.getByRole('button', { name: 'Review' }).click();
+    await page.locator('.tab', { hasText: /README\.md.*modify/ }).first().waitFor();
+    await workbench.pick(/modify README\.md/, 'Apply');
+    await workbench.notification('Changes: 1 applied, 0 skipped');
+    const readme = await asUser.readFile(roomId, 'README.md');
+    assert.match(readme.content, /Explain the project/);
+    const audit = await asUser.request<{ entries: Array<{ action: string; file_path: string }> }>('GET', '/audit', { query: { room_id: roomId } });
+    assert.ok(audit.entries.some(e => e.action === 'applied' && e.file_path === 'README.md'), JSON.stringify(audit.entries));
+  });
+
+  it('commits and pushes the session branch', async () => {
+    await workbench.runCommand('Conductor: Commit and Push');
+    await workbench.answer('Conductor: Commit and Push', 'Work from VS Code');
+    await workbench.notification(/Committed [0-9a-f]{12} and pushed session\//, 120_000);
   });
 
   it('signs out and revokes the session', async () => {
