@@ -1,20 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-
-/** A free TCP port on 127.0.0.1 (bound and released; code-server binds it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface CodeServer {
   readonly url: string;
@@ -44,27 +30,30 @@ export async function startCodeServer(options: {
   if (install.status !== 0 || !/was successfully installed/.test(install.stdout + install.stderr)) {
     throw new Error(`Installing the .vsix into code-server failed (${install.status}):\n${install.stdout}\n${install.stderr}`);
   }
-  const port = await freePort();
   let output = '';
+  // Port 0: the kernel picks a free port (no race with other processes) and code-server logs which one.
   const child: ChildProcess = spawn(options.binary, [
-    '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
-    '--disable-workspace-trust', '--disable-getting-started-override', ...common, folder,
+    '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--config', join(options.root, 'config.yaml'), '--disable-telemetry',
+    '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', ...common, folder,
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CS_DISABLE_PROXY: '1' } });
   child.stdout?.on('data', chunk => { output += String(chunk); });
   child.stderr?.on('data', chunk => { output += String(chunk); });
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
+  let url = '';
   for (;;) {
     if (child.exitCode !== null) {
       throw new Error(`code-server exited with ${child.exitCode}:\n${output}`);
     }
-    try {
-      const response = await fetch(`${url}/healthz`);
-      if (response.ok) {
-        break;
+    const listening = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+    if (listening) {
+      url = listening[1]!;
+      try {
+        if ((await fetch(`${url}/healthz`)).ok) {
+          break;
+        }
+      } catch {
+        // not answering yet
       }
-    } catch {
-      // not listening yet
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

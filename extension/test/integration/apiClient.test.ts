@@ -145,6 +145,19 @@ describe('the Api client against a real Conductor Api', function () {
     }
   });
 
+  it('reads the AI providers\' status and streams an answer token by token', async () => {
+    const { api, auth } = await signedIn(baseUrl, uniqueLogin('carol'));
+    sessions.push(auth);
+    const status = await api.aiStatus();
+    assert.ok(status.providers.some(p => p.name === 'mock'), JSON.stringify(status));
+    assert.equal(typeof status.active_provider, 'string');
+    const tokens: string[] = [];
+    await api.infer('one two three', token => tokens.push(token));
+    assert.ok(tokens.length > 1, 'streamed in several tokens');
+    assert.equal(tokens.join(''), 'Mock answer (3 words): one two three');
+    await assert.rejects(api.selectProvider('no-such-provider'), (error: unknown) => error instanceof ApiError && error.status === 400);
+  });
+
   describe('the conductor:// file logic over the workspace file API', () => {
     let roomId = '';
     let alice: Awaited<ReturnType<typeof signedIn>>;
@@ -232,6 +245,25 @@ describe('the Api client against a real Conductor Api', function () {
       assert.deepEqual(await alice.api.listFiles(roomId, 'docs', true), []);
       await files.delete(roomId, '/new.txt', false);
       await assert.rejects(alice.api.readFile(roomId, 'new.txt'), (error: unknown) => error instanceof ApiError && error.status === 404);
+    });
+
+    it('generates changes, evaluates the policy, applies one and audits the skipped one', async () => {
+      const set = await alice.api.generateChanges(roomId, 'Add a note', ['README.md', 'src/app.cs']);
+      assert.deepEqual(set.changes.map(c => [c.file_path, c.type]).sort(), [['README.md', 'modify'], ['src/app.cs', 'modify']]);
+      const policy = await alice.api.evaluatePolicy(set.change_set_id);
+      assert.ok(['apply_all', 'review_required', 'reject_all'].includes(policy.decision));
+      assert.ok(Array.isArray(policy.reasons));
+      const [readme, app] = [set.changes.find(c => c.file_path === 'README.md')!, set.changes.find(c => c.file_path === 'src/app.cs')!];
+      const results = await alice.api.applyChanges(set.change_set_id, [readme.id]);
+      assert.deepEqual(results.map(r => [r.file_path, r.outcome]), [['README.md', 'applied']]);
+      await alice.api.logDecision(roomId, app.id, 'skipped', app.file_path);
+      const audit = await alice.api.request<{ entries: Array<{ action: string; source: string; file_path: string }> }>('GET', '/audit', { query: { room_id: roomId } });
+      assert.ok(audit.entries.some(e => e.action === 'applied' && e.file_path === 'README.md'), JSON.stringify(audit.entries));
+      assert.ok(audit.entries.some(e => e.action === 'skipped' && e.source === 'client' && e.file_path === 'src/app.cs'), JSON.stringify(audit.entries));
+      assert.match((await alice.api.readFile(roomId, 'README.md')).content, /Add a note/);
+      // Applying it again is refused, not applied twice.
+      const again = await alice.api.applyChanges(set.change_set_id, [readme.id]);
+      assert.notEqual(again[0]?.outcome, 'applied');
     });
 
     it('searches and commits through the client', async () => {
