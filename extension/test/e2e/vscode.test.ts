@@ -214,6 +214,28 @@ describe('the extension in a real VS Code', function () {
     await frame.locator('#results button', { hasText: 'README.md:1' }).waitFor();
   });
 
+  it('shares a file from the panel through the extension host', async () => {
+    const frame = await workbench.webviewFrame('#upload');
+    await frame.locator('#upload').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shared from VS Code\n') });
+    await frame.locator('#uploadResult', { hasText: 'Shared notes.txt.' }).waitFor();
+    await frame.locator('#messages li', { hasText: 'shared notes.txt' }).waitFor();
+    const files = await asUser.request<{ files: Array<{ filename: string; size: number }> }>('GET', `/rooms/${roomId}/files`);
+    assert.deepEqual(files.files.map(f => [f.filename, f.size]), [['notes.txt', 20]]);
+  });
+
+  it('shares the editor selection as a code snippet', async () => {
+    await page.locator('.tab', { hasText: 'README.md' }).first().click();
+    await page.locator('.editor-instance .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End');
+    await workbench.runCommand('Conductor: Share Selection', { keepSelection: true });
+    await workbench.notification('Shared README.md:1-1 with the room');
+    // The snippet went over the socket: wait until it is stored.
+    const snippet = await eventually(async () => (await asUser.chatHistory(roomId, { limit: 50 })).find(m => m.kind === 'code_snippet'),
+      'the code_snippet message in the history');
+    assert.deepEqual(snippet.content, { file: 'README.md', language: 'markdown', start_line: 1, end_line: 1, code: '# Teammate again' });
+  });
+
   it('shows the AI providers in the panel and streams an answer', async () => {
     const frame = await workbench.webviewFrame('#prompt');
     await frame.locator('#providers li', { hasText: /mock \(mock, .*\): available/ }).waitFor();
@@ -243,6 +265,16 @@ describe('the extension in a real VS Code', function () {
     await workbench.runCommand('Conductor: Commit and Push');
     await workbench.answer('Conductor: Commit and Push', 'Work from VS Code');
     await workbench.notification(/Committed [0-9a-f]{12} and pushed session\//, 120_000);
+  });
+
+  it('restores the session and the room after the window reloads', async () => {
+    await workbench.runCommand('Developer: Reload Window');
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    // The tokens come back from SecretStorage and the room from global state: no sign-in, same room, same state.
+    await page.locator('.statusbar-item', { hasText: 'Hosting · E2E room' }).first().waitFor({ timeout: 90_000 });
+    await workbench.runCommand('Conductor: Open Panel');
+    const frame = await workbench.webviewFrame('#messages');
+    await frame.locator('#messages li', { hasText: 'Hello from VS Code' }).waitFor();
   });
 
   it('signs out and revokes the session', async () => {

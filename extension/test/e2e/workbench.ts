@@ -10,9 +10,11 @@ export class Workbench {
     await this.page.locator('.statusbar-item', { hasText: 'Conductor' }).first().waitFor({ timeout: 90_000 });
   }
 
-  /** F1, the command's palette title, Enter. */
-  async runCommand(title: string): Promise<void> {
-    await this.page.keyboard.press('Escape');
+  /** F1, the command's palette title, Enter. `keepSelection`: no Escape first (in an editor it clears the selection). */
+  async runCommand(title: string, options: { keepSelection?: boolean } = {}): Promise<void> {
+    if (!options.keepSelection) {
+      await this.page.keyboard.press('Escape');
+    }
     await this.page.keyboard.press('F1');
     const input = this.page.locator('.quick-input-widget .quick-input-box input');
     await input.waitFor({ state: 'visible' });
