@@ -102,12 +102,13 @@ export class SessionController implements vscode.Disposable {
     if (!user) {
       return;
     }
-    const saved = this.context.globalState.get<CurrentRoom & { hosting?: boolean }>(RoomStateKey);
+    const saved = this.context.globalState.get<CurrentRoom>(RoomStateKey);
     if (saved) {
       try {
-        await this.api.getRoom(saved.id);
-        this.enterRoom(saved, saved.role === 'host' ? 'host' : 'guest');
-        if (saved.role === 'host' && saved.hosting) {
+        // The Api is the authority: still a member, still the host, and does the workspace exist?
+        const room = await this.api.getRoom(saved.id);
+        this.enterRoom({ id: room.room_id, name: room.name, role: room.role }, room.role);
+        if (room.role === 'host' && await this.workspaceIsReady(room.room_id)) {
           this.machine.startCreatingWorkspace();
           this.machine.workspaceReady();
         }
@@ -523,7 +524,18 @@ export class SessionController implements vscode.Disposable {
 
   private async saveRoom(): Promise<void> {
     if (this.room) {
-      await this.context.globalState.update(RoomStateKey, { ...this.room, hosting: this.machine.state === 'Hosting' });
+      await this.context.globalState.update(RoomStateKey, this.room);
+    }
+  }
+
+  private async workspaceIsReady(roomId: string): Promise<boolean> {
+    try {
+      return (await this.api.getWorkspace(roomId)).status === 'ready';
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        return false;
+      }
+      throw error;
     }
   }
 
