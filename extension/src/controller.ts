@@ -40,7 +40,7 @@ export class SessionController implements vscode.Disposable {
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.connect();
-    this.fileSystem = new ConductorFileSystemProvider(this.filesProxy());
+    this.fileSystem = new ConductorFileSystemProvider(() => this.files);
     this.panel = new CollaborationPanel(context.extensionUri, message => void this.onPanelMessage(message));
     this.statusBar.command = 'conductor.openPanel';
     this.disposables.push(
@@ -68,16 +68,6 @@ export class SessionController implements vscode.Disposable {
 
   private get workspaceEnabled(): boolean {
     return vscode.workspace.getConfiguration('conductor').get<boolean>('enableWorkspace', true);
-  }
-
-  /** A stable object for the file system provider even when the backend URL (and so the Api client) changes. */
-  private filesProxy(): WorkspaceFiles {
-    return new Proxy({} as WorkspaceFiles, {
-      get: (_target, property) => {
-        const value = Reflect.get(this.files, property) as unknown;
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(this.files) : value;
-      },
-    });
   }
 
   private connect(): void {

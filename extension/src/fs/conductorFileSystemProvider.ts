@@ -20,7 +20,12 @@ export class ConductorFileSystemProvider implements vscode.FileSystemProvider {
   private readonly changes = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
   readonly onDidChangeFile = this.changes.event;
 
-  constructor(private readonly files: WorkspaceFiles) {}
+  /** `current` gives the file logic for the configured backend (it is replaced when conductor.backendUrl changes). */
+  constructor(private readonly current: () => WorkspaceFiles) {}
+
+  private get files(): WorkspaceFiles {
+    return this.current();
+  }
 
   watch(): vscode.Disposable {
     // Changes arrive as room events on the chat socket (see notifyRemoteChange); there is nothing to start per watch.
