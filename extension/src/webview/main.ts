@@ -1,7 +1,7 @@
 // The collaboration panel's script (runs inside the WebView, bundled for the browser). It renders what the host
 // posts and posts the user's actions back; it never talks to the network itself.
 import type { ChatMessage, CodeSnippet, FileAttachment } from '../api/types';
-import type { HostToWebview, WebviewToHost } from '../panel/messages';
+import { MaxUploadBytes, uploadTooLargeMessage, type HostToWebview, type WebviewToHost } from '../panel/messages';
 
 interface VsCodeApi {
   postMessage(message: WebviewToHost): void;
@@ -91,6 +91,14 @@ upload.addEventListener('change', () => {
   if (!file) {
     return;
   }
+  if (file.size > MaxUploadBytes) {
+    // Said here, before the bytes cross to the host (which checks again).
+    uploadResult.textContent = uploadTooLargeMessage(file.name, file.size);
+    uploadResult.className = 'error';
+    upload.value = '';
+    return;
+  }
+  uploadResult.className = '';
   uploadResult.textContent = `Uploading ${file.name}…`;
   void file.arrayBuffer().then(buffer => {
     vscode.postMessage({ type: 'upload', name: file.name, contentType: file.type || 'application/octet-stream', base64: toBase64(buffer), size: file.size });

@@ -219,6 +219,9 @@ describe('the extension in a real VS Code', function () {
     await frame.locator('#upload').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shared from VS Code\n') });
     await frame.locator('#uploadResult', { hasText: 'Shared notes.txt.' }).waitFor();
     await frame.locator('#messages li', { hasText: 'shared notes.txt' }).waitFor();
+    // Over the 20 MB limit: a friendly message, nothing uploaded.
+    await frame.locator('#upload').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(21 * 1024 * 1024) });
+    await frame.locator('#uploadResult', { hasText: 'big.bin is 21.0 MB: files can be at most 20 MB.' }).waitFor();
     const files = await asUser.request<{ files: Array<{ filename: string; size: number }> }>('GET', `/rooms/${roomId}/files`);
     assert.deepEqual(files.files.map(f => [f.filename, f.size]), [['notes.txt', 20]]);
   });
