@@ -6,6 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { ConductorApi } from '../../src/api/client';
 import { required, uniqueLogin } from '../support/environment';
 import { startCodeServer, type CodeServer } from './codeServer';
+import { CuttableProxy } from './cuttableProxy';
 import { Workbench } from './workbench';
 
 async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
@@ -46,14 +47,17 @@ describe('the extension in a real VS Code', function () {
   let browser: Browser | undefined;
   let page: Page;
   let workbench: Workbench;
+  const proxy = new CuttableProxy();
 
   before(async function () {
     this.timeout(180_000);
     root = mkdtempSync(join(tmpdir(), 'conductor-e2e-'));
+    // VS Code reaches the Api through a proxy the test can cut; the test's own Api calls go direct.
+    const backendUrl = await proxy.start(new URL(apiUrl));
     server = await startCodeServer({
       binary: codeServerBinary, vsix, root: join(root, 'code-server'),
       settings: {
-        'conductor.backendUrl': apiUrl,
+        'conductor.backendUrl': backendUrl,
         'workbench.startupEditor': 'none',
         'security.workspace.trust.enabled': false,
         'telemetry.telemetryLevel': 'off',
@@ -81,6 +85,7 @@ describe('the extension in a real VS Code', function () {
     this.timeout(30_000);
     await browser?.close();
     await server?.stop();
+    await proxy.stop();
     if (root) {
       rmSync(root, { recursive: true, force: true });
     }
@@ -205,6 +210,18 @@ describe('the extension in a real VS Code', function () {
     // A message from someone else arrives live.
     await asUser.postMessage(roomId, { content: 'Reply through the Api' });
     await frame.locator('#messages li', { hasText: 'Reply through the Api' }).waitFor();
+  });
+
+  it('shows the lost connection, then reconnects and recovers the messages sent meanwhile', async () => {
+    const frame = await workbench.webviewFrame('#messages');
+    proxy.cut();
+    await page.locator('.statusbar-item', { hasText: 'BackendDisconnected' }).first().waitFor();
+    await frame.locator('#connection', { hasText: 'Reconnecting' }).waitFor();
+    await asUser.postMessage(roomId, { content: 'Sent while you were away' });
+    proxy.restore();
+    await page.locator('.statusbar-item', { hasText: 'Hosting · E2E room' }).first().waitFor();
+    await frame.locator('#connection', { hasText: 'Connected' }).waitFor();
+    await frame.locator('#messages li', { hasText: 'Sent while you were away' }).waitFor();
   });
 
   it('searches the workspace from the panel', async () => {
