@@ -161,6 +161,8 @@ describe('the extension in a real VS Code', function () {
       return file.content.includes('Edited in VS Code') ? file : undefined;
     }, 'the saved README in the Api');
     assert.match(saved.content, /^# Team repository\nHello Conductor\nEdited in VS Code/);
+    // VS Code finishes a save with a stat of the file; wait for that too before anyone else writes it.
+    await page.locator('.tab.dirty', { hasText: 'README.md' }).waitFor({ state: 'hidden' });
   });
 
   it('refreshes an open editor when a teammate changes the file', async () => {
