@@ -290,8 +290,10 @@ describe('the extension in a real VS Code', function () {
   });
 
   it('restores the session and the room after the window reloads', async () => {
+    const reloaded = page.waitForEvent('load', { timeout: 90_000 });
     await workbench.runCommand('Developer: Reload Window');
-    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await reloaded;
+    await workbench.ready();
     // The tokens come back from SecretStorage and the room from global state: no sign-in, same room, same state.
     await page.locator('.statusbar-item', { hasText: 'Hosting · E2E room' }).first().waitFor({ timeout: 90_000 });
     await workbench.runCommand('Conductor: Open Panel');
