@@ -1,3 +1,4 @@
+using Conductor.Tests.Auth;
 using Conductor.Tests.Infrastructure;
 using Conductor.Tests.Workspaces;
 using Xunit.Abstractions;
@@ -47,9 +48,14 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
     private async Task<RunningSystem> StartSystemAsync()
     {
         var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
+        var gitHub = await FakeGitHub.StartAsync();
+        var approver = new DeviceApprover(gitHub, "octo-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
             env.Jobs.Overrides["Auth:DevLogin"] = "true";
+            env.Jobs.Overrides["Auth:GitHub:ClientId"] = FakeGitHub.ClientId;
+            env.Jobs.Overrides["Auth:GitHub:BaseUrl"] = gitHub.BaseUrl.AbsoluteUri;
+            env.Jobs.Overrides["Auth:GitHub:ApiUrl"] = gitHub.ApiUrl.AbsoluteUri;
             // The integration suite signs in many users at once from one address.
             env.Jobs.Overrides["Auth:RateLimit:PermitLimit"] = "1000";
             await env.StartHostAsync();
@@ -57,15 +63,18 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
             await env.StartWorkerAsync();
             var api = ServiceInstance.Start("Conductor.Api", env.Jobs.ProcessEnvironment());
             var url = await api.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
-            return new RunningSystem(env, api, new Dictionary<string, string>
+            return new RunningSystem(env, gitHub, approver, api, new Dictionary<string, string>
             {
                 ["CONDUCTOR_API_URL"] = url.ToString().TrimEnd('/'),
                 ["CONDUCTOR_REPO_URL"] = env.Server.UrlOf("team.git"),
                 ["CONDUCTOR_REPO_TOKEN"] = env.Token,
+                ["CONDUCTOR_GITHUB_LOGIN"] = approver.Login,
             }, env.Token);
         }
         catch
         {
+            await approver.DisposeAsync();
+            await gitHub.DisposeAsync();
             await env.DisposeAsync();
             throw;
         }
@@ -73,12 +82,14 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
 
     private static string Tail(string text) => text.Length > 8000 ? text[^8000..] : text;
 
-    private sealed record RunningSystem(WorkspaceTestEnvironment Workspace, ServiceInstance Api,
+    private sealed record RunningSystem(WorkspaceTestEnvironment Workspace, FakeGitHub GitHub, DeviceApprover Approver, ServiceInstance Api,
         IReadOnlyDictionary<string, string> Environment, string RepositoryToken) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
             await Api.DisposeAsync();
+            await Approver.DisposeAsync();
+            await GitHub.DisposeAsync();
             await Workspace.DisposeAsync();
         }
     }

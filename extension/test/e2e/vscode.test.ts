@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ConductorApi } from '../../src/api/client';
+import { parseInvite } from '../../src/validation';
 import { required, uniqueLogin } from '../support/environment';
 import { startCodeServer, type CodeServer } from './codeServer';
 import { CuttableProxy } from './cuttableProxy';
@@ -101,6 +102,12 @@ describe('the extension in a real VS Code', function () {
   });
 
   const login = uniqueLogin('e2e');
+
+  async function signedInElsewhere(name: string): Promise<ConductorApi> {
+    const anonymous = new ConductorApi(apiUrl);
+    const tokens = await anonymous.devLogin(name);
+    return anonymous.withAccessToken(async () => tokens.access_token);
+  }
   let roomId = '';
   let asUser: ConductorApi;
 
@@ -299,6 +306,31 @@ describe('the extension in a real VS Code', function () {
     await workbench.runCommand('Conductor: Open Panel');
     const frame = await workbench.webviewFrame('#messages');
     await frame.locator('#messages li', { hasText: 'Hello from VS Code' }).waitFor();
+  });
+
+  it('copies an invite link that lets a teammate join the room', async () => {
+    await workbench.runCommand('Conductor: Copy Invite Link');
+    await workbench.notification('Invite link copied');
+    const link = await page.evaluate(() => navigator.clipboard.readText());
+    const token = parseInvite(link);
+    assert.ok(token, `an invite link in the clipboard: ${link}`);
+    const teammate = await signedInElsewhere(uniqueLogin('mate'));
+    assert.deepEqual(await teammate.joinRoom(token), { room_id: roomId, role: 'guest' });
+  });
+
+  it('leaves the session and joins another room from a pasted invite link', async () => {
+    await workbench.runCommand('Conductor: Leave Session');
+    await workbench.notification('Left the session in "E2E room"');
+    await page.locator('.statusbar-item', { hasText: 'Conductor: Idle' }).first().waitFor();
+    const other = await signedInElsewhere(uniqueLogin('other'));
+    const otherRoom = await other.createRoom('Other room');
+    const invite = await other.createInvite(otherRoom.room_id);
+    await workbench.runCommand('Conductor: Join Room');
+    await workbench.answer('Conductor: Join Room', invite.url);
+    await workbench.notification('Joined room "Other room"');
+    await page.locator('.statusbar-item', { hasText: 'Joined · Other room' }).first().waitFor();
+    const members = (await other.getRoom(otherRoom.room_id)).members.map(m => m.login);
+    assert.ok(members.includes(login), JSON.stringify(members));
   });
 
   it('signs out and revokes the session', async () => {

@@ -85,6 +85,33 @@ describe('the Api client against a real Conductor Api', function () {
     assert.equal(secrets.values.size, 0);
   });
 
+  it('signs in with GitHub\'s device flow: a code to show, pending polls, then tokens', async () => {
+    const anonymous = new ConductorApi(baseUrl);
+    const start = await anonymous.startDeviceFlow();
+    assert.match(start.user_code, /^\d{4}-\d{4}$/);
+    assert.match(start.verification_uri, /\/login\/device$/);
+    assert.ok(start.interval > 0 && start.expires_in > 0);
+    let polls = 0;
+    for (;;) {
+      const poll = await anonymous.pollDeviceFlow(start.device_code);
+      polls++;
+      if (poll.kind === 'tokens') {
+        assert.equal(poll.tokens.user.login, required('CONDUCTOR_GITHUB_LOGIN'));
+        const secrets = new MemorySecrets();
+        const auth = new AuthSession(anonymous, secrets);
+        sessions.push(auth);
+        await auth.signIn(poll.tokens);
+        const me = await anonymous.withAccessToken(auth.accessToken).me();
+        assert.equal(me.has_github_token, true);
+        break;
+      }
+      assert.equal(poll.status, 'authorization_pending');
+      assert.ok(polls < 50, 'approved within 50 polls');
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    await assert.rejects(anonymous.pollDeviceFlow('no-such-code'), (error: unknown) => error instanceof ApiError && error.status === 400);
+  });
+
   it('reports an unreachable backend as such, not as a refusal', async () => {
     await assert.rejects(new ConductorApi('http://127.0.0.1:9').devLogin('x'), BackendUnreachableError);
   });
