@@ -74,9 +74,11 @@ export async function reviewChanges(api: ConductorApi, roomId: string, log: (lin
     }
   }
   const summary = `Changes: ${applied} applied, ${skipped} skipped${refused.length ? `, ${refused.length} refused` : ''}.`;
-  void vscode.window.showInformationMessage(summary, ...(refused.length ? [] : []));
   if (refused.length) {
     log(`refused: ${refused.join('; ')}`);
+    void vscode.window.showWarningMessage(`${summary} Refused: ${refused.join('; ')}`);
+  } else {
+    void vscode.window.showInformationMessage(summary);
   }
 }
 
