@@ -87,10 +87,23 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
     {
         public async ValueTask DisposeAsync()
         {
-            await Api.DisposeAsync();
-            await Approver.DisposeAsync();
-            await GitHub.DisposeAsync();
-            await Workspace.DisposeAsync();
+            // Every process is stopped even if stopping an earlier one throws (the workspace owns the GitWorker).
+            try
+            {
+                await Api.DisposeAsync();
+                await Approver.DisposeAsync();
+            }
+            finally
+            {
+                try
+                {
+                    await GitHub.DisposeAsync();
+                }
+                finally
+                {
+                    await Workspace.DisposeAsync();
+                }
+            }
         }
     }
 }
