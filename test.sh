@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Conductor's test command: every test suite, against real Postgres, Redis and git started as local processes.
+# Conductor's test command: every test suite (the extension's mocha unit tests, then dotnet test), against real Postgres, Redis and git started as local processes.
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter "FullyQualifiedName~Redis"]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -8,10 +8,25 @@ results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
 
 status=0
+
+# The VS Code extension's unit tests (mocha). Its integration and end-to-end suites need the real servers, so they
+# run inside dotnet test (Conductor.Tests/Extension), which starts them.
+ext_passed=0; ext_failed=0
+if [ ! -f extension/node_modules/.package-lock.json ]; then
+  (cd extension && npm ci --no-audit --no-fund) || status=$?
+fi
+ext_log="$results/extension-unit.log"
+(cd extension && npm test) 2>&1 | tee "$ext_log" || status=$?
+ext_passed=$(sed -n 's/^ *\([0-9][0-9]*\) passing.*/\1/p' "$ext_log" | tail -1); ext_passed=${ext_passed:-0}
+ext_failed=$(sed -n 's/^ *\([0-9][0-9]*\) failing.*/\1/p' "$ext_log" | tail -1); ext_failed=${ext_failed:-0}
+if [ "$ext_passed" -eq 0 ] && [ "$ext_failed" -eq 0 ]; then
+  echo "extension unit tests did not run" >&2; status=1
+fi
+
 dotnet test Conductor.sln --logger "trx;LogFileName=dotnet.trx" --results-directory "$results" "$@" || status=$?
 
 # One closing line that any CI can read, summed over every suite's results.
-passed=0; failed=0; skipped=0
+passed=$ext_passed; failed=$ext_failed; skipped=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)

@@ -1,0 +1,643 @@
+import * as vscode from 'vscode';
+import { ConductorApi } from './api/client';
+import { ApiError, BackendUnreachableError, NotSignedInError, describeError } from './api/errors';
+import type { CodeSnippet, RoomRole } from './api/types';
+import { AuthSession } from './auth/authSession';
+import { withRetry } from './chat/backoff';
+import { ChatConnection } from './chat/chatConnection';
+import { ConductorFileSystemProvider, fileUri } from './fs/conductorFileSystemProvider';
+import { WorkspaceFiles } from './fs/workspaceFiles';
+import { CollaborationPanel } from './panel/collaborationPanel';
+import { MaxUploadBytes, uploadTooLargeMessage, type WebviewToHost } from './panel/messages';
+import { SessionStateMachine } from './session/stateMachine';
+import { maskToken, parseInvite, validateBranchName, validateRepositoryUrl } from './validation';
+import { reviewChanges } from './commands/reviewChanges';
+
+interface CurrentRoom {
+  readonly id: string;
+  readonly name: string;
+  readonly role: RoomRole;
+}
+
+const RoomStateKey = 'conductor.currentRoom';
+
+/**
+ * Owns the session: the state machine, the signed-in user, the current room and its socket, the panel and the
+ * `conductor://` file system. Commands call in here; everything the UI shows follows the state machine.
+ */
+export class SessionController implements vscode.Disposable {
+  readonly machine = new SessionStateMachine();
+  private api!: ConductorApi;
+  private auth!: AuthSession;
+  private files!: WorkspaceFiles;
+  private room: CurrentRoom | undefined;
+  private chat: ChatConnection | undefined;
+  private readonly panel: CollaborationPanel;
+  readonly fileSystem: ConductorFileSystemProvider;
+  private readonly statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly output = vscode.window.createOutputChannel('Conductor');
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.connect();
+    this.fileSystem = new ConductorFileSystemProvider(() => this.files);
+    this.panel = new CollaborationPanel(context.extensionUri, message => void this.onPanelMessage(message));
+    this.statusBar.command = 'conductor.openPanel';
+    this.disposables.push(
+      this.statusBar, this.output, this.panel,
+      this.machine.onDidChange((state, previous, event) => {
+        this.output.appendLine(`session: ${previous} --${event}--> ${state}`);
+        void vscode.commands.executeCommand('setContext', 'conductor.state', state);
+        this.render();
+      }),
+      vscode.workspace.onDidChangeConfiguration(event => {
+        if (event.affectsConfiguration('conductor.backendUrl')) {
+          this.closeRoom();
+          this.machine.reset();
+          this.connect();
+          void this.auth.restore().then(() => this.render());
+        }
+      }),
+    );
+    this.render();
+  }
+
+  private get backendUrl(): string {
+    return vscode.workspace.getConfiguration('conductor').get<string>('backendUrl', 'http://localhost:5080');
+  }
+
+  private get workspaceEnabled(): boolean {
+    return vscode.workspace.getConfiguration('conductor').get<boolean>('enableWorkspace', true);
+  }
+
+  private connect(): void {
+    this.auth?.dispose();
+    const anonymous = new ConductorApi(this.backendUrl);
+    this.auth = new AuthSession(anonymous, this.context.secrets);
+    this.api = anonymous.withAccessToken(this.auth.accessToken);
+    this.files = new WorkspaceFiles(this.api);
+    this.auth.onDidEnd(reason => {
+      this.closeRoom();
+      this.machine.reset();
+      if (reason === 'revoked') {
+        void vscode.window.showWarningMessage('Your Conductor session was revoked or expired. Run "Conductor: Sign In" again.');
+      }
+      this.render();
+    });
+  }
+
+  /** On activation: a session kept in SecretStorage and the room the user was in (e.g. before a window reload). */
+  async restore(): Promise<void> {
+    const user = await this.auth.restore();
+    if (!user) {
+      return;
+    }
+    const saved = this.context.globalState.get<CurrentRoom>(RoomStateKey);
+    if (saved) {
+      try {
+        // The Api is the authority: still a member, still the host, and does the workspace exist?
+        const room = await this.api.getRoom(saved.id);
+        this.enterRoom({ id: room.room_id, name: room.name, role: room.role }, room.role);
+        if (room.role === 'host' && await this.workspaceIsReady(room.room_id)) {
+          this.machine.startCreatingWorkspace();
+          this.machine.workspaceReady();
+        }
+      } catch (error) {
+        this.output.appendLine(`could not resume room ${saved.id}: ${describeError(error)}`);
+        await this.context.globalState.update(RoomStateKey, undefined);
+      }
+    }
+    this.render();
+  }
+
+  // Commands -------------------------------------------------------------------------------------------------------
+
+  async signIn(): Promise<void> {
+    if (this.auth.isSignedIn) {
+      void vscode.window.showInformationMessage(`Already signed in to Conductor as ${this.auth.user?.login}.`);
+      return;
+    }
+    const anonymous = new ConductorApi(this.backendUrl);
+    if (await anonymous.isDevLoginEnabled()) {
+      const login = await vscode.window.showInputBox({
+        title: 'Conductor: Sign In (development login)',
+        prompt: 'Your user name (the Api allows dev login: no password)',
+        validateInput: value => /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/.test(value) ? undefined : 'Letters, digits and single hyphens, as a GitHub login.',
+        ignoreFocusOut: true,
+      });
+      if (!login) {
+        return;
+      }
+      const user = await this.auth.signIn(await anonymous.devLogin(login));
+      void vscode.window.showInformationMessage(`Signed in to Conductor as ${user.login}.`);
+    } else {
+      await this.signInWithGitHub(anonymous);
+    }
+    this.render();
+  }
+
+  private async signInWithGitHub(anonymous: ConductorApi): Promise<void> {
+    const start = await anonymous.startDeviceFlow();
+    await vscode.env.clipboard.writeText(start.user_code);
+    void vscode.env.openExternal(vscode.Uri.parse(start.verification_uri));
+    const deadline = Date.now() + start.expires_in * 1000;
+    let interval = Math.max(start.interval, 1);
+    const user = await vscode.window.withProgress({
+      location: vscode.ProgressLocation.Notification,
+      title: `Enter the code ${start.user_code} at ${start.verification_uri} (copied to the clipboard)`,
+      cancellable: true,
+    }, async (_progress, cancel) => {
+      while (Date.now() < deadline && !cancel.isCancellationRequested) {
+        await new Promise(resolve => setTimeout(resolve, interval * 1000));
+        const poll = await anonymous.pollDeviceFlow(start.device_code);
+        if (poll.kind === 'tokens') {
+          return this.auth.signIn(poll.tokens);
+        }
+        interval = Math.max(poll.interval, interval);
+      }
+      return undefined;
+    });
+    if (user) {
+      void vscode.window.showInformationMessage(`Signed in to Conductor as ${user.login}.`);
+    } else {
+      void vscode.window.showWarningMessage('GitHub sign-in was cancelled or the code expired.');
+    }
+  }
+
+  async signOut(): Promise<void> {
+    if (!this.auth.isSignedIn) {
+      void vscode.window.showInformationMessage('Not signed in to Conductor.');
+      return;
+    }
+    this.closeRoom();
+    await this.context.globalState.update(RoomStateKey, undefined);
+    this.machine.reset();
+    await this.auth.signOut();
+    void vscode.window.showInformationMessage('Signed out of Conductor.');
+    this.render();
+  }
+
+  async createRoom(): Promise<void> {
+    this.requireSignedIn();
+    this.requireIdle();
+    const name = await vscode.window.showInputBox({
+      title: 'Conductor: Create Room', prompt: 'Room name', ignoreFocusOut: true,
+      validateInput: value => value.trim().length === 0 ? 'Give the room a name.' : value.length > 200 ? 'At most 200 characters.' : undefined,
+    });
+    if (!name) {
+      return;
+    }
+    const created = await this.api.createRoom(name.trim());
+    this.enterRoom({ id: created.room_id, name: created.name, role: 'host' }, 'host');
+    const choice = await vscode.window.showInformationMessage(`Room "${created.name}" created. You are the host.`, 'Copy Invite Link', 'Create Workspace');
+    if (choice === 'Copy Invite Link') {
+      await this.copyInvite();
+    } else if (choice === 'Create Workspace') {
+      await this.createWorkspace();
+    }
+  }
+
+  async joinRoom(inviteOrToken?: string): Promise<void> {
+    this.requireSignedIn();
+    this.requireIdle();
+    const value = inviteOrToken ?? await vscode.window.showInputBox({
+      title: 'Conductor: Join Room', prompt: 'Paste the invite link or token', ignoreFocusOut: true,
+      validateInput: text => parseInvite(text) ? undefined : 'Paste an invite link (…/join?token=…) or the token itself.',
+    });
+    if (!value) {
+      return;
+    }
+    const token = parseInvite(value);
+    if (!token) {
+      throw new Error('That is not an invite link or token.');
+    }
+    const joined = await this.api.joinRoom(token);
+    const room = await this.api.getRoom(joined.room_id);
+    this.enterRoom({ id: room.room_id, name: room.name, role: joined.role }, joined.role);
+    void vscode.window.showInformationMessage(`Joined room "${room.name}".`);
+  }
+
+  async copyInvite(): Promise<void> {
+    const room = this.requireRoom();
+    if (room.role !== 'host') {
+      throw new Error('Only the host can invite people to this room.');
+    }
+    const invite = await this.api.createInvite(room.id);
+    // The Api's link points at the web app; with no web URL configured it is relative, so give the token too.
+    const link = /^https?:\/\//.test(invite.url) ? invite.url : `${this.backendUrl.replace(/\/$/, '')}${invite.url}`;
+    await vscode.env.clipboard.writeText(link);
+    void vscode.window.showInformationMessage(`Invite link copied (valid until ${new Date(invite.expires_at).toLocaleString()}).`);
+  }
+
+  /** The 5-step wizard: repository URL, base branch, token (password box), confirmation (masked token), create. */
+  async createWorkspace(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    if (this.machine.state !== 'ReadyToHost') {
+      throw new Error(room.role === 'host' ? 'This room already has a workspace.' : 'Only the host creates the room\'s workspace.');
+    }
+    const title = 'Conductor: Create Workspace';
+    const repoUrl = await vscode.window.showInputBox({
+      title: `${title} (1/5)`, prompt: 'Repository URL (https or ssh)', placeHolder: 'https://github.com/owner/repo.git',
+      validateInput: validateRepositoryUrl, ignoreFocusOut: true,
+    });
+    if (!repoUrl) {
+      return;
+    }
+    const branch = await vscode.window.showInputBox({
+      title: `${title} (2/5)`, prompt: 'Base branch (the session branch starts from it)', value: 'main',
+      validateInput: validateBranchName, ignoreFocusOut: true,
+    });
+    if (!branch) {
+      return;
+    }
+    const token = await vscode.window.showInputBox({
+      title: `${title} (3/5)`, prompt: 'Access token for the repository (leave empty for a public one or your GitHub sign-in)',
+      password: true, ignoreFocusOut: true,
+    });
+    if (token === undefined) {
+      return;
+    }
+    const confirm = await vscode.window.showQuickPick([
+      { label: 'Create workspace', detail: `${repoUrl.trim()} · ${branch.trim()} · token ${maskToken(token)}` },
+      { label: 'Cancel' },
+    ], { title: `${title} (4/5): confirm`, ignoreFocusOut: true });
+    if (confirm?.label !== 'Create workspace') {
+      return;
+    }
+    this.machine.startCreatingWorkspace();
+    try {
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `${title} (5/5)` }, async progress => {
+        const accepted = await this.api.createWorkspace(room.id, repoUrl.trim(), branch.trim(), token.length > 0 ? token : undefined);
+        progress.report({ message: 'Queued' });
+        const subscription = this.chat?.on('frame', frame => {
+          if (frame.type === 'job' && frame.message) {
+            progress.report({ message: frame.message });
+          }
+        });
+        try {
+          for (;;) {
+            const job = await this.api.getJob(accepted.job_id);
+            if (job.status === 'succeeded') {
+              break;
+            }
+            if (job.status === 'failed' || job.status === 'cancelled') {
+              throw new Error(job.error ?? 'The clone failed.');
+            }
+            await new Promise(resolve => setTimeout(resolve, 500));
+          }
+        } finally {
+          subscription?.dispose();
+        }
+        const workspace = await this.api.getWorkspace(room.id);
+        if (workspace.status !== 'ready') {
+          throw new Error(workspace.error ?? `The workspace is ${workspace.status}.`);
+        }
+      });
+    } catch (error) {
+      this.machine.creationFailed();
+      throw new Error(`The workspace could not be created: ${describeError(error)}`);
+    }
+    this.machine.workspaceReady();
+    await this.saveRoom();
+    const choice = await vscode.window.showInformationMessage(`Workspace ready on session/${room.id}.`, 'Open Folder', 'Open File');
+    if (choice === 'Open Folder') {
+      this.openWorkspaceFolder();
+    } else if (choice === 'Open File') {
+      await this.openWorkspaceFile();
+    }
+  }
+
+  openWorkspaceFolder(): void {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const uri = fileUri(room.id, '');
+    if (vscode.workspace.workspaceFolders?.some(folder => folder.uri.toString() === uri.toString())) {
+      return;
+    }
+    vscode.workspace.updateWorkspaceFolders(vscode.workspace.workspaceFolders?.length ?? 0, 0, { uri, name: `Conductor: ${room.name}` });
+  }
+
+  async openWorkspaceFile(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const entries = await this.api.listFiles(room.id, undefined, true);
+    const picked = await vscode.window.showQuickPick(entries.filter(e => e.type === 'file').map(e => e.path), {
+      title: 'Conductor: Open Workspace File', placeHolder: 'File in the room\'s workspace',
+    });
+    if (picked) {
+      await vscode.window.showTextDocument(fileUri(room.id, picked));
+    }
+  }
+
+  openPanel(): void {
+    this.panel.show();
+    this.syncPanel();
+  }
+
+  /** Everything the panel shows, sent again (it was just opened, or its WebView reloaded). */
+  private syncPanel(): void {
+    this.render();
+    if (this.auth.isSignedIn) {
+      void this.postAiStatus().catch(error => this.panel.post({ type: 'error', message: describeError(error) }));
+    }
+    if (this.chat) {
+      this.panel.post({ type: 'messages', messages: this.chat.log.messages, reset: true });
+      this.panel.post({ type: 'presence', users: this.chat.presentUsers });
+      this.panel.post({ type: 'connection', status: this.chat.isOpen ? 'connected' : 'reconnecting', detail: null });
+    }
+  }
+
+  async search(initial?: string): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const query = initial ?? await vscode.window.showInputBox({ title: 'Conductor: Search Workspace', prompt: 'Text to find in the room\'s workspace' });
+    if (!query) {
+      return;
+    }
+    const hits = await this.api.search(room.id, query, { maxResults: 200 });
+    this.panel.post({ type: 'searchResults', query, hits });
+    if (initial !== undefined) {
+      return;
+    }
+    const picked = await vscode.window.showQuickPick(hits.map(hit => ({ label: `${hit.file_path}:${hit.line}`, detail: hit.content, hit })), {
+      title: `${hits.length} result(s) for ${query}`,
+    });
+    if (picked) {
+      await this.openAt(picked.hit.file_path, picked.hit.line, picked.hit.column);
+    }
+  }
+
+  async shareSelection(): Promise<void> {
+    this.requireRoom();
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || editor.selection.isEmpty) {
+      throw new Error('Select some code in an editor first.');
+    }
+    const { selection, document } = editor;
+    const snippet: CodeSnippet = {
+      file: document.uri.scheme === 'conductor' ? document.uri.path.replace(/^\//, '') : vscode.workspace.asRelativePath(document.uri),
+      language: document.languageId,
+      start_line: selection.start.line + 1,
+      end_line: selection.end.line + 1,
+      code: document.getText(selection),
+    };
+    await this.requireChat().send({ kind: 'code_snippet', content: snippet });
+    void vscode.window.showInformationMessage(`Shared ${snippet.file}:${snippet.start_line}-${snippet.end_line} with the room.`);
+  }
+
+  async generateChanges(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    await reviewChanges(this.api, room.id, message => this.output.appendLine(message));
+  }
+
+  async commitAndPush(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const message = await vscode.window.showInputBox({
+      title: 'Conductor: Commit and Push', prompt: 'Commit message', ignoreFocusOut: true,
+      validateInput: value => value.trim().length === 0 ? 'Write a commit message.' : undefined,
+    });
+    if (!message) {
+      return;
+    }
+    const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Committing and pushing…' },
+      () => this.api.commit(room.id, message.trim(), true, 120));
+    if ('job_id' in outcome) {
+      void vscode.window.showInformationMessage(`The commit is still running (job ${outcome.job_id}).`);
+    } else if (!outcome.committed) {
+      void vscode.window.showInformationMessage(`Nothing committed: ${outcome.reason}.`);
+    } else if (outcome.pushed) {
+      void vscode.window.showInformationMessage(`Committed ${outcome.commit.slice(0, 12)} and pushed session/${room.id}.`);
+    } else {
+      void vscode.window.showWarningMessage(`Committed ${outcome.commit.slice(0, 12)}, but the push was refused: ${outcome.push_error ?? 'unknown reason'}.`);
+    }
+  }
+
+  async leaveSession(): Promise<void> {
+    const room = this.requireRoom();
+    this.closeRoom();
+    if (this.machine.can('leaveSession')) {
+      this.machine.leaveSession();
+    } else {
+      this.machine.reset();
+    }
+    await this.context.globalState.update(RoomStateKey, undefined);
+    void vscode.window.showInformationMessage(`Left the session in "${room.name}".`);
+    this.render();
+  }
+
+  /** Runs a command body and turns any failure into one readable notification (never a token or a stack). */
+  async run(name: string, body: () => Promise<void> | void): Promise<void> {
+    try {
+      await body();
+    } catch (error) {
+      this.output.appendLine(`${name} failed: ${describeError(error)}`);
+      let message = describeError(error);
+      if (error instanceof ApiError && error.status === 401) {
+        message = 'Your Conductor session is no longer valid. Run "Conductor: Sign In" again.';
+      } else if (error instanceof BackendUnreachableError) {
+        message = error.message;
+      }
+      void vscode.window.showErrorMessage(`Conductor: ${message}`);
+    }
+  }
+
+  dispose(): void {
+    this.closeRoom();
+    this.auth.dispose();
+    for (const disposable of this.disposables) {
+      disposable.dispose();
+    }
+  }
+
+  // Room and socket ------------------------------------------------------------------------------------------------
+
+  private enterRoom(room: CurrentRoom, role: RoomRole): void {
+    this.room = room;
+    if (role === 'host') {
+      this.machine.setReadyToHost();
+    } else {
+      this.machine.join();
+    }
+    void this.saveRoom();
+    const chat = new ChatConnection(this.api, this.auth.accessToken, room.id);
+    this.chat = chat;
+    chat.on('messages', added => this.panel.post({ type: 'messages', messages: added, reset: false }));
+    chat.on('presence', users => this.panel.post({ type: 'presence', users }));
+    chat.on('typing', (login, userId) => {
+      if (userId !== this.auth.user?.id) {
+        this.panel.post({ type: 'typing', login });
+      }
+    });
+    chat.on('connected', () => {
+      if (this.machine.state === 'BackendDisconnected') {
+        this.machine.backendReconnected();
+      }
+      this.panel.post({ type: 'connection', status: 'connected', detail: null });
+    });
+    chat.on('disconnected', retryInMs => {
+      if (this.machine.can('backendLost')) {
+        this.machine.backendLost();
+      }
+      this.panel.post({ type: 'connection', status: 'reconnecting', detail: `retrying in ${Math.ceil(retryInMs / 1000)} s` });
+    });
+    chat.on('closed', reason => {
+      this.panel.post({ type: 'connection', status: 'closed', detail: reason });
+      void vscode.window.showWarningMessage(`Conductor: the room connection closed: ${reason}`);
+    });
+    chat.on('frame', frame => {
+      // Our own writes come back too (the event names the user, not the editor): VS Code re-stats and sees no change.
+      if (frame.type === 'file_changed') {
+        this.fileSystem.notifyRemoteChange(frame.room_id, frame.path, frame.change, frame.from);
+      } else if (frame.type === 'room_ended') {
+        void vscode.window.showInformationMessage('The host ended this room; it is read-only now.');
+      } else if (frame.type === 'error') {
+        this.panel.post({ type: 'error', message: frame.message });
+      }
+    });
+    chat.start().catch(error => {
+      this.output.appendLine(`chat start failed: ${describeError(error)}`);
+      this.panel.post({ type: 'error', message: describeError(error) });
+    });
+    this.render();
+  }
+
+  private closeRoom(): void {
+    this.chat?.dispose();
+    this.chat = undefined;
+    this.room = undefined;
+    this.panel.post({ type: 'messages', messages: [], reset: true });
+    this.panel.post({ type: 'presence', users: [] });
+  }
+
+  private async saveRoom(): Promise<void> {
+    if (this.room) {
+      await this.context.globalState.update(RoomStateKey, this.room);
+    }
+  }
+
+  private async workspaceIsReady(roomId: string): Promise<boolean> {
+    try {
+      return (await this.api.getWorkspace(roomId)).status === 'ready';
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  private async onPanelMessage(message: WebviewToHost): Promise<void> {
+    await this.run(`panel ${message.type}`, async () => {
+      switch (message.type) {
+        case 'ready':
+          this.syncPanel();
+          return;
+        case 'send':
+          await this.requireChat().send({ content: message.text, kind: 'text' });
+          return;
+        case 'typing':
+          this.chat?.typing();
+          return;
+        case 'search':
+          await this.search(message.query);
+          return;
+        case 'openHit':
+          await this.openAt(message.path, message.line, message.column);
+          return;
+        case 'upload':
+          await this.upload(message.name, message.contentType, Buffer.from(message.base64, 'base64'));
+          return;
+        case 'aiRefresh':
+          await this.postAiStatus();
+          return;
+        case 'aiSelect':
+          await this.api.selectProvider(message.name);
+          await this.postAiStatus();
+          return;
+        case 'aiAsk':
+          try {
+            await this.api.infer(message.prompt, token => this.panel.post({ type: 'aiToken', token }));
+            this.panel.post({ type: 'aiDone', error: null });
+          } catch (error) {
+            this.panel.post({ type: 'aiDone', error: describeError(error) });
+          }
+          return;
+      }
+    });
+  }
+
+  private async postAiStatus(): Promise<void> {
+    const status = await this.api.aiStatus();
+    this.panel.post({ type: 'aiStatus', providers: status.providers, active: status.active_provider });
+  }
+
+  /** Upload proxied through the host (the WebView makes no requests), retried with exponential backoff. */
+  private async upload(name: string, contentType: string, bytes: Uint8Array): Promise<void> {
+    const room = this.requireRoom();
+    if (bytes.length > MaxUploadBytes) {
+      this.panel.post({ type: 'uploadResult', ok: false, message: uploadTooLargeMessage(name, bytes.length) });
+      return;
+    }
+    try {
+      const uploaded = await withRetry(() => this.api.uploadFile(room.id, name, bytes, contentType), {
+        attempts: 3, baseMs: 1000, maxMs: 4000,
+        retryable: error => error instanceof BackendUnreachableError || (error instanceof ApiError && (error.status >= 500 || error.status === 429)),
+        onRetry: (attempt, delay) => this.panel.post({ type: 'uploadResult', ok: false, message: `Upload failed, retrying in ${Math.ceil(delay / 1000)} s (attempt ${attempt + 1} of 3)…` }),
+      });
+      this.panel.post({ type: 'uploadResult', ok: true, message: `Shared ${uploaded.filename}.` });
+    } catch (error) {
+      const message = error instanceof ApiError && error.status === 413 ? uploadTooLargeMessage(name, bytes.length) : `Upload failed: ${describeError(error)}`;
+      this.panel.post({ type: 'uploadResult', ok: false, message });
+    }
+  }
+
+  private async openAt(path: string, line: number, column: number): Promise<void> {
+    const room = this.requireRoom();
+    const position = new vscode.Position(line - 1, Math.max(column - 1, 0));
+    await vscode.window.showTextDocument(fileUri(room.id, path), { selection: new vscode.Range(position, position) });
+  }
+
+  private render(): void {
+    const user = this.auth.user;
+    const state = this.machine.state;
+    this.statusBar.text = user ? `$(organization) Conductor: ${state}${this.room ? ` · ${this.room.name}` : ''}` : '$(organization) Conductor: signed out';
+    this.statusBar.tooltip = user ? `Signed in as ${user.login}` : 'Run "Conductor: Sign In"';
+    this.statusBar.show();
+    this.panel.post({ type: 'state', state, login: user?.login ?? null, roomName: this.room?.name ?? null, roomId: this.room?.id ?? null });
+  }
+
+  private requireSignedIn(): void {
+    if (!this.auth.isSignedIn) {
+      throw new NotSignedInError();
+    }
+  }
+
+  private requireIdle(): void {
+    if (this.machine.state !== 'Idle') {
+      throw new Error(`You are already in a room (${this.machine.state}). Run "Conductor: Leave Session" first.`);
+    }
+  }
+
+  private requireRoom(): CurrentRoom {
+    this.requireSignedIn();
+    if (!this.room) {
+      throw new Error('You are not in a room. Create or join one first.');
+    }
+    return this.room;
+  }
+
+  private requireChat(): ChatConnection {
+    this.requireRoom();
+    return this.chat!;
+  }
+
+  private requireWorkspaceEnabled(): void {
+    if (!this.workspaceEnabled) {
+      throw new Error('The workspace features are turned off (conductor.enableWorkspace).');
+    }
+  }
+}
+

@@ -1,0 +1,341 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ConductorApi } from '../../src/api/client';
+import { parseInvite } from '../../src/validation';
+import { required, uniqueLogin } from '../support/environment';
+import { startCodeServer, type CodeServer } from './codeServer';
+import { CuttableProxy } from './cuttableProxy';
+import { Workbench } from './workbench';
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) {
+        return value;
+      }
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * The packaged extension in a real VS Code (code-server 4.100.3) driven through Debian's Chromium, against the real
+ * Api, Postgres, Redis and GitWorker the harness started: sign in, create a room, create a workspace from a local
+ * bare repository, open a conductor:// file, edit and save it, see the change through the Api; chat from the panel
+ * and see the message in the Api's history; a conflicting save is refused with a clear message.
+ */
+describe('the extension in a real VS Code', function () {
+  const apiUrl = required('CONDUCTOR_API_URL');
+  const repoUrl = required('CONDUCTOR_REPO_URL');
+  const repoToken = required('CONDUCTOR_REPO_TOKEN');
+  const codeServerBinary = required('CODE_SERVER_BIN');
+  const vsix = required('CONDUCTOR_VSIX');
+  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+  let root = '';
+  let server: CodeServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let workbench: Workbench;
+  const proxy = new CuttableProxy();
+
+  before(async function () {
+    this.timeout(180_000);
+    root = mkdtempSync(join(tmpdir(), 'conductor-e2e-'));
+    // VS Code reaches the Api through a proxy the test can cut; the test's own Api calls go direct.
+    const backendUrl = await proxy.start(new URL(apiUrl));
+    server = await startCodeServer({
+      binary: codeServerBinary, vsix, root: join(root, 'code-server'),
+      settings: {
+        'conductor.backendUrl': backendUrl,
+        'workbench.startupEditor': 'none',
+        'security.workspace.trust.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoCheckUpdates': false,
+        'update.mode': 'none',
+        // VS Code for the web saves after a delay by default; the tests need a dirty editor to stay dirty.
+        'files.autoSave': 'off',
+      },
+    });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
+    page = await context.newPage();
+    page.setDefaultTimeout(60_000);
+    await page.goto(server.url);
+    workbench = new Workbench(page);
+    await workbench.ready();
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await browser?.close();
+    await server?.stop();
+    await proxy.stop();
+    if (root) {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && page) {
+      const shot = join(tmpdir(), `conductor-e2e-failure-${Date.now()}.png`);
+      await page.screenshot({ path: shot }).catch(() => undefined);
+      console.log(`screenshot: ${shot}\nnotifications: ${JSON.stringify(await workbench.notificationTexts().catch(() => []))}\n` +
+        `code-server output (tail):\n${server?.output().slice(-4000)}`);
+    }
+  });
+
+  const login = uniqueLogin('e2e');
+
+  async function signedInElsewhere(name: string): Promise<ConductorApi> {
+    const anonymous = new ConductorApi(apiUrl);
+    const tokens = await anonymous.devLogin(name);
+    return anonymous.withAccessToken(async () => tokens.access_token);
+  }
+  let roomId = '';
+  let asUser: ConductorApi;
+
+  it('signs in with the Api\'s dev login', async () => {
+    await workbench.runCommand('Conductor: Sign In');
+    await workbench.answer('Conductor: Sign In', login);
+    await workbench.notification(`Signed in to Conductor as ${login}`);
+    // The same user through the Api, to check what the extension did.
+    const anonymous = new ConductorApi(apiUrl);
+    const tokens = await anonymous.devLogin(login);
+    asUser = anonymous.withAccessToken(async () => tokens.access_token);
+  });
+
+  it('creates a room and becomes its host', async () => {
+    await workbench.runCommand('Conductor: Create Room');
+    await workbench.answer('Conductor: Create Room', 'E2E room');
+    await workbench.notification('Room "E2E room" created');
+    const rooms = await asUser.request<{ rooms: Array<{ room_id: string; name: string; role: string }> }>('GET', '/rooms');
+    const room = rooms.rooms.find(r => r.name === 'E2E room');
+    assert.ok(room, 'the room exists in the Api');
+    assert.equal(room.role, 'host');
+    roomId = room.room_id;
+    await page.locator('.statusbar-item', { hasText: 'ReadyToHost' }).first().waitFor();
+  });
+
+  it('refuses a bad repository URL in the wizard, then creates the workspace from the bare repository', async () => {
+    await workbench.runCommand('Conductor: Create Workspace');
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: '(1/5)' }).waitFor();
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.fill('ftp://example.com/repo.git');
+    await page.locator('.quick-input-widget .quick-input-message', { hasText: 'Unsupported scheme ftp' }).waitFor();
+    await workbench.answer('(1/5)', repoUrl);
+    await workbench.answer('(2/5)', 'main');
+    await workbench.answer('(3/5)', repoToken);
+    // The confirmation shows the token masked, never in clear.
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: '(4/5)' }).waitFor();
+    const confirmation = (await page.locator('.quick-input-widget .quick-input-list').textContent()) ?? '';
+    assert.ok(!confirmation.includes(repoToken), 'the token is masked in the confirmation');
+    await workbench.pick('(4/5)', 'Create workspace');
+    await workbench.notification(`Workspace ready on session/${roomId}`, 120_000);
+    const workspace = await asUser.getWorkspace(roomId);
+    assert.equal(workspace.status, 'ready');
+    await page.locator('.statusbar-item', { hasText: 'Hosting' }).first().waitFor();
+  });
+
+  it('opens a conductor:// file, and a save reaches the workspace through the Api', async () => {
+    await workbench.runCommand('Conductor: Open Workspace File');
+    await workbench.pick('Conductor: Open Workspace File', 'README.md');
+    const editor = page.locator('.editor-instance .monaco-editor .view-lines');
+    await editor.filter({ hasText: 'Hello Conductor' }).waitFor();
+    await page.locator('.tab', { hasText: 'README.md' }).first().waitFor();
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('Edited in VS Code');
+    await page.keyboard.press('Control+S');
+    const saved = await eventually(async () => {
+      const file = await asUser.readFile(roomId, 'README.md');
+      return file.content.includes('Edited in VS Code') ? file : undefined;
+    }, 'the saved README in the Api');
+    assert.match(saved.content, /^# Team repository\nHello Conductor\nEdited in VS Code/);
+    // VS Code finishes a save with a stat of the file; wait for that too before anyone else writes it.
+    await page.locator('.tab.dirty', { hasText: 'README.md' }).waitFor({ state: 'hidden' });
+  });
+
+  it('refreshes an open editor when a teammate changes the file', async () => {
+    const current = await asUser.readFile(roomId, 'README.md');
+    await asUser.writeFile(roomId, 'README.md', Buffer.from('# Rewritten by a teammate\n'), { ifMatch: current.etag });
+    // The file_changed room event reaches the extension over the socket and VS Code reloads the clean editor.
+    await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'Rewritten by a teammate' }).waitFor();
+  });
+
+  it('refuses to save over a newer version someone else wrote, with a clear message', async () => {
+    const editor = page.locator('.editor-instance .monaco-editor .view-lines');
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('my unsaved line');
+    await page.locator('.tab.dirty', { hasText: 'README.md' }).first().waitFor();
+    const current = await asUser.readFile(roomId, 'README.md');
+    await asUser.writeFile(roomId, 'README.md', Buffer.from('# Teammate again\n'), { ifMatch: current.etag });
+    await page.waitForTimeout(1000); // let the change event arrive: a dirty editor is not reloaded
+    await editor.click();
+    await page.keyboard.press('Control+S');
+    // VS Code sees the newer modification time and offers to compare or overwrite; choosing Overwrite must still not
+    // replace the teammate's version: the Api refuses the stale etag and we say why.
+    const newer = page.locator('.notifications-toasts .notification-toast', { hasText: 'The content of the file is newer' }).first();
+    await newer.waitFor();
+    await newer.getByRole('button', { name: 'Overwrite' }).click();
+    await workbench.notification(/changed by someone else since you opened it/);
+    assert.equal((await asUser.readFile(roomId, 'README.md')).content, '# Teammate again\n');
+    // Reverting takes the teammate's version (and its etag): the editor is clean and in step again.
+    await workbench.runCommand('File: Revert File');
+    await editor.filter({ hasText: 'Teammate again' }).waitFor();
+  });
+
+  it('sends a chat message from the panel and it is in the Api\'s history', async () => {
+    await page.keyboard.press('Escape');
+    await workbench.runCommand('Conductor: Open Panel');
+    const frame = await workbench.webviewFrame('#message');
+    await frame.locator('#connection', { hasText: 'Connected' }).waitFor();
+    await frame.locator('#members li', { hasText: login }).waitFor();
+    await frame.getByRole('textbox', { name: 'Message', exact: true }).fill('Hello from VS Code');
+    await frame.getByRole('button', { name: 'Send' }).click();
+    // It comes back over the socket into the panel, and it is stored.
+    await frame.locator('#messages li', { hasText: 'Hello from VS Code' }).waitFor();
+    const history = await asUser.chatHistory(roomId, { limit: 50 });
+    const sent = history.find(m => m.content === 'Hello from VS Code');
+    assert.ok(sent, 'the message is in the history');
+    assert.equal(sent.login, login);
+    // A message from someone else arrives live.
+    await asUser.postMessage(roomId, { content: 'Reply through the Api' });
+    await frame.locator('#messages li', { hasText: 'Reply through the Api' }).waitFor();
+  });
+
+  it('shows the lost connection, then reconnects and recovers the messages sent meanwhile', async () => {
+    const frame = await workbench.webviewFrame('#messages');
+    proxy.cut();
+    await page.locator('.statusbar-item', { hasText: 'BackendDisconnected' }).first().waitFor();
+    await frame.locator('#connection', { hasText: 'Reconnecting' }).waitFor();
+    await asUser.postMessage(roomId, { content: 'Sent while you were away' });
+    proxy.restore();
+    await page.locator('.statusbar-item', { hasText: 'Hosting · E2E room' }).first().waitFor();
+    await frame.locator('#connection', { hasText: 'Connected' }).waitFor();
+    await frame.locator('#messages li', { hasText: 'Sent while you were away' }).waitFor();
+  });
+
+  it('searches the workspace from the panel', async () => {
+    const frame = await workbench.webviewFrame('#query');
+    await frame.getByLabel('Search the workspace').fill('Teammate again');
+    await frame.getByRole('button', { name: 'Search' }).click();
+    await frame.locator('#results button', { hasText: 'README.md:1' }).waitFor();
+  });
+
+  it('shares a file from the panel through the extension host', async () => {
+    const frame = await workbench.webviewFrame('#upload');
+    await frame.locator('#upload').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('shared from VS Code\n') });
+    await frame.locator('#uploadResult', { hasText: 'Shared notes.txt.' }).waitFor();
+    await frame.locator('#messages li', { hasText: 'shared notes.txt' }).waitFor();
+    // Over the 20 MB limit: a friendly message, nothing uploaded.
+    await frame.locator('#upload').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(21 * 1024 * 1024) });
+    await frame.locator('#uploadResult', { hasText: 'big.bin is 21.0 MB: files can be at most 20 MB.' }).waitFor();
+    const files = await asUser.request<{ files: Array<{ filename: string; size: number }> }>('GET', `/rooms/${roomId}/files`);
+    assert.deepEqual(files.files.map(f => [f.filename, f.size]), [['notes.txt', 20]]);
+  });
+
+  it('shares the editor selection as a code snippet', async () => {
+    await page.locator('.tab', { hasText: 'README.md' }).first().click();
+    await page.locator('.editor-instance .monaco-editor .view-lines').click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+End');
+    await workbench.runCommand('Conductor: Share Selection', { keepSelection: true });
+    await workbench.notification('Shared README.md:1-1 with the room');
+    // The snippet went over the socket: wait until it is stored.
+    const snippet = await eventually(async () => (await asUser.chatHistory(roomId, { limit: 50 })).find(m => m.kind === 'code_snippet'),
+      'the code_snippet message in the history');
+    assert.deepEqual(snippet.content, { file: 'README.md', language: 'markdown', start_line: 1, end_line: 1, code: '# Teammate again' });
+  });
+
+  it('shows the AI providers in the panel and streams an answer', async () => {
+    const frame = await workbench.webviewFrame('#prompt');
+    await frame.locator('#providers li', { hasText: /mock \(mock, .*\): available/ }).waitFor();
+    await frame.getByRole('textbox', { name: 'Ask the AI' }).fill('hello world');
+    await frame.getByRole('button', { name: 'Ask' }).click();
+    await frame.locator('#answer', { hasText: 'Mock answer (2 words): hello world' }).waitFor();
+  });
+
+  it('generates changes, shows the policy decision, applies the reviewed change and audits it', async () => {
+    // The README is open in an editor, so it is the context the mock agent changes.
+    await page.locator('.tab', { hasText: 'README.md' }).first().click();
+    await workbench.runCommand('Conductor: Generate Changes');
+    await workbench.answer('Conductor: Generate Changes', 'Explain the project');
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.filter({ hasText: /policy says apply all/ }).waitFor();
+    await dialog.getByRole('button', { name: 'Review' }).click();
+    await page.locator('.tab', { hasText: /README\.md.*modify/ }).first().waitFor();
+    await workbench.pick(/modify README\.md/, 'Apply');
+    await workbench.notification('Changes: 1 applied, 0 skipped');
+    const readme = await asUser.readFile(roomId, 'README.md');
+    assert.match(readme.content, /Explain the project/);
+    const audit = await asUser.request<{ entries: Array<{ action: string; file_path: string }> }>('GET', '/audit', { query: { room_id: roomId } });
+    assert.ok(audit.entries.some(e => e.action === 'applied' && e.file_path === 'README.md'), JSON.stringify(audit.entries));
+  });
+
+  it('commits and pushes the session branch', async () => {
+    await workbench.runCommand('Conductor: Commit and Push');
+    await workbench.answer('Conductor: Commit and Push', 'Work from VS Code');
+    await workbench.notification(/Committed [0-9a-f]{12} and pushed session\//, 120_000);
+  });
+
+  it('restores the session and the room after the window reloads', async () => {
+    const reloaded = page.waitForEvent('load', { timeout: 90_000 });
+    await workbench.runCommand('Developer: Reload Window');
+    await reloaded;
+    await workbench.ready();
+    // The tokens come back from SecretStorage and the room from global state: no sign-in, same room, same state.
+    await page.locator('.statusbar-item', { hasText: 'Hosting · E2E room' }).first().waitFor({ timeout: 90_000 });
+    await workbench.runCommand('Conductor: Open Panel');
+    const frame = await workbench.webviewFrame('#messages');
+    await frame.locator('#messages li', { hasText: 'Hello from VS Code' }).waitFor();
+  });
+
+  it('copies an invite link that lets a teammate join the room', async () => {
+    await workbench.runCommand('Conductor: Copy Invite Link');
+    await workbench.notification('Invite link copied');
+    const link = await page.evaluate(() => navigator.clipboard.readText());
+    const token = parseInvite(link);
+    assert.ok(token, `an invite link in the clipboard: ${link}`);
+    const teammate = await signedInElsewhere(uniqueLogin('mate'));
+    assert.deepEqual(await teammate.joinRoom(token), { room_id: roomId, role: 'guest' });
+  });
+
+  it('leaves the session and joins another room from a pasted invite link', async () => {
+    await workbench.runCommand('Conductor: Leave Session');
+    await workbench.notification('Left the session in "E2E room"');
+    await page.locator('.statusbar-item', { hasText: 'Conductor: Idle' }).first().waitFor();
+    const other = await signedInElsewhere(uniqueLogin('other'));
+    const otherRoom = await other.createRoom('Other room');
+    const invite = await other.createInvite(otherRoom.room_id);
+    await workbench.runCommand('Conductor: Join Room');
+    await workbench.answer('Conductor: Join Room', invite.url);
+    await workbench.notification('Joined room "Other room"');
+    await page.locator('.statusbar-item', { hasText: 'Joined · Other room' }).first().waitFor();
+    const members = (await other.getRoom(otherRoom.room_id)).members.map(m => m.login);
+    assert.ok(members.includes(login), JSON.stringify(members));
+  });
+
+  it('signs out and revokes the session', async () => {
+    await workbench.runCommand('Conductor: Sign Out');
+    await workbench.notification('Signed out of Conductor');
+    await page.locator('.statusbar-item', { hasText: 'signed out' }).first().waitFor();
+  });
+});
