@@ -117,6 +117,21 @@ public static partial class LocalServerBuilderExtensions
             }
         });
 
+        // When the server stops (Ctrl+C, or Stop on the dashboard), its databases stop with it; a restart makes the
+        // server ready again, and the handler above reports them running.
+        builder.Eventing.Subscribe<ResourceStoppedEvent>(postgres, async (@event, _) =>
+        {
+            var notifications = @event.Services.GetRequiredService<ResourceNotificationService>();
+            foreach (var database in builder.Resources.OfType<LocalPostgresDatabaseResource>().Where(d => d.Parent == postgres))
+            {
+                await notifications.PublishUpdateAsync(database, snapshot => snapshot with
+                {
+                    State = KnownResourceStates.Exited,
+                    StopTimeStamp = DateTime.UtcNow,
+                }).ConfigureAwait(false);
+            }
+        });
+
         var resourceBuilder = builder.AddResource(postgres)
             .WithEndpoint(port: serverPort, targetPort: serverPort, name: LocalPostgresServerResource.PrimaryEndpointName, scheme: "tcp", isProxied: false)
             .WithIconName("DatabaseMultiple")
