@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Conductor.Tests.Infrastructure;
 
@@ -11,14 +10,13 @@ namespace Conductor.Tests.Chat;
 [Collection(InfrastructureCollection.Name)]
 public sealed class ChatHubNpmClientTests(PostgresServerFixture postgres, RedisServerFixture redis)
 {
-    private static readonly SemaphoreSlim InstallLock = new(1, 1);
-
-    private static string ClientDirectory => Path.Combine(RepositoryPaths.Root, "Conductor.Tests", "Chat", "signalr-client");
+    private static readonly NodeProject Client = new(
+        Path.Combine(RepositoryPaths.Root, "Conductor.Tests", "Chat", "signalr-client"), Path.Combine("@microsoft", "signalr", "package.json"));
 
     [Fact]
     public async Task The_npm_signalr_client_joins_sends_receives_and_is_refused_where_it_should_be()
     {
-        await EnsureInstalledAsync();
+        await Client.EnsureInstalledAsync();
         await using var cluster = await ChatCluster.StartAsync(postgres, redis);
         var alice = await cluster.CreateUserAsync("alice");
         var bob = await cluster.CreateUserAsync("bob");
@@ -31,7 +29,7 @@ public sealed class ChatHubNpmClientTests(PostgresServerFixture postgres, RedisS
             tokens = new { alice = alice.Token, bob = bob.Token, mallory = mallory.Token },
         });
 
-        var (exitCode, output, errors) = await RunAsync("node", ["client.mjs", input], TimeSpan.FromSeconds(60));
+        var (exitCode, output, errors) = await Client.RunAsync("node", ["client.mjs", input], TimeSpan.FromSeconds(60));
         Assert.True(exitCode == 0, $"node exited with {exitCode}:\n{output}\n{errors}");
         var result = JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement;
 
@@ -57,65 +55,5 @@ public sealed class ChatHubNpmClientTests(PostgresServerFixture postgres, RedisS
         Assert.Contains("not_in_room", result.GetProperty("outsider_send_error").GetString(), StringComparison.Ordinal);
         Assert.Contains("message_too_large", result.GetProperty("too_large_error").GetString(), StringComparison.Ordinal);
         Assert.Equal(bob.Id, result.GetProperty("user_left").GetProperty("user_id").GetGuid());
-    }
-
-    /// <summary>npm ci once per checkout (node_modules is git-ignored); a clear failure when node or npm is missing.</summary>
-    private static async Task EnsureInstalledAsync()
-    {
-        await InstallLock.WaitAsync();
-        try
-        {
-            foreach (var tool in new[] { "node", "npm" })
-            {
-                try
-                {
-                    await RunAsync(tool, ["--version"], TimeSpan.FromSeconds(30));
-                }
-                catch (System.ComponentModel.Win32Exception exception)
-                {
-                    Assert.Fail($"This test needs Node.js 18+ and npm on PATH ('{tool}' could not be started: {exception.Message}). " +
-                        "Install them (Debian: apt-get install -y nodejs npm) and run the tests again.");
-                }
-            }
-            if (File.Exists(Path.Combine(ClientDirectory, "node_modules", "@microsoft", "signalr", "package.json")))
-            {
-                return;
-            }
-            var (exitCode, output, errors) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], TimeSpan.FromMinutes(3));
-            Assert.True(exitCode == 0, $"npm ci failed in {ClientDirectory}:\n{output}\n{errors}");
-        }
-        finally
-        {
-            InstallLock.Release();
-        }
-    }
-
-    private static async Task<(int ExitCode, string Output, string Errors)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            WorkingDirectory = ClientDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} did not finish within {timeout}.");
-        }
-        return (process.ExitCode, await output, await errors);
     }
 }

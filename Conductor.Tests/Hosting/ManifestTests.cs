@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Json.Schema;
 using Conductor.Tests.Infrastructure;
 
 namespace Conductor.Tests.Hosting;
@@ -77,25 +76,33 @@ public sealed class ManifestTests
     [Fact]
     public async Task Committed_manifest_is_valid_against_the_aspire_8_schema()
     {
-        var schema = AspireSchema.Value;
-        using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "aspire-manifest.json")));
+        var (isValid, errors) = await AspireManifestSchema.CheckAsync(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "aspire-manifest.json")));
 
-        var result = schema.Evaluate(manifest.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
-
-        Assert.True(result.IsValid, "aspire-manifest.json breaks the aspire-8.0 schema:\n" + string.Join('\n',
-            (result.Details ?? []).Where(d => d.Errors is { Count: > 0 }).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
+        Assert.True(isValid, "aspire-manifest.json breaks the aspire-8.0 schema:\n" + errors);
     }
 
     [Fact]
-    public void The_schema_check_refuses_the_redis_binding_scheme_aspire_writes_by_default()
+    public async Task The_schema_check_refuses_the_redis_binding_scheme_aspire_writes_by_default()
     {
         // Why the model sets the Redis binding's scheme to tcp: Aspire 13's default "redis" is outside the schema.
-        var schema = AspireSchema.Value;
-        using var executable = JsonDocument.Parse("""
+        var (isValid, errors) = await AspireManifestSchema.CheckAsync("""
             { "resources": { "redis": { "type": "container.v0", "image": "docker.io/library/redis:8.6",
               "bindings": { "tcp": { "scheme": "redis", "protocol": "tcp", "transport": "tcp" } } } } }
             """);
-        Assert.False(schema.Evaluate(executable.RootElement).IsValid);
+
+        Assert.False(isValid);
+        Assert.Contains("\"redis\"", errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_schema_check_refuses_a_project_without_its_path()
+    {
+        var (isValid, errors) = await AspireManifestSchema.CheckAsync("""
+            { "resources": { "api": { "type": "project.v0", "env": {} } } }
+            """);
+
+        Assert.False(isValid);
+        Assert.Contains("'path'", errors, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -107,26 +114,6 @@ public sealed class ManifestTests
         // azd recognises an AppHost by the Aspire.AppHost.Sdk (which sets IsAspireHost).
         var appHost = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Root, "Conductor.AppHost", "Conductor.AppHost.csproj"));
         Assert.Contains("Sdk=\"Aspire.AppHost.Sdk/", appHost, StringComparison.Ordinal);
-    }
-
-    /// <summary>
-    /// SchemaStore's aspire-8.0 schema (src/schemas/json/aspire-8.0.json), read offline: from
-    /// <c>CONDUCTOR_ASPIRE_SCHEMA</c>, from <c>Conductor.Tests/Hosting/aspire-8.0.schema.json</c>, or from the team's
-    /// shared folder beside the repository (<c>../shared/schemas/aspire-8.0.json</c>).
-    /// </summary>
-    // Parsed once: JsonSchema.Net registers a schema by its $id, and registering the same $id twice throws.
-    private static readonly Lazy<JsonSchema> AspireSchema = new(() => JsonSchema.FromText(File.ReadAllText(AspireSchemaPath())));
-
-    private static string AspireSchemaPath()
-    {
-        string?[] candidates =
-        [
-            Environment.GetEnvironmentVariable("CONDUCTOR_ASPIRE_SCHEMA"),
-            Path.Combine(RepositoryPaths.Root, "Conductor.Tests", "Hosting", "aspire-8.0.schema.json"),
-            Path.Combine(RepositoryPaths.Root, "..", "shared", "schemas", "aspire-8.0.json"),
-        ];
-        return candidates.FirstOrDefault(File.Exists) ?? throw new Xunit.Sdk.XunitException(
-            "The aspire-8.0 JSON schema was not found (" + string.Join(", ", candidates.OfType<string>()) + "); there is no network here to fetch it.");
     }
 
     internal static Task<(int ExitCode, string Output)> RunAppHostAsync(params string[] arguments) =>
