@@ -1,0 +1,164 @@
+import type {
+  CreatedRoom,
+  GitHubDeviceResponse,
+  Invite,
+  RoomDetail,
+  RoomSummary,
+  TokenResponse,
+} from "./contracts";
+import { ApiError, ApiUnavailableError, isProblemDetails } from "./errors";
+
+/** Where the Api is: Conductor.Web forwards /api/** to it, so the browser stays on one origin. */
+export const apiBase = "/api";
+
+export type TokenSource = {
+  accessToken(): Promise<string | null>;
+  refresh(): Promise<{ accessToken: string } | null>;
+};
+
+type Fetch = typeof fetch;
+
+/** Calls the Api with the current access token; a 401 gets one refresh and one retry. */
+export class ApiClient {
+  constructor(
+    private readonly tokens: TokenSource,
+    private readonly fetchImpl: Fetch = (input, init) => fetch(input, init),
+  ) {}
+
+  async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    let token = await this.tokens.accessToken();
+    let response = await this.send(method, path, body, token, signal);
+    if (response.status === 401 && token) {
+      token = (await this.tokens.refresh())?.accessToken ?? null;
+      if (token) {
+        response = await this.send(method, path, body, token, signal);
+      }
+    }
+    return readAnswer<T>(response);
+  }
+
+  private async send(method: string, path: string, body: unknown, token: string | null, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+    }
+    if (token) {
+      headers["Authorization"] = `Bearer ${token}`;
+    }
+    try {
+      return await this.fetchImpl(apiBase + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (error) {
+      if (error instanceof DOMException && error.name === "AbortError") {
+        throw error;
+      }
+      throw new ApiUnavailableError("network error");
+    }
+  }
+
+  listRooms(): Promise<{ rooms: RoomSummary[] }> {
+    return this.request("GET", "/rooms");
+  }
+
+  createRoom(name: string): Promise<CreatedRoom> {
+    return this.request("POST", "/rooms", { name });
+  }
+
+  getRoom(roomId: string): Promise<RoomDetail> {
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}`);
+  }
+
+  createInvite(roomId: string): Promise<Invite> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/invites`, {});
+  }
+
+  joinRoom(token: string): Promise<{ room_id: string; role: string }> {
+    return this.request("POST", "/rooms/join", { token });
+  }
+
+  transferHost(roomId: string, userId: string): Promise<{ room_id: string; host_user_id: string }> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/transfer-host`, { user_id: userId });
+  }
+
+  removeMember(roomId: string, userId: string): Promise<void> {
+    return this.request("DELETE", `/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`);
+  }
+
+  endRoom(roomId: string): Promise<{ room_id: string; ended_at: string }> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/end`, {});
+  }
+}
+
+/** Sign-in calls need no token. */
+export class AuthClient {
+  constructor(private readonly fetchImpl: Fetch = (input, init) => fetch(input, init)) {}
+
+  devLogin(login: string): Promise<TokenResponse> {
+    return this.post("/auth/dev", { login });
+  }
+
+  refresh(refreshToken: string): Promise<TokenResponse> {
+    return this.post("/auth/refresh", { refresh_token: refreshToken });
+  }
+
+  revoke(refreshToken: string): Promise<void> {
+    return this.post("/auth/revoke", { refresh_token: refreshToken });
+  }
+
+  startGitHubDeviceFlow(): Promise<GitHubDeviceResponse> {
+    return this.post("/auth/github/device", {});
+  }
+
+  /** 202 while the user has not approved yet ({status, interval}); 200 with tokens when they have. */
+  async pollGitHub(deviceCode: string): Promise<TokenResponse | { status: string; interval: number }> {
+    return this.post("/auth/github/poll", { device_code: deviceCode });
+  }
+
+  /** Whether the Api answers at all (through the proxy). */
+  async health(): Promise<boolean> {
+    try {
+      const response = await this.fetchImpl(`${apiBase}/health`);
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  private async post<T>(path: string, body: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(apiBase + path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiUnavailableError("network error");
+    }
+    return readAnswer<T>(response);
+  }
+}
+
+async function readAnswer<T>(response: Response): Promise<T> {
+  const text = await response.text();
+  const parsed: unknown = text ? safeJson(text) : undefined;
+  if (response.ok) {
+    return parsed as T;
+  }
+  if (!isProblemDetails(parsed) && (response.status === 502 || response.status === 503 || response.status === 504)) {
+    throw new ApiUnavailableError(`HTTP ${response.status}`);
+  }
+  throw new ApiError(response.status, isProblemDetails(parsed) ? parsed : {});
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

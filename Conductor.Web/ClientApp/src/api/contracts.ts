@@ -1,0 +1,126 @@
+// The Api's wire contracts (snake_case JSON), as documented in docs/auth-and-rooms.md and docs/chat.md.
+
+export interface UserInfo {
+  id: string;
+  login: string;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  token_type: string;
+  user: UserInfo;
+}
+
+export interface GitHubDeviceResponse {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  interval: number;
+  expires_in: number;
+}
+
+export interface RoomSummary {
+  room_id: string;
+  name: string;
+  role: string;
+  host_user_id: string;
+  created_at: string;
+  ended_at: string | null;
+}
+
+export interface RoomMember {
+  user_id: string;
+  login: string;
+  role: string;
+  joined_at: string;
+  online: boolean | null;
+}
+
+export interface RoomDetail extends RoomSummary {
+  members: RoomMember[];
+}
+
+export interface CreatedRoom {
+  room_id: string;
+  name: string;
+  role: string;
+  created_at: string;
+}
+
+export interface Invite {
+  token: string;
+  url: string;
+  expires_at: string;
+  single_use: boolean;
+}
+
+export interface CodeSnippet {
+  file: string;
+  language: string;
+  start_line: number;
+  end_line: number;
+  code: string;
+}
+
+export interface FileRef {
+  file_id: string;
+  name: string;
+  size?: number;
+  content_type?: string;
+}
+
+export type MessageKind = "text" | "code_snippet" | "file" | "system" | "ai";
+
+export interface ChatMessage {
+  id: string;
+  room_id: string;
+  seq: number;
+  user_id: string | null;
+  login: string | null;
+  kind: MessageKind;
+  content: string | CodeSnippet | FileRef;
+  timestamp: string;
+  reply_to?: string;
+}
+
+export interface TypingUser {
+  user_id: string;
+  login: string;
+  expires_at: string;
+}
+
+export interface OnlineUser {
+  user_id: string;
+  login: string;
+}
+
+export interface JoinRoomResult {
+  room_id: string;
+  messages: ChatMessage[];
+  typing: TypingUser[];
+  online: OnlineUser[];
+}
+
+/** A room event relayed by the hub (membership changes, jobs, the end of the session). */
+export interface RoomEvent {
+  type: string;
+  room_id: string;
+  user_id?: string;
+  login?: string;
+  role?: string;
+  by_user_id?: string;
+  at?: string;
+}
+
+/** RFC 7807 problem details, with the Api's optional error code. */
+export interface ProblemDetails {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+  error?: string;
+  errors?: Record<string, string[]>;
+}

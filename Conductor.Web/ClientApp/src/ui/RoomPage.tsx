@@ -1,0 +1,143 @@
+import { useCallback, useEffect, useMemo, useState } from "react";
+import type { RoomDetail, RoomEvent } from "../api/contracts";
+import { ApiUnavailableError } from "../api/errors";
+import { createHubTransport } from "../chat/hubTransport";
+import { RoomChat, type RoomChatState } from "../chat/roomChat";
+import { ChatPanel } from "./ChatPanel";
+import { ErrorText } from "./ErrorText";
+import { MembersPanel } from "./MembersPanel";
+import { navigate } from "./router";
+import { useServices } from "./services";
+
+export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavailable: () => void }) {
+  const { api, session } = useServices();
+  const [room, setRoom] = useState<RoomDetail | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [invite, setInvite] = useState<string | null>(null);
+  const me = session.session?.user;
+
+  const load = useCallback(async () => {
+    try {
+      setRoom(await api.getRoom(roomId));
+    } catch (failure) {
+      if (failure instanceof ApiUnavailableError) {
+        onUnavailable();
+      }
+      setError(failure);
+    }
+  }, [api, roomId, onUnavailable]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const chat = useMemo(() => {
+    const onRoomEvent = (event: RoomEvent) => {
+      if (event.type === "member_removed" && event.user_id === me?.id) {
+        setNotice("You were removed from this room.");
+      }
+      if (event.type === "room_ended") {
+        setNotice("The host ended this session. The room is read-only now.");
+      }
+      void load();
+    };
+    return new RoomChat(createHubTransport(() => session.accessToken()), roomId, { onRoomEvent });
+  }, [roomId, session, load, me?.id]);
+
+  const [chatState, setChatState] = useState<RoomChatState>(chat.current);
+  useEffect(() => {
+    const unsubscribe = chat.subscribe(setChatState);
+    chat.start().catch(() => undefined);
+    return () => {
+      unsubscribe();
+      void chat.stop();
+    };
+  }, [chat]);
+
+  // The members list follows who is online from the chat's presence, live.
+  const online = useMemo(() => new Set(chatState.online.map((user) => user.user_id)), [chatState.online]);
+
+  const copyInvite = async () => {
+    setError(null);
+    try {
+      const created = await api.createInvite(roomId);
+      const url = new URL(created.url, window.location.origin).toString();
+      setInvite(url);
+      await navigator.clipboard?.writeText(url).catch(() => undefined);
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+
+  const act = async (action: () => Promise<unknown>) => {
+    setError(null);
+    try {
+      await action();
+      await load();
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+
+  if (!room) {
+    return (
+      <main className="page">
+        {error ? <ErrorText error={error} /> : <p aria-busy="true">Opening room…</p>}
+        <button type="button" onClick={() => navigate("/")}>
+          Back to rooms
+        </button>
+      </main>
+    );
+  }
+
+  const isHost = room.role === "host";
+  const ended = room.ended_at !== null;
+  return (
+    <main className="room">
+      <header className="room-header">
+        <h1>{room.name}</h1>
+        <span className="role">{room.role}</span>
+        {ended && <span className="ended">Ended (read-only)</span>}
+        <span className={`status status-${chatState.status}`} role="status">
+          {chatState.status === "connected" ? "Live" : chatState.status === "reconnecting" ? "Reconnecting…" : chatState.status === "connecting" ? "Connecting…" : "Offline"}
+        </span>
+        {isHost && !ended && (
+          <>
+            <button type="button" onClick={() => void copyInvite()}>
+              Copy invite link
+            </button>
+            <button
+              type="button"
+              className="danger"
+              onClick={() => {
+                if (window.confirm("End this session for everyone? The room becomes read-only.")) {
+                  void act(() => api.endRoom(roomId));
+                }
+              }}
+            >
+              End session
+            </button>
+          </>
+        )}
+      </header>
+      {invite && (
+        <p className="invite" role="status">
+          Invite link copied: <input aria-label="Invite link" readOnly value={invite} onFocus={(event) => event.target.select()} />
+        </p>
+      )}
+      {notice && <p className="notice" role="alert">{notice}</p>}
+      <ErrorText error={error} />
+      <div className="room-body">
+        <ChatPanel chat={chat} state={chatState} readOnly={ended || notice !== null} me={me?.id ?? ""} />
+        <MembersPanel
+          room={room}
+          me={me?.id ?? ""}
+          online={online}
+          onTransfer={(userId) => void act(() => api.transferHost(roomId, userId))}
+          onRemove={(userId) => void act(() => api.removeMember(roomId, userId))}
+        />
+      </div>
+    </main>
+  );
+}
