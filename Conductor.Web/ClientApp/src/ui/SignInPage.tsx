@@ -79,8 +79,6 @@ export function SignInPage({ expired }: { expired: boolean }) {
           onChange={(event) => setLogin(event.target.value)}
           autoComplete="username"
           required
-          pattern="[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
-          title="Letters, digits and single hyphens, as on GitHub"
         />
         <button type="submit" disabled={busy}>
           Sign in
