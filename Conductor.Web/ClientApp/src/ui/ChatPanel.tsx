@@ -169,14 +169,14 @@ export function ChatPanel({ chat, state, readOnly, me }: Props) {
               Send as code
             </label>
             {asCode && (
-              <label>
-                Language
-                <select value={language} onChange={(event) => setLanguage(event.target.value)}>
+              <>
+                <label htmlFor="snippet-language">Language</label>
+                <select id="snippet-language" value={language} onChange={(event) => setLanguage(event.target.value)}>
                   {languages.map((l) => (
                     <option key={l}>{l}</option>
                   ))}
                 </select>
-              </label>
+              </>
             )}
             <button type="button" onClick={() => fileInput.current?.click()} title={`Up to ${formatBytes(maxUploadBytes)}; or drop a file on the chat`}>
               Upload file
