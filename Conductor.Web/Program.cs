@@ -17,7 +17,10 @@ app.UseWebSockets();
 
 app.MapDefaultEndpoints();
 app.MapReverseProxy();
-// Client-side routes (/rooms/{id}, /join?token=...) load the app shell; unknown /api paths are the Api's to answer.
-app.MapFallbackToFile("index.html", new StaticFileOptions { OnPrepareResponse = ClientAppCaching.Apply });
+// The app's own routes (a room, an invite link) load the app shell; any other unknown path stays a 404 problem.
+foreach (var clientRoute in ClientAppCaching.ClientRoutes)
+{
+    app.MapFallbackToFile(clientRoute, "index.html", new StaticFileOptions { OnPrepareResponse = ClientAppCaching.Apply });
+}
 
 app.Run();

@@ -37,9 +37,9 @@ public sealed class AppHostTests : IAsyncLifetime
         var apiUrl = byName["api"].GetProperty("endpoints")[0].GetProperty("url").GetString();
         Assert.Equal(app.GetEndpoint("api").ToString().TrimEnd('/'), apiUrl);
 
-        // The web app is handed the Api's URL the Aspire way (services__api__http__0).
-        var config = await _http.GetFromJsonAsync<JsonElement>(new Uri(app.GetEndpoint("web"), "/config.json"));
-        Assert.Equal(apiUrl, config.GetProperty("apiUrl").GetString());
+        // The web app finds the Api the Aspire way (services__api__http__0) and forwards /api/** to it: same origin.
+        var proxiedHealth = await _http.GetFromJsonAsync<JsonElement>(new Uri(app.GetEndpoint("web"), "/api/health"));
+        Assert.Equal("Healthy", proxiedHealth.GetProperty("status").GetString());
 
         // The browser app calls the Api across origins: the Api answers CORS for the web app's origin only.
         var webOrigin = app.GetEndpoint("web").GetLeftPart(UriPartial.Authority);
