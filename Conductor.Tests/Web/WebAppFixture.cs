@@ -21,9 +21,14 @@ public sealed class WebAppFixture : IAsyncLifetime
     public RedisServerFixture Redis { get; } = new();
     public ServiceInstance Api { get; private set; } = null!;
     public Uri ApiUrl { get; private set; } = null!;
+    public ServiceInstance GitWorker { get; private set; } = null!;
     public ServiceInstance Web { get; private set; } = null!;
     public Uri WebUrl { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>The folder Api and GitWorker share for workspaces, and one for the bare "remote" repositories.</summary>
+    public string WorkspaceRoot { get; } = TestDirectories.Create("web-workspaces");
+    public string Remotes { get; } = TestDirectories.Create("web-remotes");
 
     /// <summary>Screenshots of each main screen, kept as test artifacts (TestResults/web-screenshots).</summary>
     public string ScreenshotDirectory { get; } = Path.Combine(RepositoryPaths.Root, "TestResults", "web-screenshots");
@@ -32,10 +37,16 @@ public sealed class WebAppFixture : IAsyncLifetime
     {
         Directory.CreateDirectory(ScreenshotDirectory);
         await Task.WhenAll(Postgres.InitializeAsync(), Redis.InitializeAsync());
-        (Api, ApiUrl) = await ServiceInstance.StartListeningAsync("Conductor.Api", new Dictionary<string, string?>
+        var shared = new Dictionary<string, string?>
         {
             ["ConnectionStrings__conductordb"] = await Postgres.CreateDatabaseAsync("web"),
             ["ConnectionStrings__redis"] = Redis.ConnectionString,
+            ["Workspaces__Root"] = WorkspaceRoot,
+            // The remotes are local bare repositories (file://), as on a developer's machine.
+            ["Workspaces__AllowFile"] = "true",
+        };
+        (Api, ApiUrl) = await ServiceInstance.StartListeningAsync("Conductor.Api", new Dictionary<string, string?>(shared)
+        {
             ["Auth__DevLogin"] = "true",
             ["Auth__RateLimit__PermitLimit"] = "100000",
             ["Chat__MessageBurst"] = "100000",
@@ -43,6 +54,7 @@ public sealed class WebAppFixture : IAsyncLifetime
             ["Chat__HistoryBurst"] = "100000",
             ["Chat__HistoryPerSecond"] = "100000",
         }, TimeSpan.FromSeconds(90));
+        (GitWorker, _) = await ServiceInstance.StartListeningAsync("Conductor.GitWorker", shared, TimeSpan.FromSeconds(90));
         WebUrl = new Uri($"http://127.0.0.1:{FreePort()}");
         Web = await StartWebAsync(WebUrl, ApiUrl);
 
@@ -99,12 +111,18 @@ public sealed class WebAppFixture : IAsyncLifetime
         {
             await Web.DisposeAsync();
         }
+        if (GitWorker is not null)
+        {
+            await GitWorker.DisposeAsync();
+        }
         if (Api is not null)
         {
             await Api.DisposeAsync();
         }
         await Redis.DisposeAsync();
         await Postgres.DisposeAsync();
+        TestDirectories.TryDelete(WorkspaceRoot);
+        TestDirectories.TryDelete(Remotes);
     }
 }
 

@@ -276,14 +276,7 @@ public sealed class WebAppTests(WebAppFixture app)
         await alice.ScreenshotAsync("room-narrow");
     }
 
-    private static async Task<Guid> CreateRoomAsync(BrowserUser user, string name)
-    {
-        await user.Page.GetByLabel("Room name", new() { Exact = true }).FillAsync(name);
-        await user.Page.GetByRole(AriaRole.Button, new() { Name = "Create room", Exact = true }).ClickAsync();
-        await Expect(user.Page.GetByRole(AriaRole.Heading, new() { Name = name })).ToBeVisibleAsync();
-        await Expect(user.Page.GetByRole(AriaRole.Status).GetByText("Live")).ToBeVisibleAsync();
-        return Guid.Parse(user.Page.Url.Split('/').Last());
-    }
+    private static Task<Guid> CreateRoomAsync(BrowserUser user, string name) => RoomJourney.CreateRoomAsync(user, name);
 
     /// <summary>A page of a user that is not the context's first (e.g. on another web origin).</summary>
     private sealed class BrowserView(IPage page)

@@ -1,4 +1,10 @@
 import type {
+  CommitResult,
+  FileContent,
+  FileEntry,
+  SearchMatch,
+  SearchOptions,
+  Workspace,
   CreatedRoom,
   GitHubDeviceResponse,
   Invite,
@@ -25,20 +31,32 @@ export class ApiClient {
     private readonly fetchImpl: Fetch = (input, init) => fetch(input, init),
   ) {}
 
-  async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, extraHeaders?: Record<string, string>): Promise<T> {
+    return readAnswer<T>(await this.exchange(method, path, body, signal, extraHeaders));
+  }
+
+  /** Like request, but also answers the response's ETag (conditional writes of workspace files). */
+  async requestWithEtag<T>(method: string, path: string, body?: unknown, extraHeaders?: Record<string, string>): Promise<{ value: T; etag: string | null }> {
+    const response = await this.exchange(method, path, body, undefined, extraHeaders);
+    const etag = response.headers.get("ETag");
+    return { value: await readAnswer<T>(response), etag };
+  }
+
+  private async exchange(method: string, path: string, body: unknown, signal?: AbortSignal, extraHeaders?: Record<string, string>): Promise<Response> {
     let token = await this.tokens.accessToken();
-    let response = await this.send(method, path, body, token, signal);
+    let response = await this.send(method, path, body, token, signal, extraHeaders);
     if (response.status === 401 && token) {
       token = (await this.tokens.refresh())?.accessToken ?? null;
       if (token) {
-        response = await this.send(method, path, body, token, signal);
+        response = await this.send(method, path, body, token, signal, extraHeaders);
       }
     }
-    return readAnswer<T>(response);
+    return response;
   }
 
-  private async send(method: string, path: string, body: unknown, token: string | null, signal?: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { Accept: "application/json" };
+  private async send(method: string, path: string, body: unknown, token: string | null, signal?: AbortSignal,
+    extraHeaders?: Record<string, string>): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
     }
@@ -90,6 +108,67 @@ export class ApiClient {
 
   endRoom(roomId: string): Promise<{ room_id: string; ended_at: string }> {
     return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/end`, {});
+  }
+
+  getWorkspace(roomId: string): Promise<Workspace> {
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}`);
+  }
+
+  createWorkspace(roomId: string, repoUrl: string, baseBranch: string, token: string): Promise<{ room_id: string; job_id: string; status: string }> {
+    return this.request("POST", "/workspace/create", {
+      room_id: roomId,
+      repo_url: repoUrl,
+      base_branch: baseBranch || undefined,
+      token: token || undefined,
+    });
+  }
+
+  listFiles(roomId: string): Promise<FileEntry[]> {
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/files?recursive=true`);
+  }
+
+  readFile(roomId: string, path: string): Promise<FileContent> {
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}`);
+  }
+
+  /** Saves only if the file is still the version read (etag), or creates it only if it does not exist (etag null). */
+  async writeFile(roomId: string, path: string, content: string, etag: string | null): Promise<string> {
+    const answer = await this.requestWithEtag<{ path: string; size: number; etag: string }>(
+      "PUT",
+      `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}`,
+      { content, encoding: "utf-8" },
+      etag ? { "If-Match": etag } : { "If-None-Match": "*" },
+    );
+    return answer.value.etag;
+  }
+
+  deleteFile(roomId: string, path: string, etag: string | null): Promise<void> {
+    return this.request("DELETE", `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}`, undefined, undefined,
+      etag ? { "If-Match": etag } : undefined);
+  }
+
+  renameFile(roomId: string, from: string, to: string): Promise<{ path: string }> {
+    return this.request("POST", `/workspace/${encodeURIComponent(roomId)}/rename`, { from, to });
+  }
+
+  /** Waits up to 30 s for the commit job; a 202 (still running) answers null. */
+  async commit(roomId: string, message: string, push: boolean): Promise<CommitResult | null> {
+    const answer = await this.request<CommitResult | { job_id: string }>(
+      "POST", `/workspace/${encodeURIComponent(roomId)}/commit?wait=30`, { message, push });
+    return "committed" in answer ? answer : null;
+  }
+
+  search(roomId: string, options: SearchOptions, signal?: AbortSignal): Promise<SearchMatch[]> {
+    const query = new URLSearchParams({
+      q: options.q,
+      max_results: "200",
+      regex: String(options.regex),
+      case_sensitive: String(options.caseSensitive),
+      whole_word: String(options.wholeWord),
+    });
+    options.include.forEach((glob) => query.append("include", glob));
+    options.exclude.forEach((glob) => query.append("exclude", glob));
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/search?${query}`, undefined, signal);
   }
 }
 

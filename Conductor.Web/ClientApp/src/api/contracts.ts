@@ -112,6 +112,17 @@ export interface RoomEvent {
   role?: string;
   by_user_id?: string;
   at?: string;
+  /** job: progress (0..1 or a percentage) and git's progress line. */
+  progress?: number;
+  message?: string;
+  /** workspace: its new status, the failure reason, the head commit. */
+  status?: string;
+  error?: string;
+  head_commit?: string;
+  /** file_changed: the path, what happened, and the old path of a rename. */
+  path?: string;
+  change?: string;
+  from?: string;
 }
 
 /** RFC 7807 problem details, with the Api's optional error code. */
@@ -124,3 +135,48 @@ export interface ProblemDetails {
   error?: string;
   errors?: Record<string, string[]>;
 }
+
+export interface Workspace {
+  room_id: string;
+  repo_url: string;
+  base_branch: string;
+  branch: string;
+  status: "creating" | "ready" | "failed" | "deleting" | string;
+  error: string | null;
+  head_commit: string | null;
+}
+
+export interface FileEntry {
+  path: string;
+  type: "file" | "directory" | string;
+  size: number;
+  mtime: string;
+}
+
+export interface FileContent {
+  path: string;
+  content: string;
+  encoding: "utf-8" | "base64";
+  size: number;
+  etag: string;
+}
+
+export interface SearchMatch {
+  file_path: string;
+  line: number;
+  column: number;
+  content: string;
+}
+
+export interface SearchOptions {
+  q: string;
+  regex: boolean;
+  caseSensitive: boolean;
+  wholeWord: boolean;
+  include: string[];
+  exclude: string[];
+}
+
+export type CommitResult =
+  | { committed: true; commit: string; pushed: boolean; push_error: string | null }
+  | { committed: false; reason: string };

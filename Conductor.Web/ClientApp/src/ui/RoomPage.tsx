@@ -6,6 +6,7 @@ import { RoomChat, type RoomChatState } from "../chat/roomChat";
 import { ChatPanel } from "./ChatPanel";
 import { ErrorText } from "./ErrorText";
 import { MembersPanel } from "./MembersPanel";
+import { WorkspacePanel } from "../workspace/WorkspacePanel";
 import { navigate } from "./router";
 import { useServices } from "./services";
 
@@ -15,6 +16,18 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [invite, setInvite] = useState<string | null>(null);
+  const [tab, setTab] = useState<"chat" | "workspace">("chat");
+  // Room events (membership, jobs, file changes) for whichever panel wants them.
+  const roomEvents = useMemo(() => new Set<(event: RoomEvent) => void>(), []);
+  const subscribeRoomEvents = useCallback(
+    (listener: (event: RoomEvent) => void) => {
+      roomEvents.add(listener);
+      return () => {
+        roomEvents.delete(listener);
+      };
+    },
+    [roomEvents],
+  );
   const me = session.session?.user;
 
   const load = useCallback(async () => {
@@ -40,10 +53,13 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
       if (event.type === "room_ended") {
         setNotice("The host ended this session. The room is read-only now.");
       }
-      void load();
+      roomEvents.forEach((listener) => listener(event));
+      if (event.type.startsWith("member_") || event.type === "host_transferred" || event.type === "room_ended") {
+        void load();
+      }
     };
     return new RoomChat(createHubTransport(() => session.accessToken()), roomId, { onRoomEvent });
-  }, [roomId, session, load, me?.id]);
+  }, [roomId, session, load, me?.id, roomEvents]);
 
   const [chatState, setChatState] = useState<RoomChatState>(chat.current);
   useEffect(() => {
@@ -128,8 +144,20 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
       )}
       {notice && <p className="notice" role="alert">{notice}</p>}
       <ErrorText error={error} />
+      <div className="tabs" role="tablist" aria-label="Room views">
+        <button type="button" role="tab" aria-selected={tab === "chat"} onClick={() => setTab("chat")}>
+          Chat
+        </button>
+        <button type="button" role="tab" aria-selected={tab === "workspace"} onClick={() => setTab("workspace")}>
+          Workspace
+        </button>
+      </div>
       <div className="room-body">
-        <ChatPanel chat={chat} state={chatState} readOnly={ended || notice !== null} me={me?.id ?? ""} />
+        {tab === "chat" ? (
+          <ChatPanel chat={chat} state={chatState} readOnly={ended || notice !== null} me={me?.id ?? ""} />
+        ) : (
+          <WorkspacePanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
+        )}
         <MembersPanel
           room={room}
           me={me?.id ?? ""}
