@@ -6,6 +6,7 @@ namespace Conductor.Tests.Web;
 public sealed class BrowserUser : IAsyncDisposable
 {
     private readonly List<string> _consoleErrors = [];
+    private readonly List<string> _failedLoads = [];
     private readonly string _screenshots;
 
     public BrowserUser(string login, IBrowserContext context, IPage page, string screenshots)
@@ -16,9 +17,18 @@ public sealed class BrowserUser : IAsyncDisposable
         _screenshots = screenshots;
         page.Console += (_, message) =>
         {
-            if (message.Type == "error")
+            if (message.Type != "error")
             {
-                lock (_consoleErrors)
+                return;
+            }
+            lock (_consoleErrors)
+            {
+                // Chromium logs every non-2xx answer to a fetch; the Api's documented 404s are not script errors.
+                if (message.Text.StartsWith("Failed to load resource", StringComparison.Ordinal))
+                {
+                    _failedLoads.Add($"{message.Text} {message.Location}");
+                }
+                else
                 {
                     _consoleErrors.Add(message.Text);
                 }
@@ -37,6 +47,19 @@ public sealed class BrowserUser : IAsyncDisposable
     public IBrowserContext Context { get; }
     public IPage Page { get; }
 
+    /// <summary>Requests the browser reported as failed (status and URL).</summary>
+    public IReadOnlyList<string> FailedLoads
+    {
+        get
+        {
+            lock (_consoleErrors)
+            {
+                return [.. _failedLoads];
+            }
+        }
+    }
+
+    /// <summary>Script errors and console.error calls.</summary>
     public IReadOnlyList<string> ConsoleErrors
     {
         get

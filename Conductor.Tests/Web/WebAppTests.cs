@@ -103,6 +103,8 @@ public sealed class WebAppTests(WebAppFixture app)
 
         Assert.Empty(alice.ConsoleErrors);
         Assert.Empty(bob.ConsoleErrors);
+        Assert.Empty(alice.FailedLoads);
+        Assert.Empty(bob.FailedLoads);
     }
 
     [Fact]

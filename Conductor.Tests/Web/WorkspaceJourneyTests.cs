@@ -82,6 +82,9 @@ public sealed class WorkspaceJourneyTests(WebAppFixture app)
 
         Assert.Empty(alice.ConsoleErrors);
         Assert.Empty(bob.ConsoleErrors);
+        // The only failed request: "no workspace yet" (404) when the tab first opened.
+        Assert.All(alice.FailedLoads.Concat(bob.FailedLoads), failed =>
+            Assert.Matches(@"status of 404 .*/api/workspace/[0-9a-f-]{36}$", failed));
     }
 
     /// <summary>Puts the cursor at the end of the document in Monaco and types a new last line.</summary>
