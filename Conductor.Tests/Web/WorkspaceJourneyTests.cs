@@ -8,7 +8,7 @@ namespace Conductor.Tests.Web;
 public sealed class WorkspaceJourneyTests(WebAppFixture app)
 {
     [Fact]
-    public async Task Two_members_clone_edit_see_each_others_saves_search_and_commit_and_push_to_the_remote()
+    public async Task Two_members_clone_edit_see_each_others_saves_search_review_ai_changes_and_push_to_the_remote()
     {
         var remote = TestGit.CreateRemote(app.Remotes, $"team-{Guid.NewGuid():N}.git");
         await using var alice = await app.NewUserAsync("alice");
@@ -68,6 +68,34 @@ public sealed class WorkspaceJourneyTests(WebAppFixture app)
         await results.Locator("button.search-hit").First.ClickAsync();
         await Expect(bob.Page.Locator(".editor-bar .path")).ToHaveTextAsync("src/app.cs");
 
+        // Alice asks the (offline, built-in) mock provider: the answer streams in.
+        await alice.Page.GetByRole(AriaRole.Tab, new() { Name = "AI", Exact = true }).ClickAsync();
+        await Expect(alice.Page.Locator("tr[data-provider='mock']")).ToContainTextAsync("available");
+        await alice.Page.GetByLabel("Prompt", new() { Exact = true }).FillAsync("Say hello to the room");
+        await alice.Page.GetByRole(AriaRole.Button, new() { Name = "Ask", Exact = true }).ClickAsync();
+        await Expect(alice.Page.GetByRole(AriaRole.Region, new() { Name = "Answer" })).Not.ToBeEmptyAsync();
+        await Expect(alice.Page.GetByRole(AriaRole.Button, new() { Name = "Stop", Exact = true })).ToBeDisabledAsync();
+
+        // She generates changes for two files, reviews the policy and the diffs, applies one and skips the other.
+        await alice.Page.GetByLabel("Describe the change", new() { Exact = true }).FillAsync("Add a review note");
+        await alice.Page.GetByLabel("README.md", new() { Exact = true }).CheckAsync();
+        await alice.Page.GetByLabel("src/app.cs", new() { Exact = true }).CheckAsync();
+        await alice.Page.GetByRole(AriaRole.Button, new() { Name = "Generate changes", Exact = true }).ClickAsync();
+        await Expect(alice.Page.Locator(".policy")).ToContainTextAsync("Policy:");
+        var appChange = alice.Page.Locator("article.change[data-file='src/app.cs']");
+        var readmeChange = alice.Page.Locator("article.change[data-file='README.md']");
+        await Expect(appChange.Locator(".monaco-diff-editor")).ToBeVisibleAsync();
+        await alice.ScreenshotAsync("change-review");
+        await appChange.GetByRole(AriaRole.Button, new() { Name = "Apply", Exact = true }).ClickAsync();
+        await Expect(appChange.GetByRole(AriaRole.Status)).ToHaveTextAsync("Applied.");
+        await readmeChange.GetByRole(AriaRole.Button, new() { Name = "Skip", Exact = true }).ClickAsync();
+        await Expect(readmeChange.GetByRole(AriaRole.Status)).ToHaveTextAsync("Skipped.");
+        var audit = alice.Page.GetByRole(AriaRole.List, new() { Name = "Audit trail" });
+        await Expect(audit.Locator("li").Filter(new() { HasText = "src/app.cs" })).ToContainTextAsync("applied");
+        await Expect(audit.Locator("li").Filter(new() { HasText = "README.md" })).ToContainTextAsync("skipped");
+        await alice.ScreenshotAsync("change-review-done");
+        await alice.Page.GetByRole(AriaRole.Tab, new() { Name = "Workspace", Exact = true }).ClickAsync();
+
         // Alice commits and pushes; the remote has the commit on the session branch.
         await alice.Page.GetByLabel("Commit message", new() { Exact = true }).FillAsync("Review notes from the room");
         await alice.Page.GetByRole(AriaRole.Button, new() { Name = "Commit", Exact = true }).ClickAsync();
@@ -78,13 +106,15 @@ public sealed class WorkspaceJourneyTests(WebAppFixture app)
         Assert.Equal("Review notes from the room", subject);
         var pushedReadme = TestGit.Run(remote, "show", $"session/{roomId:D}:README.md");
         Assert.Contains("alice was here", pushedReadme, StringComparison.Ordinal);
+        Assert.DoesNotContain("Add a review note", pushedReadme, StringComparison.Ordinal); // skipped
+        Assert.Contains("Add a review note", TestGit.Run(remote, "show", $"session/{roomId:D}:src/app.cs"), StringComparison.Ordinal); // applied
         Assert.Contains(TestGit.Run(remote, "rev-parse", $"session/{roomId:D}").Trim()[..12], await result.InnerTextAsync(), StringComparison.Ordinal);
 
         Assert.Empty(alice.ConsoleErrors);
         Assert.Empty(bob.ConsoleErrors);
         // The only failed request: "no workspace yet" (404) when the tab first opened.
         Assert.All(alice.FailedLoads.Concat(bob.FailedLoads), failed =>
-            Assert.Matches(@"status of 404 .*/api/workspace/[0-9a-f-]{36}$", failed));
+            Assert.True(failed.Contains("status of 404", StringComparison.Ordinal) && failed.Contains($"/api/workspace/{roomId:D}", StringComparison.Ordinal), failed));
     }
 
     /// <summary>Puts the cursor at the end of the document in Monaco and types a new last line.</summary>

@@ -1,4 +1,9 @@
 import type {
+  AiStatus,
+  ApplyResult,
+  AuditEntry,
+  ChangeSet,
+  PolicyDecision,
   CommitResult,
   FileContent,
   FileEntry,
@@ -156,6 +161,52 @@ export class ApiClient {
     const answer = await this.request<CommitResult | { job_id: string }>(
       "POST", `/workspace/${encodeURIComponent(roomId)}/commit?wait=30`, { message, push });
     return "committed" in answer ? answer : null;
+  }
+
+  aiStatus(): Promise<AiStatus> {
+    return this.request("GET", "/ai/status");
+  }
+
+  selectProvider(name: string): Promise<{ active_provider: string }> {
+    return this.request("POST", "/ai/select", { provider_name: name });
+  }
+
+  /** POST /ai/infer: the response body is an event stream (read it with readEventData). */
+  async infer(prompt: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.exchange("POST", "/ai/infer", { prompt }, signal, { Accept: "text/event-stream" });
+    if (!response.ok || !response.body) {
+      return readAnswer<never>(response);
+    }
+    return response.body;
+  }
+
+  generateChanges(roomId: string, instruction: string, files: string[]): Promise<ChangeSet> {
+    return this.request("POST", "/generate-changes", { room_id: roomId, instruction, files });
+  }
+
+  evaluatePolicy(changeSetId: string): Promise<PolicyDecision> {
+    return this.request("POST", "/policy/evaluate-auto-apply", { change_set_id: changeSetId });
+  }
+
+  /** Applies the changes; a partly refused apply answers each change's outcome too (from the 409 problem). */
+  async applyChanges(changeSetId: string, changeIds: string[]): Promise<ApplyResult[]> {
+    try {
+      const answer = await this.request<{ results: ApplyResult[] }>("POST", `/changes/${encodeURIComponent(changeSetId)}/apply`, { change_ids: changeIds });
+      return answer.results;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409 && error.problem.results) {
+        return error.problem.results;
+      }
+      throw error;
+    }
+  }
+
+  logDecision(roomId: string, changeId: string, action: "applied" | "skipped", filePath: string): Promise<unknown> {
+    return this.request("POST", "/audit/log-apply", { room_id: roomId, change_id: changeId, action, file_path: filePath });
+  }
+
+  audit(roomId: string): Promise<{ room_id: string; entries: AuditEntry[] }> {
+    return this.request("GET", `/audit?room_id=${encodeURIComponent(roomId)}&limit=200`);
   }
 
   search(roomId: string, options: SearchOptions, signal?: AbortSignal): Promise<SearchMatch[]> {

@@ -133,7 +133,9 @@ export interface ProblemDetails {
   detail?: string;
   code?: string;
   error?: string;
-  errors?: Record<string, string[]>;
+  errors?: Record<string, string[]> | string[];
+  /** Per-change outcomes of a partly refused apply (409). */
+  results?: ApplyResult[];
 }
 
 export interface Workspace {
@@ -180,3 +182,64 @@ export interface SearchOptions {
 export type CommitResult =
   | { committed: true; commit: string; pushed: boolean; push_error: string | null }
   | { committed: false; reason: string };
+
+export interface AiProvider {
+  name: string;
+  kind: string;
+  model: string;
+  available: boolean;
+  latency_ms: number | null;
+  error?: string | null;
+}
+
+export interface AiStatus {
+  providers: AiProvider[];
+  active_provider: string;
+}
+
+export interface Change {
+  id: string;
+  file_path: string;
+  type: "create" | "modify" | "delete";
+  content: string | null;
+  diff: string;
+  rationale: string;
+  status: string;
+}
+
+export interface ChangeSet {
+  change_set_id: string;
+  room_id: string;
+  agent: string;
+  provider: string;
+  model: string;
+  context_files: string[];
+  changes: Change[];
+}
+
+export interface PolicyDecision {
+  decision: "apply_all" | "review_required" | "reject_all" | string;
+  risk_score: number;
+  reasons: string[];
+}
+
+export interface ApplyResult {
+  change_id: string;
+  file_path: string;
+  outcome: "applied" | "refused" | string;
+  status: number;
+  detail?: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  room_id: string;
+  user_id: string | null;
+  action: string;
+  source: string;
+  change_set_id: string | null;
+  change_id: string | null;
+  file_path: string | null;
+  detail: string | null;
+  created_at: string;
+}

@@ -24,11 +24,11 @@ export class ApiUnavailableError extends Error {
 }
 
 export function describeProblem(status: number, problem: ProblemDetails): string {
-  const validation = problem.errors
-    ? Object.values(problem.errors)
-        .flat()
-        .join(" ")
-    : "";
+  const validation = Array.isArray(problem.errors)
+    ? problem.errors.join(" ")
+    : problem.errors
+      ? Object.values(problem.errors).flat().join(" ")
+      : "";
   const text = problem.detail || validation || problem.title;
   return text ? text : `The request failed (HTTP ${status}).`;
 }

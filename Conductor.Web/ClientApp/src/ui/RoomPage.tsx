@@ -7,6 +7,7 @@ import { ChatPanel } from "./ChatPanel";
 import { ErrorText } from "./ErrorText";
 import { MembersPanel } from "./MembersPanel";
 import { WorkspacePanel } from "../workspace/WorkspacePanel";
+import { AiPanel } from "../ai/AiPanel";
 import { navigate } from "./router";
 import { useServices } from "./services";
 
@@ -16,7 +17,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [invite, setInvite] = useState<string | null>(null);
-  const [tab, setTab] = useState<"chat" | "workspace">("chat");
+  const [tab, setTab] = useState<"chat" | "workspace" | "ai">("chat");
   // Room events (membership, jobs, file changes) for whichever panel wants them.
   const roomEvents = useMemo(() => new Set<(event: RoomEvent) => void>(), []);
   const subscribeRoomEvents = useCallback(
@@ -151,12 +152,17 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
         <button type="button" role="tab" aria-selected={tab === "workspace"} onClick={() => setTab("workspace")}>
           Workspace
         </button>
+        <button type="button" role="tab" aria-selected={tab === "ai"} onClick={() => setTab("ai")}>
+          AI
+        </button>
       </div>
       <div className="room-body">
         {tab === "chat" ? (
           <ChatPanel chat={chat} state={chatState} readOnly={ended || notice !== null} me={me?.id ?? ""} />
-        ) : (
+        ) : tab === "workspace" ? (
           <WorkspacePanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
+        ) : (
+          <AiPanel roomId={roomId} readOnly={ended || notice !== null} />
         )}
         <MembersPanel
           room={room}
