@@ -169,6 +169,14 @@ public sealed class WebAppTests(WebAppFixture app)
             var seqs = await bobPage.Locator("li.message:not(.pending)").EvaluateAllAsync<int[]>("items => items.map(i => Number(i.dataset.seq))");
             var expected = Enumerable.Range(1, 61).ToArray();
             Assert.Equal(expected, seqs);
+
+            // Opened afresh, the room shows the latest 50; scrolling to the top loads the earlier ones, once each.
+            await bobPage.ReloadAsync();
+            await Expect(bobInBrowser.Messages).ToHaveCountAsync(50);
+            await bobPage.GetByRole(AriaRole.List, new() { Name = "Messages" }).EvaluateAsync("list => list.scrollTop = 0");
+            await Expect(bobInBrowser.Messages).ToHaveCountAsync(61);
+            Assert.Equal(expected, await bobPage.Locator("li.message:not(.pending)").EvaluateAllAsync<int[]>("items => items.map(i => Number(i.dataset.seq))"));
+            await Expect(bobInBrowser.Messages.First).ToContainTextAsync("before the drop");
         }
         finally
         {
@@ -263,6 +271,30 @@ public sealed class WebAppTests(WebAppFixture app)
         await Expect(bob.Page.GetByText("This room is read-only.")).ToBeVisibleAsync();
         await Expect(bob.Page.GetByLabel("Message", new() { Exact = true })).ToHaveCountAsync(0);
         await bob.ScreenshotAsync("room-ended");
+    }
+
+    [Fact]
+    public async Task The_host_hands_over_the_host_role_and_the_new_host_removes_the_old_one()
+    {
+        await using var alice = await app.NewUserAsync("first");
+        await using var bob = await app.NewUserAsync("second");
+        await alice.SignInAsync();
+        await CreateRoomAsync(alice, "Handover");
+        await RoomJourney.InviteAsync(alice, bob);
+        alice.Page.Dialog += (_, dialog) => dialog.AcceptAsync();
+        bob.Page.Dialog += (_, dialog) => dialog.AcceptAsync();
+
+        await alice.Member(bob.Login).GetByRole(AriaRole.Button, new() { Name = "Make host", Exact = true }).ClickAsync();
+        await Expect(bob.Member(bob.Login)).ToContainTextAsync("host");
+        await Expect(bob.Page.GetByRole(AriaRole.Button, new() { Name = "End session", Exact = true })).ToBeVisibleAsync();
+        await Expect(alice.Member(alice.Login)).ToContainTextAsync("guest");
+        await Expect(alice.Page.GetByRole(AriaRole.Button, new() { Name = "Copy invite link", Exact = true })).ToHaveCountAsync(0);
+
+        await bob.Member(alice.Login).GetByRole(AriaRole.Button, new() { Name = "Remove", Exact = true }).ClickAsync();
+        await Expect(alice.Page.GetByText("You were removed from this room.")).ToBeVisibleAsync();
+        await Expect(alice.Page.GetByLabel("Message", new() { Exact = true })).ToHaveCountAsync(0);
+        await Expect(bob.Member(alice.Login)).ToHaveCountAsync(0);
+        await alice.ScreenshotAsync("removed");
     }
 
     [Fact]
