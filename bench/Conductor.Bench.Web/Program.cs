@@ -21,7 +21,10 @@ using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
 var ct = deadline.Token;
 
 var folder = Directory.CreateTempSubdirectory("conductor-bench-web-").FullName;
-File.SetUnixFileMode(folder, (UnixFileMode)0b111_111_111); // Postgres runs as the postgres OS user when we are root
+if (!OperatingSystem.IsWindows())
+{
+    File.SetUnixFileMode(folder, (UnixFileMode)0b111_111_111); // Postgres runs as the postgres OS user when we are root
+}
 LocalPostgresServer? postgres = null;
 LocalRedisServer? redis = null;
 WebApplication? bare = null;
