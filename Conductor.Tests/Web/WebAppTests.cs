@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Conductor.Tests.Infrastructure;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -295,6 +296,43 @@ public sealed class WebAppTests(WebAppFixture app)
         await Expect(alice.Page.GetByLabel("Message", new() { Exact = true })).ToHaveCountAsync(0);
         await Expect(bob.Member(alice.Login)).ToHaveCountAsync(0);
         await alice.ScreenshotAsync("removed");
+    }
+
+    [Fact]
+    public async Task Tokens_are_refreshed_before_they_expire_and_the_app_keeps_working()
+    {
+        // An Api whose access tokens live 4 s: the app must refresh every ~2 s, without a loop and without a 401.
+        var (api, apiUrl) = await ServiceInstance.StartListeningAsync("Conductor.Api", new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__conductordb"] = await app.Postgres.CreateDatabaseAsync("webrefresh"),
+            ["ConnectionStrings__redis"] = app.Redis.ConnectionString,
+            ["Auth__DevLogin"] = "true",
+            ["Auth__RateLimit__PermitLimit"] = "100000",
+            ["Auth__AccessTokenLifetime"] = "00:00:04",
+        }, TimeSpan.FromSeconds(90));
+        await using var _ = api;
+        var webUrl = new Uri($"http://127.0.0.1:{WebAppFixture.FreePort()}");
+        await using var web = await WebAppFixture.StartWebAsync(webUrl, apiUrl);
+        await using var user = await app.NewUserAsync("refresh");
+        await user.Page.GotoAsync(webUrl.ToString());
+        var view = new BrowserView(user.Page);
+        await view.SignInAsync(user.Login);
+
+        const string AccessToken = "JSON.parse(localStorage.getItem('conductor.session')).accessToken";
+        var seen = new HashSet<string> { await user.Page.EvaluateAsync<string>(AccessToken) };
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (seen.Count < 3)
+        {
+            await Task.Delay(250, timeout.Token);
+            seen.Add(await user.Page.EvaluateAsync<string>(AccessToken));
+        }
+
+        // Well past the first token's expiry, the app still works with the refreshed ones.
+        await user.Page.GetByLabel("Room name", new() { Exact = true }).FillAsync("Still signed in");
+        await user.Page.GetByRole(AriaRole.Button, new() { Name = "Create room", Exact = true }).ClickAsync();
+        await Expect(user.Page.GetByRole(AriaRole.Status).GetByText("Live")).ToBeVisibleAsync();
+        Assert.Empty(user.FailedLoads);
+        Assert.Empty(user.ConsoleErrors);
     }
 
     [Fact]

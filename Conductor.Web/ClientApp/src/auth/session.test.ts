@@ -67,11 +67,28 @@ describe("SessionManager", () => {
     expect(store.value?.refreshToken).toBe("refresh-2");
   });
 
+  it("refreshes a short-lived token at half its life instead of over and over", async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const manager = new SessionManager(new MemoryStore(), async () => (calls++, tokens(calls + 1, 20)), clock, sharedLock());
+    manager.signIn(tokens(1, 20));
+
+    clock.advance(9_000);
+    await flush();
+    expect(calls).toBe(0);
+    clock.advance(1_000);
+    await flush();
+    expect(calls).toBe(1);
+    expect(await manager.accessToken()).toBe("access-2"); // fresh: no second refresh
+    expect(calls).toBe(1);
+  });
+
   it("refreshes once when several requests find the token about to expire", async () => {
     const clock = new ManualClock();
     let calls = 0;
     const manager = new SessionManager(new MemoryStore(), async () => (calls++, tokens(2)), clock, sharedLock());
-    manager.signIn(tokens(1, 30)); // already inside the margin
+    manager.signIn(tokens(1, 900));
+    clock.time += 870_000; // 30 s left: inside the margin (timers not run)
 
     const answers = await Promise.all([manager.accessToken(), manager.accessToken(), manager.accessToken()]);
     expect(answers).toEqual(["access-2", "access-2", "access-2"]);
@@ -120,7 +137,8 @@ describe("SessionManager", () => {
       if (down) throw new ApiUnavailableError("network error");
       return tokens(2);
     }, clock, sharedLock());
-    manager.signIn(tokens(1, 30));
+    manager.signIn(tokens(1, 900));
+    clock.time += 870_000;
 
     await expect(manager.accessToken()).rejects.toBeInstanceOf(ApiUnavailableError);
     expect(manager.session?.refreshToken).toBe("refresh-1");

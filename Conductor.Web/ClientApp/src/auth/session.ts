@@ -7,6 +7,8 @@ export interface StoredSession {
   refreshToken: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** When the access token was obtained (ms since the epoch): a short-lived token refreshes at half its life. */
+  issuedAt?: number;
   user: UserInfo;
 }
 
@@ -35,6 +37,7 @@ export function sessionFromTokens(tokens: TokenResponse, now: number): StoredSes
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token,
     expiresAt: now + tokens.expires_in * 1000,
+    issuedAt: now,
     user: tokens.user,
   };
 }
@@ -100,7 +103,7 @@ export class SessionManager {
     if (!session) {
       return null;
     }
-    if (session.expiresAt - this.clock.now() > this.marginMs) {
+    if (session.expiresAt - this.clock.now() > this.margin(session)) {
       return session.accessToken;
     }
     return (await this.refresh())?.accessToken ?? null;
@@ -125,7 +128,7 @@ export class SessionManager {
         this.replace(null, "signed_out");
         return null;
       }
-      if (stored.refreshToken !== spent && stored.expiresAt - this.clock.now() > this.marginMs) {
+      if (stored.refreshToken !== spent && stored.expiresAt - this.clock.now() > this.margin(stored)) {
         this.replace(stored, null);
         return stored;
       }
@@ -147,6 +150,12 @@ export class SessionManager {
     });
   }
 
+  /** The configured margin, but at most half the token's life: a 20 s token is refreshed after 10 s, not at once in a loop. */
+  private margin(session: StoredSession): number {
+    const lifetime = session.issuedAt === undefined ? Infinity : session.expiresAt - session.issuedAt;
+    return Math.min(this.marginMs, lifetime / 2);
+  }
+
   private replace(session: StoredSession | null, reason: SignOutReason | null): void {
     this.current = session;
     this.schedule();
@@ -163,7 +172,7 @@ export class SessionManager {
     if (!this.current) {
       return;
     }
-    const delay = Math.max(0, this.current.expiresAt - this.marginMs - this.clock.now());
+    const delay = Math.max(0, this.current.expiresAt - this.margin(this.current) - this.clock.now());
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       // A failed refresh (Api down) is retried when the next request asks for a token.
