@@ -9,6 +9,14 @@ export default defineConfig({
     outDir: "../wwwroot",
     emptyOutDir: true,
     chunkSizeWarningLimit: 4096,
+    rollupOptions: {
+      onwarn(warning, warn) {
+        // @microsoft/signalr's published ESM carries /*#__PURE__*/ comments Rollup cannot place; harmless, and noise
+        // in every `dotnet build`.
+        if (warning.code === "INVALID_ANNOTATION" && warning.id?.includes("@microsoft/signalr")) return;
+        warn(warning);
+      },
+    },
   },
   server: {
     proxy: {
