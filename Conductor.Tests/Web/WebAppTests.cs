@@ -229,7 +229,7 @@ public sealed class WebAppTests(WebAppFixture app)
     }
 
     [Fact]
-    public async Task Files_are_shared_with_progress_and_a_file_over_20_MB_is_refused_as_too_large()
+    public async Task Files_are_shared_by_picker_or_drop_and_a_file_over_20_MB_is_refused_as_too_large()
     {
         await using var alice = await app.NewUserAsync("sharer");
         await alice.SignInAsync();
@@ -244,6 +244,16 @@ public sealed class WebAppTests(WebAppFixture app)
         await alice.Messages.Last.GetByRole(AriaRole.Button, new() { Name = "notes.txt", Exact = true }).ClickAsync();
         var saved = await (await download).PathAsync();
         Assert.Equal("release notes", await File.ReadAllTextAsync(saved));
+
+        // Dropped on the chat, a file is shared the same way.
+        await alice.Page.Locator("section.chat").EvaluateAsync("""
+            section => {
+              const data = new DataTransfer();
+              data.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+              section.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+            }
+            """);
+        await Expect(alice.Messages.Last.GetByRole(AriaRole.Button, new() { Name = "dropped.txt", Exact = true })).ToBeVisibleAsync();
 
         chooser = alice.Page.WaitForFileChooserAsync();
         await alice.Page.GetByRole(AriaRole.Button, new() { Name = "Upload file", Exact = true }).ClickAsync();
