@@ -208,7 +208,7 @@ public sealed class WebAppTests(WebAppFixture app)
         await user.Page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
 
         var alert = user.Page.GetByRole(AriaRole.Alert);
-        await Expect(alert).ToBeVisibleAsync();
+        await Expect(alert).ToContainTextAsync("letters, digits or single hyphens");
         Assert.DoesNotContain("HTTP 400", await alert.InnerTextAsync(), StringComparison.Ordinal);
         await user.ScreenshotAsync("sign-in-error");
     }
@@ -342,6 +342,44 @@ public sealed class WebAppTests(WebAppFixture app)
         await user.Page.GetByRole(AriaRole.Button, new() { Name = "Create room", Exact = true }).ClickAsync();
         await Expect(user.Page.GetByRole(AriaRole.Status).GetByText("Live")).ToBeVisibleAsync();
         Assert.Empty(user.FailedLoads);
+        Assert.Empty(user.ConsoleErrors);
+    }
+
+    [Fact]
+    public async Task GitHub_sign_in_shows_the_user_code_and_link_and_signs_in_once_approved()
+    {
+        await using var gitHub = await Auth.FakeGitHub.StartAsync();
+        var (api, apiUrl) = await ServiceInstance.StartListeningAsync("Conductor.Api", new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__conductordb"] = await app.Postgres.CreateDatabaseAsync("webgithub"),
+            ["ConnectionStrings__redis"] = app.Redis.ConnectionString,
+            ["Auth__RateLimit__PermitLimit"] = "100000",
+            ["Auth__GitHub__ClientId"] = Auth.FakeGitHub.ClientId,
+            ["Auth__GitHub__BaseUrl"] = gitHub.BaseUrl.AbsoluteUri,
+            ["Auth__GitHub__ApiUrl"] = gitHub.ApiUrl.AbsoluteUri,
+        }, TimeSpan.FromSeconds(90));
+        await using var _ = api;
+        var webUrl = new Uri($"http://127.0.0.1:{WebAppFixture.FreePort()}");
+        await using var web = await WebAppFixture.StartWebAsync(webUrl, apiUrl);
+        await using var user = await app.NewUserAsync("octo");
+        await user.Page.GotoAsync(webUrl.ToString());
+
+        await user.Page.GetByRole(AriaRole.Button, new() { Name = "Sign in with GitHub", Exact = true }).ClickAsync();
+        await Expect(user.Page.Locator(".user-code")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d{4}-\d{4}$"));
+        await Expect(user.Page.GetByRole(AriaRole.Link, new() { Name = new Uri(gitHub.BaseUrl, "/login/device").AbsoluteUri })).ToBeVisibleAsync();
+        await user.ScreenshotAsync("sign-in-github");
+
+        // The app polls at GitHub's interval; the first poll names the device code, which the user then approves.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        string? deviceCode = null;
+        while (deviceCode is null)
+        {
+            await Task.Delay(200, timeout.Token);
+            deviceCode = gitHub.Requests.FirstOrDefault(r => r.PathAndQuery.StartsWith("/login/oauth/access_token", StringComparison.Ordinal))
+                ?.Form.GetValueOrDefault("device_code");
+        }
+        gitHub.SetDevice(deviceCode, Auth.FakeGitHub.DeviceStatus.Approved, 4242, user.Login);
+        await Expect(user.Page.GetByText($"Signed in as {user.Login}")).ToBeVisibleAsync(new() { Timeout = 20_000 });
         Assert.Empty(user.ConsoleErrors);
     }
 
