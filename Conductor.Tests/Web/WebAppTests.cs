@@ -384,6 +384,45 @@ public sealed class WebAppTests(WebAppFixture app)
     }
 
     [Fact]
+    public async Task Signing_in_creating_a_room_and_chatting_work_from_the_keyboard_with_visible_focus()
+    {
+        await using var user = await app.NewUserAsync("keys");
+        await user.Page.GotoAsync("/");
+        await Expect(user.Page.GetByLabel("Name", new() { Exact = true })).ToBeFocusedAsync();
+        await user.Page.Keyboard.TypeAsync(user.Login);
+        await user.Page.Keyboard.PressAsync("Enter");
+        await Expect(user.Page.GetByText($"Signed in as {user.Login}")).ToBeVisibleAsync();
+
+        await TabToAsync(user.Page, "room-name");
+        await user.Page.Keyboard.TypeAsync("Keyboard room");
+        await user.Page.Keyboard.PressAsync("Enter");
+        await Expect(user.Page.GetByRole(AriaRole.Status).GetByText("Live")).ToBeVisibleAsync();
+
+        await TabToAsync(user.Page, "message");
+        await user.Page.Keyboard.TypeAsync("typed, not clicked");
+        await user.Page.Keyboard.PressAsync("Enter");
+        await Expect(user.Messages.Last).ToContainTextAsync("typed, not clicked");
+
+        // Focus is visible on every kind of control reached by Tab.
+        await user.Page.Keyboard.PressAsync("Tab");
+        var outline = await user.Page.EvaluateAsync<string>("getComputedStyle(document.activeElement).outlineStyle");
+        Assert.NotEqual("none", outline);
+    }
+
+    private static async Task TabToAsync(IPage page, string id)
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            if (await page.EvaluateAsync<string>("document.activeElement?.id ?? ''") == id)
+            {
+                return;
+            }
+        }
+        Assert.Fail($"#{id} cannot be reached with Tab");
+    }
+
+    [Fact]
     public async Task The_room_fits_a_narrow_window()
     {
         await using var alice = await app.NewUserAsync("narrow");

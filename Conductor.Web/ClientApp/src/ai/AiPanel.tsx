@@ -100,7 +100,8 @@ export function AiPanel({ roomId, readOnly }: { roomId: string; readOnly: boolea
             <button type="button" disabled={!streaming} onClick={() => abort.current?.abort()}>Stop</button>
           </div>
         </form>
-        <div className="ai-answer" aria-live="polite" aria-label="Answer" role="region" aria-busy={streaming}>
+        <h3 id="answer-heading">Answer</h3>
+        <div className="ai-answer" aria-live="polite" aria-labelledby="answer-heading" role="region" aria-busy={streaming}>
           {answer}
         </div>
         <ErrorText error={error} />

@@ -34,11 +34,14 @@ export function App() {
     return () => window.removeEventListener("unhandledrejection", onRejection);
   }, []);
 
+  // Revoke first, then forget: the sign-in page appears only once the Api has ended the session (or cannot be
+  // reached, in which case the refresh token still expires on its own).
   const signOut = async () => {
-    const refreshToken = session.signOut();
+    const refreshToken = session.session?.refreshToken;
     if (refreshToken) {
       await auth.revoke(refreshToken).catch(() => undefined);
     }
+    session.signOut();
     navigate("/");
   };
 
@@ -57,7 +60,7 @@ export function App() {
         <a href="/" className="brand" onClick={(event) => { event.preventDefault(); navigate("/"); }}>
           Conductor
         </a>
-        <span className="who" aria-label={`Signed in as ${current.user.login}`}>
+        <span className="who">
           Signed in as {current.user.login}
         </span>
         <button type="button" onClick={() => void signOut()}>

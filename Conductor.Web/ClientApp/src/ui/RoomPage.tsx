@@ -16,7 +16,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
   const [room, setRoom] = useState<RoomDetail | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [invite, setInvite] = useState<string | null>(null);
+  const [invite, setInvite] = useState<{ url: string; expiresAt: string } | null>(null);
   const [tab, setTab] = useState<"chat" | "workspace" | "ai">("chat");
   // Room events (membership, jobs, file changes) for whichever panel wants them.
   const roomEvents = useMemo(() => new Set<(event: RoomEvent) => void>(), []);
@@ -80,7 +80,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
     try {
       const created = await api.createInvite(roomId);
       const url = new URL(created.url, window.location.origin).toString();
-      setInvite(url);
+      setInvite({ url, expiresAt: created.expires_at });
       await navigator.clipboard?.writeText(url).catch(() => undefined);
     } catch (failure) {
       setError(failure);
@@ -140,7 +140,9 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
       </header>
       {invite && (
         <p className="invite" role="status">
-          Invite link copied: <input aria-label="Invite link" readOnly value={invite} onFocus={(event) => event.target.select()} />
+          <label htmlFor="invite-link">Invite link</label>{" "}
+          <input id="invite-link" readOnly value={invite.url} onFocus={(event) => event.target.select()} />{" "}
+          <span className="hint">copied to the clipboard; valid until {new Date(invite.expiresAt).toLocaleString()}</span>
         </p>
       )}
       {notice && <p className="notice" role="alert">{notice}</p>}

@@ -78,6 +78,7 @@ export function SignInPage({ expired }: { expired: boolean }) {
           value={login}
           onChange={(event) => setLogin(event.target.value)}
           autoComplete="username"
+          autoFocus
           required
         />
         <button type="submit" disabled={busy}>
