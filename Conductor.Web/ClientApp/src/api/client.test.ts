@@ -37,5 +37,18 @@ describe("ApiClient", () => {
 
     const proxyOnly = new ApiClient({ accessToken: async () => "t", refresh: async () => null }, async () => new Response(null, { status: 502 }));
     await expect(proxyOnly.listRooms()).rejects.toBeInstanceOf(ApiUnavailableError);
+
+    // The web host's generic status page for the proxy's 502: still "unreachable".
+    const statusPage = new ApiClient({ accessToken: async () => "t", refresh: async () => null }, async () =>
+      json(502, { type: "https://tools.ietf.org/html/rfc9110#section-15.6.3", title: "Bad Gateway", status: 502 }, "application/problem+json"));
+    await expect(statusPage.listRooms()).rejects.toBeInstanceOf(ApiUnavailableError);
+  });
+
+  it("keeps the Api's own 502 problem (an AI provider failed) as a readable error", async () => {
+    const client = new ApiClient({ accessToken: async () => "t", refresh: async () => null }, async () =>
+      json(502, { title: "The provider failed", detail: "The model's answer was not valid twice.", status: 502 }, "application/problem+json"));
+    const error = await client.listRooms().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).message).toBe("The model's answer was not valid twice.");
   });
 });

@@ -279,10 +279,21 @@ async function readAnswer<T>(response: Response): Promise<T> {
   if (response.ok) {
     return parsed as T;
   }
-  if (!isProblemDetails(parsed) && (response.status === 502 || response.status === 503 || response.status === 504)) {
+  if (isGatewayFailure(response.status, parsed)) {
     throw new ApiUnavailableError(`HTTP ${response.status}`);
   }
   throw new ApiError(response.status, isProblemDetails(parsed) ? parsed : {});
+}
+
+/**
+ * The proxy could not reach the Api: a 502/503/504 that is not one of the Api's own problems (those carry a detail,
+ * a code or errors; the web host's generic status page carries only the status and its title).
+ */
+export function isGatewayFailure(status: number, body: unknown): boolean {
+  if (status !== 502 && status !== 503 && status !== 504) {
+    return false;
+  }
+  return !isProblemDetails(body) || (!body.detail && !body.code && !body.errors && !body.error);
 }
 
 function safeJson(text: string): unknown {

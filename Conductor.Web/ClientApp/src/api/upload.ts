@@ -1,4 +1,4 @@
-import { apiBase } from "./client";
+import { apiBase, isGatewayFailure } from "./client";
 import { ApiError, ApiUnavailableError, isProblemDetails } from "./errors";
 
 /** The Api's upload limit (Files:MaxUploadBytes): checked here first so a user learns before waiting. */
@@ -55,7 +55,7 @@ export function uploadFile(
         resolve(body as UploadedFile);
       } else if (request.status === 413) {
         reject(new FileTooLargeError(file.size));
-      } else if (!isProblemDetails(body) && request.status >= 502 && request.status <= 504) {
+      } else if (isGatewayFailure(request.status, body)) {
         reject(new ApiUnavailableError(`HTTP ${request.status}`));
       } else {
         reject(new ApiError(request.status, isProblemDetails(body) ? body : {}));
