@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Conductor's test command: every test suite (the extension's mocha unit tests, then dotnet test), against real Postgres, Redis and git started as local processes.
+# Conductor's test command: every test suite (the extension's mocha unit tests, dotnet test, the web app's Vitest), against real Postgres, Redis and git started as local processes.
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter "FullyQualifiedName~Redis"]
+# Suites: Conductor.Tests (xunit, including the web app's Playwright tests in a real Chromium) and the web app's
+# Vitest unit tests (Conductor.Web/ClientApp).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,6 +27,11 @@ fi
 
 dotnet test Conductor.sln --logger "trx;LogFileName=dotnet.trx" --results-directory "$results" "$@" || status=$?
 
+# The web app's client logic (Vitest). `dotnet build` installed its packages; a --no-build run on a fresh tree does it here.
+client=Conductor.Web/ClientApp
+[ -d "$client/node_modules" ] || (cd "$client" && npm ci --no-audit --no-fund)
+(cd "$client" && npx vitest run --reporter=default --reporter=junit --outputFile.junit="$results/vitest.xml") || status=$?
+
 # One closing line that any CI can read, summed over every suite's results.
 passed=$ext_passed; failed=$ext_failed; skipped=0
 for trx in "$results"/*.trx; do
@@ -35,6 +42,12 @@ for trx in "$results"/*.trx; do
   total=$(get total); executed=$(get executed)
   skipped=$((skipped + total - executed))
 done
+if [ -f "$results/vitest.xml" ]; then
+  suites=$(grep -o '<testsuites [^>]*>' "$results/vitest.xml" | head -1)
+  vget() { echo "$suites" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  vtotal=$(vget tests); vfailed=$(( $(vget failures) + $(vget errors) )); vskipped=$(vget skipped)
+  passed=$((passed + vtotal - vfailed - ${vskipped:-0})); failed=$((failed + vfailed)); skipped=$((skipped + ${vskipped:-0}))
+fi
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$passed" -eq 0 ] && [ "$status" -eq 0 ]; then

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Options;
 namespace Conductor.Api.Rooms;
 
 /// <summary>
-/// The browser app calls the Api directly (there is no reverse proxy: YARP does not restore here), so the Api
-/// answers CORS for the web app's origin (<c>Web:PublicUrl</c>, or the AppHost's <c>services__web__http__0</c>)
+/// The web app reaches the Api through Conductor.Web's <c>/api</c> proxy (same origin, no CORS needed). For browser
+/// clients served from elsewhere the Api answers CORS for the web app's origin (<c>Web:PublicUrl</c>, or the AppHost's <c>services__web__http__0</c>)
 /// and for any extra origins in <c>Web:AllowedOrigins</c>. Tokens travel in the Authorization header, never in
 /// cookies, so credentials are not allowed.
 /// </summary>

@@ -1,0 +1,245 @@
+// The Api's wire contracts (snake_case JSON), as documented in docs/auth-and-rooms.md and docs/chat.md.
+
+export interface UserInfo {
+  id: string;
+  login: string;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  token_type: string;
+  user: UserInfo;
+}
+
+export interface GitHubDeviceResponse {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  interval: number;
+  expires_in: number;
+}
+
+export interface RoomSummary {
+  room_id: string;
+  name: string;
+  role: string;
+  host_user_id: string;
+  created_at: string;
+  ended_at: string | null;
+}
+
+export interface RoomMember {
+  user_id: string;
+  login: string;
+  role: string;
+  joined_at: string;
+  online: boolean | null;
+}
+
+export interface RoomDetail extends RoomSummary {
+  members: RoomMember[];
+}
+
+export interface CreatedRoom {
+  room_id: string;
+  name: string;
+  role: string;
+  created_at: string;
+}
+
+export interface Invite {
+  token: string;
+  url: string;
+  expires_at: string;
+  single_use: boolean;
+}
+
+export interface CodeSnippet {
+  file: string;
+  language: string;
+  start_line: number;
+  end_line: number;
+  code: string;
+}
+
+export interface FileRef {
+  file_id: string;
+  name: string;
+  size?: number;
+  content_type?: string;
+}
+
+export type MessageKind = "text" | "code_snippet" | "file" | "system" | "ai";
+
+export interface ChatMessage {
+  id: string;
+  room_id: string;
+  seq: number;
+  user_id: string | null;
+  login: string | null;
+  kind: MessageKind;
+  content: string | CodeSnippet | FileRef;
+  timestamp: string;
+  reply_to?: string;
+}
+
+export interface TypingUser {
+  user_id: string;
+  login: string;
+  expires_at: string;
+}
+
+export interface OnlineUser {
+  user_id: string;
+  login: string;
+}
+
+export interface JoinRoomResult {
+  room_id: string;
+  messages: ChatMessage[];
+  typing: TypingUser[];
+  online: OnlineUser[];
+}
+
+/** A room event relayed by the hub (membership changes, jobs, the end of the session). */
+export interface RoomEvent {
+  type: string;
+  room_id: string;
+  user_id?: string;
+  login?: string;
+  role?: string;
+  by_user_id?: string;
+  at?: string;
+  /** job: progress (0..1 or a percentage) and git's progress line. */
+  progress?: number;
+  message?: string;
+  /** workspace: its new status, the failure reason, the head commit. */
+  status?: string;
+  error?: string;
+  head_commit?: string;
+  /** file_changed: the path, what happened, and the old path of a rename. */
+  path?: string;
+  change?: string;
+  from?: string;
+}
+
+/** RFC 7807 problem details, with the Api's optional error code. */
+export interface ProblemDetails {
+  type?: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  code?: string;
+  error?: string;
+  errors?: Record<string, string[]> | string[];
+  /** Per-change outcomes of a partly refused apply (409). */
+  results?: ApplyResult[];
+}
+
+export interface Workspace {
+  room_id: string;
+  repo_url: string;
+  base_branch: string;
+  branch: string;
+  status: "creating" | "ready" | "failed" | "deleting" | string;
+  error: string | null;
+  head_commit: string | null;
+}
+
+export interface FileEntry {
+  path: string;
+  type: "file" | "directory" | string;
+  size: number;
+  mtime: string;
+}
+
+export interface FileContent {
+  path: string;
+  content: string;
+  encoding: "utf-8" | "base64";
+  size: number;
+  etag: string;
+}
+
+export interface SearchMatch {
+  file_path: string;
+  line: number;
+  column: number;
+  content: string;
+}
+
+export interface SearchOptions {
+  q: string;
+  regex: boolean;
+  caseSensitive: boolean;
+  wholeWord: boolean;
+  include: string[];
+  exclude: string[];
+}
+
+export type CommitResult =
+  | { committed: true; commit: string; pushed: boolean; push_error: string | null }
+  | { committed: false; reason: string };
+
+export interface AiProvider {
+  name: string;
+  kind: string;
+  model: string;
+  available: boolean;
+  latency_ms: number | null;
+  error?: string | null;
+}
+
+export interface AiStatus {
+  providers: AiProvider[];
+  active_provider: string;
+}
+
+export interface Change {
+  id: string;
+  file_path: string;
+  type: "create" | "modify" | "delete";
+  content: string | null;
+  diff: string;
+  rationale: string;
+  status: string;
+}
+
+export interface ChangeSet {
+  change_set_id: string;
+  room_id: string;
+  agent: string;
+  provider: string;
+  model: string;
+  context_files: string[];
+  changes: Change[];
+}
+
+export interface PolicyDecision {
+  decision: "apply_all" | "review_required" | "reject_all" | string;
+  risk_score: number;
+  reasons: string[];
+}
+
+export interface ApplyResult {
+  change_id: string;
+  file_path: string;
+  outcome: "applied" | "refused" | string;
+  status: number;
+  detail?: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  room_id: string;
+  user_id: string | null;
+  action: string;
+  source: string;
+  change_set_id: string | null;
+  change_id: string | null;
+  file_path: string | null;
+  detail: string | null;
+  created_at: string;
+}

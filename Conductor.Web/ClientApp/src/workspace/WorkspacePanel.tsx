@@ -1,0 +1,369 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import type { CommitResult, FileEntry, RoomEvent, Workspace } from "../api/contracts";
+import { ApiError } from "../api/errors";
+import { ErrorText } from "../ui/ErrorText";
+import { useServices } from "../ui/services";
+import { CodeEditor, type Reveal } from "./CodeEditor";
+import { changedElsewhere, edited, isDirty, openFile, overwriteTheirs, saved, type OpenFile } from "./editorState";
+import { SearchPanel } from "./SearchPanel";
+
+interface Props {
+  roomId: string;
+  readOnly: boolean;
+  subscribe: (listener: (event: RoomEvent) => void) => () => void;
+}
+
+type Loaded = { kind: "loading" } | { kind: "none" } | { kind: "workspace"; workspace: Workspace };
+
+export function WorkspacePanel({ roomId, readOnly, subscribe }: Props) {
+  const { api } = useServices();
+  const [state, setState] = useState<Loaded>({ kind: "loading" });
+  const [progress, setProgress] = useState<{ value: number | null; message: string } | null>(null);
+  const [error, setError] = useState<unknown>(null);
+
+  const load = useCallback(async () => {
+    try {
+      setState({ kind: "workspace", workspace: await api.getWorkspace(roomId) });
+    } catch (failure) {
+      if (failure instanceof ApiError && failure.status === 404) {
+        setState({ kind: "none" });
+      } else {
+        setError(failure);
+      }
+    }
+  }, [api, roomId]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  // Job progress and status changes arrive as room events; a slow poll covers a missed event.
+  useEffect(
+    () =>
+      subscribe((event) => {
+        if (event.type === "job" && (event.message || event.progress !== undefined)) {
+          setProgress({ value: event.progress ?? null, message: event.message ?? "" });
+        }
+        if (event.type === "workspace") {
+          void load();
+        }
+      }),
+    [subscribe, load],
+  );
+  const creating = state.kind === "workspace" && state.workspace.status === "creating";
+  useEffect(() => {
+    if (!creating) return;
+    const timer = window.setInterval(() => void load(), 2000);
+    return () => window.clearInterval(timer);
+  }, [creating, load]);
+
+  if (state.kind === "loading") {
+    return <section className="workspace"><p aria-busy="true">Loading workspace…</p><ErrorText error={error} /></section>;
+  }
+  if (state.kind === "none" || state.workspace.status === "failed") {
+    return (
+      <section className="workspace">
+        {state.kind === "workspace" && (
+          <p className="error" role="alert">
+            Creating the workspace failed: {state.workspace.error ?? "unknown reason"}
+          </p>
+        )}
+        {readOnly ? <p>This room has no workspace.</p> : <CreateWorkspaceForm roomId={roomId} onCreated={() => void load()} />}
+      </section>
+    );
+  }
+  const workspace = state.workspace;
+  if (workspace.status !== "ready") {
+    const percent = progress?.value === null || progress?.value === undefined ? null : progress.value <= 1 ? progress.value : progress.value / 100;
+    return (
+      <section className="workspace">
+        <h2>Workspace</h2>
+        <p role="status">
+          {workspace.status === "creating" ? "Cloning" : workspace.status} {workspace.repo_url}…
+        </p>
+        <label className="progress">
+          Clone progress
+          <progress max={1} value={percent ?? undefined} />
+        </label>
+        {progress?.message && <p className="hint">{progress.message}</p>}
+      </section>
+    );
+  }
+  return <ReadyWorkspace workspace={workspace} roomId={roomId} readOnly={readOnly} subscribe={subscribe} />;
+}
+
+function CreateWorkspaceForm({ roomId, onCreated }: { roomId: string; onCreated: () => void }) {
+  const { api } = useServices();
+  const [repoUrl, setRepoUrl] = useState("");
+  const [baseBranch, setBaseBranch] = useState("main");
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.createWorkspace(roomId, repoUrl.trim(), baseBranch.trim(), token);
+      setToken(""); // the Api keeps it encrypted; the page does not
+      onCreated();
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form className="create-workspace" onSubmit={(event) => void submit(event)}>
+      <h2>Open a workspace</h2>
+      <p className="hint">A shared clone of your repository on a session branch that everyone in the room edits.</p>
+      <label htmlFor="repo-url">Repository URL</label>
+      <input id="repo-url" value={repoUrl} onChange={(event) => setRepoUrl(event.target.value)} required placeholder="https://github.com/org/repo.git" />
+      <label htmlFor="base-branch">Base branch</label>
+      <input id="base-branch" value={baseBranch} onChange={(event) => setBaseBranch(event.target.value)} />
+      <label htmlFor="repo-token">Access token</label>
+      <input id="repo-token" type="password" autoComplete="off" value={token} onChange={(event) => setToken(event.target.value)} />
+      <p className="hint">Optional for public repositories. Used by the server only; never shown again.</p>
+      <button type="submit" disabled={busy}>
+        Create workspace
+      </button>
+      <ErrorText error={error} />
+    </form>
+  );
+}
+
+function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace: Workspace } & Props) {
+  const { api } = useServices();
+  const [files, setFiles] = useState<FileEntry[]>([]);
+  const [file, setFile] = useState<OpenFile | null>(null);
+  const [reveal, setReveal] = useState<Reveal | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [commitMessage, setCommitMessage] = useState("");
+  const [push, setPush] = useState(true);
+  const [commitResult, setCommitResult] = useState<CommitResult | null>(null);
+  const [committing, setCommitting] = useState(false);
+  const fileRef = useRef<OpenFile | null>(null);
+  fileRef.current = file;
+
+  const loadFiles = useCallback(async () => {
+    try {
+      setFiles((await api.listFiles(roomId)).filter((entry) => entry.type === "file"));
+    } catch (failure) {
+      setError(failure);
+    }
+  }, [api, roomId]);
+
+  useEffect(() => {
+    void loadFiles();
+  }, [loadFiles]);
+
+  const open = useCallback(
+    async (path: string, line?: number, column?: number) => {
+      setError(null);
+      setNotice(null);
+      try {
+        const content = await api.readFile(roomId, path);
+        if (content.encoding !== "utf-8") {
+          setError(new Error(`${path} is a binary file; it cannot be edited here.`));
+          return;
+        }
+        setFile(openFile(path, content.content, content.etag));
+        if (line) setReveal({ line, column: column ?? 1, key: Date.now() });
+      } catch (failure) {
+        setError(failure);
+      }
+    },
+    [api, roomId],
+  );
+
+  // Someone else's change to the open file: take it, or keep the user's edits and say there is a conflict.
+  useEffect(
+    () =>
+      subscribe((event) => {
+        if (event.type !== "file_changed") return;
+        void loadFiles();
+        const current = fileRef.current;
+        if (!current || (event.path !== current.path && event.from !== current.path)) return;
+        if (event.change === "deleted" || event.change === "renamed") {
+          setNotice(`${current.path} was ${event.change} by another member.`);
+          return;
+        }
+        void api
+          .readFile(roomId, current.path)
+          .then((content) => {
+            const latest = fileRef.current;
+            if (!latest || latest.path !== content.path) return;
+            const next = changedElsewhere(latest, content.content, content.etag);
+            if (next !== latest) {
+              setFile(next);
+              setNotice(next.conflictEtag ? null : `${content.path} was updated by another member.`);
+            }
+          })
+          .catch(() => undefined);
+      }),
+    [subscribe, loadFiles, api, roomId],
+  );
+
+  const save = async (current: OpenFile) => {
+    setError(null);
+    try {
+      const etag = await api.writeFile(roomId, current.path, current.text, current.etag);
+      setFile(saved(current, etag));
+      setNotice(`Saved ${current.path}.`);
+      void loadFiles();
+    } catch (failure) {
+      if (failure instanceof ApiError && failure.status === 412) {
+        const theirs = await api.readFile(roomId, current.path).catch(() => null);
+        setFile({ ...current, conflictEtag: theirs?.etag ?? "unknown" });
+        return;
+      }
+      setError(failure);
+    }
+  };
+
+  const newFile = async () => {
+    const path = window.prompt("New file path (e.g. src/notes.md)");
+    if (!path) return;
+    setFile(openFile(path.trim(), "", null));
+  };
+
+  const rename = async () => {
+    if (!file || file.etag === null) return;
+    const to = window.prompt("Rename to", file.path);
+    if (!to || to === file.path) return;
+    try {
+      const answer = await api.renameFile(roomId, file.path, to.trim());
+      setFile({ ...file, path: answer.path });
+      void loadFiles();
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+
+  const remove = async () => {
+    if (!file || file.etag === null || !window.confirm(`Delete ${file.path}?`)) return;
+    try {
+      await api.deleteFile(roomId, file.path, file.etag);
+      setFile(null);
+      void loadFiles();
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+
+  const commit = async (event: FormEvent) => {
+    event.preventDefault();
+    setCommitting(true);
+    setError(null);
+    setCommitResult(null);
+    try {
+      const result = await api.commit(roomId, commitMessage.trim(), push);
+      if (result) {
+        setCommitResult(result);
+        if (result.committed) setCommitMessage("");
+      } else {
+        setNotice("The commit is still running; its result will appear in the room's activity.");
+      }
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setCommitting(false);
+    }
+  };
+
+  return (
+    <section className="workspace ready">
+      <div className="workspace-side">
+        <p className="branch">
+          <span className="hint">{workspace.repo_url}</span>
+          <br />
+          Branch <code>{workspace.branch}</code>
+        </p>
+        <SearchPanel roomId={roomId} onOpen={(path, line, column) => void open(path, line, column)} />
+        <h3 id="files-heading">Files</h3>
+        {!readOnly && (
+          <button type="button" onClick={() => void newFile()}>
+            New file
+          </button>
+        )}
+        <ul className="file-tree" aria-labelledby="files-heading">
+          {files.map((entry) => (
+            <li key={entry.path}>
+              <button type="button" className={`link${file?.path === entry.path ? " current" : ""}`} onClick={() => void open(entry.path)}>
+                {entry.path}
+              </button>
+            </li>
+          ))}
+        </ul>
+      </div>
+      <div className="workspace-main">
+        {file ? (
+          <>
+            <div className="editor-bar">
+              <strong className="path">{file.path}</strong>
+              {isDirty(file) && <span className="dirty">unsaved</span>}
+              {!readOnly && (
+                <>
+                  <button type="button" onClick={() => void save(file)} disabled={(!isDirty(file) && file.etag !== null) || file.conflictEtag !== null}>
+                    Save
+                  </button>
+                  <button type="button" onClick={() => void rename()} disabled={file.etag === null}>
+                    Rename
+                  </button>
+                  <button type="button" className="danger" onClick={() => void remove()} disabled={file.etag === null}>
+                    Delete
+                  </button>
+                </>
+              )}
+            </div>
+            {file.conflictEtag && (
+              <div className="conflict" role="alert">
+                Someone else saved {file.path} after you opened it. Your edits are kept here and were not saved.
+                <button type="button" onClick={() => void open(file.path)}>
+                  Load their version
+                </button>
+                <button type="button" className="danger" onClick={() => void save(overwriteTheirs(file))}>
+                  Overwrite with mine
+                </button>
+              </div>
+            )}
+            <CodeEditor
+              path={file.path}
+              text={file.text}
+              readOnly={readOnly}
+              reveal={reveal}
+              onChange={(text) => setFile((current) => (current && current.text !== text ? edited(current, text) : current))}
+            />
+          </>
+        ) : (
+          <p className="hint">Open a file from the list or the search results.</p>
+        )}
+        {notice && <p role="status" className="hint">{notice}</p>}
+        <ErrorText error={error} />
+        {!readOnly && (
+          <form className="commit" onSubmit={(event) => void commit(event)}>
+            <label htmlFor="commit-message">Commit message</label>
+            <input id="commit-message" value={commitMessage} onChange={(event) => setCommitMessage(event.target.value)} required />
+            <label className="checkbox">
+              <input type="checkbox" checked={push} onChange={(event) => setPush(event.target.checked)} />
+              Push
+            </label>
+            <button type="submit" disabled={committing}>
+              Commit
+            </button>
+          </form>
+        )}
+        {commitResult && (
+          <p role="status" className="commit-result">
+            {commitResult.committed
+              ? `Committed ${commitResult.commit.slice(0, 12)}${commitResult.pushed ? ` and pushed ${workspace.branch}` : `; push failed: ${commitResult.push_error ?? "unknown reason"}`}.`
+              : `Nothing committed: ${commitResult.reason}.`}
+          </p>
+        )}
+      </div>
+    </section>
+  );
+}
