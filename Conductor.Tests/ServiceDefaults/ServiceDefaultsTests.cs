@@ -33,7 +33,8 @@ public sealed class ServiceDefaultsTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         while (!collector.Received.ContainsKey("/v1/traces") || !collector.Received.ContainsKey("/v1/metrics") || !collector.Received.ContainsKey("/v1/logs"))
         {
-            await http.GetAsync(new Uri(url, "/health"), timeout.Token);
+            // Not /health: as in Aspire's template, health probes are left out of the traces.
+            await http.GetAsync(new Uri(url, "/otlp-probe"), timeout.Token);
             await Task.Delay(200, timeout.Token);
         }
 
