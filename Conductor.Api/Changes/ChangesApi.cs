@@ -197,7 +197,7 @@ public static partial class ChangesApi
         var set = Guid.TryParse(changeSetId, out var id) ? await store.GetAsync(id, cancellationToken) : null;
         if (set is null || await membership.CheckAsync(set.RoomId, context.User, cancellationToken) is not null)
         {
-            return Problem(404, "Change set not found", "There is no such change set in a room you belong to.");
+            return ApiProblems.NotFound("Change set", changeSetId);
         }
         return TypedResults.Ok(ChangeSetResponse.From(set));
     }
@@ -210,7 +210,7 @@ public static partial class ChangesApi
             var set = await store.GetAsync(setId, cancellationToken);
             if (set is null || await membership.CheckAsync(set.RoomId, context.User, cancellationToken) is not null)
             {
-                return Problem(404, "Change set not found", "There is no such change set in a room you belong to.");
+                return ApiProblems.NotFound("Change set", setId.ToString("D"));
             }
             return TypedResults.Ok(policy.Evaluate(
                 set.Changes.Select(c => new PolicyChange(c.FilePath, c.Type, c.Content, c.Diff)).ToList(), set.ContextFiles));
@@ -248,9 +248,9 @@ public static partial class ChangesApi
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var set = Guid.TryParse(changeSetId, out var id) ? await store.GetAsync(id, cancellationToken) : null;
-        if (set is null || await membership.GetRoleAsync(set.RoomId, context.User.GetUserId(), cancellationToken) is null)
+        if (set is null || await membership.DecideAsync(set.RoomId, context.User.GetUserId(), RoomRole.Guest, write: false, cancellationToken) is not null)
         {
-            return Problem(404, "Change set not found", "There is no such change set in a room you belong to.");
+            return ApiProblems.NotFound("Change set", changeSetId);
         }
         if (await membership.CheckAsync(set.RoomId, context.User, cancellationToken, write: true) is { } denied)
         {
@@ -345,8 +345,7 @@ public static partial class ChangesApi
             : new ApplyResult(change.Id, change.FilePath, "refused", StatusCodes.Status409Conflict, refusal);
     }
 
-    private static ProblemHttpResult Problem(int status, string title, string detail) =>
-        TypedResults.Problem(statusCode: status, title: title, detail: detail);
+    private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 
     private static string Shorten(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "…";
 
