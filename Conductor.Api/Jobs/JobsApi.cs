@@ -43,7 +43,7 @@ public static class JobsApi
     {
         if (!Guid.TryParse(id, out var jobId))
         {
-            return ApiProblems.MalformedId("job id", id);
+            return ApiProblems.MalformedId("job_id", id);
         }
         var job = await jobs.GetAsync(jobId, cancellationToken);
         // A job is a room resource: missing and in a room the caller is not in answer alike, so job ids cannot be probed.

@@ -17,7 +17,8 @@ public static class ApiProblems
 
     /// <summary>400 for an id that is not a UUID: it names nothing, so saying so reveals nothing.</summary>
     public static ProblemHttpResult MalformedId(string parameter, string? value) =>
-        Create(StatusCodes.Status400BadRequest, $"Malformed {parameter}", $"{parameter} '{Truncate(value ?? "")}' is not a UUID.", MalformedIdCode);
+        Create(StatusCodes.Status400BadRequest, $"Malformed {parameter.Replace('_', ' ')}", $"{parameter} '{Truncate(value ?? "")}' is not a UUID.",
+            MalformedIdCode);
 
     public static ProblemHttpResult NotAMember() =>
         Create(StatusCodes.Status403Forbidden, "Not a member of this room", "Only members of the room can use its resources.", NotInRoomCode);

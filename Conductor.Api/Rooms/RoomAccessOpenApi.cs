@@ -23,6 +23,18 @@ public static class RoomAccessOpenApi
                     ["role"] = access.Minimum == RoomRole.Host ? "host" : "guest",
                     ["write"] = access.Write,
                 });
+                // A route that names its room in the query has no handler parameter for it (the filter reads it).
+                if (context.Description.RelativePath?.Contains("{" + RoomScope.Parameter + "}", StringComparison.Ordinal) != true)
+                {
+                    operation.Parameters ??= [];
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = RoomScope.Parameter,
+                        In = ParameterLocation.Query,
+                        Required = true,
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" },
+                    });
+                }
             }
             return Task.CompletedTask;
         });
