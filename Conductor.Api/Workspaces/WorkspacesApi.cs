@@ -38,7 +38,7 @@ public static class WorkspacesApi
         return group;
     }
 
-    internal static async Task<IResult> CreateAsync(CreateWorkspaceRequest request, int? wait, ClaimsPrincipal user,
+    internal static async Task<Results<Accepted<WorkspaceAccepted>, Created<WorkspaceResponse>, ProblemHttpResult>> CreateAsync(CreateWorkspaceRequest request, int? wait, ClaimsPrincipal user,
         [FromServices] IRoomMembership membership, [FromServices] WorkspaceCommands commands, [FromServices] WorkspaceRepository repository,
         [FromServices] IJobQueue jobs, [FromServices] IGitHubTokenStore gitHubTokens, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
@@ -77,14 +77,14 @@ public static class WorkspacesApi
         return accepted202;
     }
 
-    internal static async Task<IResult> GetAsync(RoomScope scope, ClaimsPrincipal user, [FromServices] WorkspaceRepository repository, CancellationToken cancellationToken)
+    internal static async Task<Ok<WorkspaceResponse>> GetAsync(RoomScope scope, ClaimsPrincipal user, [FromServices] WorkspaceRepository repository, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
         var workspace = await repository.GetAsync(room, cancellationToken) ?? throw WorkspaceProblemException.NoWorkspace();
         return TypedResults.Ok(WorkspaceResponse.From(workspace));
     }
 
-    internal static async Task<IResult> DeleteAsync(RoomScope scope, int? wait, ClaimsPrincipal user, [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs, [FromServices] IOptions<WorkspaceOptions> options,
+    internal static async Task<Results<NoContent, Accepted<JobAccepted>>> DeleteAsync(RoomScope scope, int? wait, ClaimsPrincipal user, [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
@@ -97,14 +97,14 @@ public static class WorkspacesApi
         return TypedResults.Accepted($"/jobs/{job.Id:D}", new JobAccepted(room, job.Id, WorkspaceStatus.Deleting));
     }
 
-    internal static async Task<IResult> ListFilesAsync(RoomScope scope, string? path, bool? recursive, ClaimsPrincipal user,
+    internal static async Task<Ok<IReadOnlyList<FileEntry>>> ListFilesAsync(RoomScope scope, string? path, bool? recursive, ClaimsPrincipal user,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
         return TypedResults.Ok(await files.ListAsync(room, path, recursive ?? false, cancellationToken));
     }
 
-    internal static async Task<IResult> ReadFileAsync(RoomScope scope, string? path, ClaimsPrincipal user, HttpResponse response,
+    internal static async Task<Ok<FileContent>> ReadFileAsync(RoomScope scope, string? path, ClaimsPrincipal user, HttpResponse response,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
@@ -113,7 +113,7 @@ public static class WorkspacesApi
         return TypedResults.Ok(content);
     }
 
-    internal static async Task<IResult> WriteFileAsync(RoomScope scope, string? path, WriteFileRequest request, ClaimsPrincipal user,
+    internal static async Task<Ok<WriteFileResponse>> WriteFileAsync(RoomScope scope, string? path, WriteFileRequest request, ClaimsPrincipal user,
         [FromHeader(Name = "If-Match")] string? ifMatch, [FromHeader(Name = "If-None-Match")] string? ifNoneMatch, HttpResponse response,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
@@ -121,10 +121,10 @@ public static class WorkspacesApi
         var bytes = Decode(request, files.MaxFileBytes);
         var written = await files.WriteAsync(room, path, bytes, ifMatch, user.GetUserId(), cancellationToken, ifNoneMatch);
         response.Headers.ETag = written.Etag;
-        return TypedResults.Ok(new { path = written.Path, size = written.Size, etag = written.Etag });
+        return TypedResults.Ok(new WriteFileResponse(written.Path, written.Size, written.Etag));
     }
 
-    internal static async Task<IResult> DeleteFileAsync(RoomScope scope, string? path, ClaimsPrincipal user,
+    internal static async Task<NoContent> DeleteFileAsync(RoomScope scope, string? path, ClaimsPrincipal user,
         [FromHeader(Name = "If-Match")] string? ifMatch,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
@@ -133,14 +133,14 @@ public static class WorkspacesApi
         return TypedResults.NoContent();
     }
 
-    internal static async Task<IResult> RenameAsync(RoomScope scope, RenameRequest request, ClaimsPrincipal user,
+    internal static async Task<Ok<RenameResponse>> RenameAsync(RoomScope scope, RenameRequest request, ClaimsPrincipal user,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
         return TypedResults.Ok(new RenameResponse(await files.RenameAsync(room, request.From, request.To, user.GetUserId(), cancellationToken)));
     }
 
-    internal static async Task<IResult> CommitAsync(RoomScope scope, CommitRequest request, int? wait, ClaimsPrincipal user,
+    internal static async Task<Results<Ok<CommitResponse>, Accepted<JobAccepted>, ProblemHttpResult>> CommitAsync(RoomScope scope, CommitRequest request, int? wait, ClaimsPrincipal user,
         [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs,
         [FromServices] IOptions<WorkspaceOptions> options, CancellationToken cancellationToken)
     {
@@ -153,9 +153,7 @@ public static class WorkspacesApi
             if (done is { Status: JobStatus.Succeeded, Result: { } result })
             {
                 var outcome = result.Deserialize<CommitOutcome>(JobResultJson)!;
-                return outcome.Committed
-                    ? TypedResults.Ok(new { committed = true, commit = outcome.Commit, pushed = outcome.Pushed, push_error = outcome.PushError })
-                    : TypedResults.Ok(new { committed = false, reason = outcome.Reason });
+                return TypedResults.Ok(CommitResponse.From(outcome));
             }
             if (done is { } failed && failed.Status.IsFinal())
             {
@@ -165,7 +163,9 @@ public static class WorkspacesApi
         return TypedResults.Accepted($"/jobs/{job.Id:D}", new JobAccepted(room, job.Id, job.Status.ToName()));
     }
 
-    internal static async Task<IResult> SearchAsync(RoomScope scope, string? q, int? maxResults, bool? caseSensitive, bool? regex, bool? wholeWord,
+    internal static async Task<Ok<IReadOnlyList<SearchMatch>>> SearchAsync(RoomScope scope, string? q,
+        [FromQuery(Name = "max_results")] int? maxResults, [FromQuery(Name = "case_sensitive")] bool? caseSensitive, bool? regex,
+        [FromQuery(Name = "whole_word")] bool? wholeWord,
         string[]? include, string[]? exclude, ClaimsPrincipal user, [FromServices] WorkspaceFileService files, [FromServices] CodeSearch search, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
     {
