@@ -170,10 +170,9 @@ public static partial class ChangesApi
         }
         catch (ChangeGenerationException ex)
         {
-            var problem = TypedResults.Problem(statusCode: StatusCodes.Status502BadGateway, title: "The AI provider did not produce valid changes",
-                detail: $"'{ex.Provider}' failed twice: {string.Join("; ", ex.Errors.Take(5))}.",
+            return ApiProblems.Create(StatusCodes.Status502BadGateway, "The AI provider did not produce valid changes",
+                $"'{ex.Provider}' failed twice: {string.Join("; ", ex.Errors.Take(5))}.",
                 extensions: new Dictionary<string, object?> { ["provider"] = ex.Provider, ["errors"] = ex.Errors.Take(20).ToList() });
-            return problem;
         }
 
         var setId = Guid.NewGuid();
@@ -282,8 +281,8 @@ public static partial class ChangesApi
             return TypedResults.Ok(new ApplyResponse(set.Id, results));
         }
         var refused = results.Count(r => r.Outcome != "applied");
-        return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Some changes were refused",
-            detail: $"{refused} of {results.Count} changes were not applied; see results.",
+        return ApiProblems.Create(StatusCodes.Status409Conflict, "Some changes were refused",
+            $"{refused} of {results.Count} changes were not applied; see results.",
             extensions: new Dictionary<string, object?> { ["change_set_id"] = set.Id, ["results"] = results });
     }
 

@@ -116,11 +116,9 @@ public static class ChatApi
         {
             context.Response.Headers.RetryAfter = "1";
         }
-        return TypedResults.Problem(statusCode: exception.Status, title: exception.Code, detail: exception.Message,
-            extensions: new Dictionary<string, object?> { ["code"] = exception.Code });
+        return ApiProblems.Create(exception.Status, exception.Code, exception.Message, exception.Code);
     }
 
     private static ProblemHttpResult Invalid(string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: ChatErrors.InvalidQuery, detail: detail,
-            extensions: new Dictionary<string, object?> { ["code"] = ChatErrors.InvalidQuery });
+        ApiProblems.Create(StatusCodes.Status400BadRequest, ChatErrors.InvalidQuery, detail, ChatErrors.InvalidQuery);
 }

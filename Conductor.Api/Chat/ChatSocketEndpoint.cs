@@ -25,8 +25,7 @@ public static partial class ChatSocketEndpoint
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "WebSocket required",
-                detail: "Connect to /ws/{room_id} with a WebSocket upgrade request.");
+            return ApiProblems.Create(StatusCodes.Status400BadRequest, "WebSocket required", "Connect to /ws/{room_id} with a WebSocket upgrade request.");
         }
         if (!Guid.TryParse(room_id, out var roomId))
         {

@@ -1,6 +1,7 @@
+using Conductor.Api.Rooms;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Conductor.Api.Rooms;
+namespace Conductor.Api;
 
 /// <summary>
 /// The Api's one problem-details vocabulary for ids and room access: the same title, status and <c>code</c> extension
@@ -46,10 +47,17 @@ public static class ApiProblems
         _ => throw new ArgumentOutOfRangeException(nameof(denial), denial, null),
     };
 
-    /// <summary>Any other problem, with an optional <c>code</c> for clients that branch on it.</summary>
-    public static ProblemHttpResult Create(int status, string title, string detail, string? code = null) =>
-        TypedResults.Problem(statusCode: status, title: title, detail: detail,
-            extensions: code is null ? null : new Dictionary<string, object?> { ["code"] = code });
+    /// <summary>Any other problem, with an optional <c>code</c> for clients that branch on it and any further members.</summary>
+    public static ProblemHttpResult Create(int status, string title, string detail, string? code = null,
+        IEnumerable<KeyValuePair<string, object?>>? extensions = null)
+    {
+        var members = new Dictionary<string, object?>(extensions ?? []);
+        if (code is not null)
+        {
+            members["code"] = code;
+        }
+        return TypedResults.Problem(statusCode: status, title: title, detail: detail, extensions: members.Count == 0 ? null : members);
+    }
 
     public static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
 }
