@@ -28,7 +28,7 @@ builder.AddConductorChanges();
 builder.AddWebOriginCors();
 builder.AddConductorChat();
 builder.AddConductorWorkspaces();
-builder.Services.AddOpenApi();
+builder.Services.AddOpenApi(options => options.AddRoomAccess());
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
     options.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);

@@ -163,8 +163,7 @@ public static partial class AiApi
         return (provider, null);
     }
 
-    private static ProblemHttpResult BadRequest(string title, string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: title, detail: detail);
+    private static ProblemHttpResult BadRequest(string title, string detail) => ApiProblems.Create(StatusCodes.Status400BadRequest, title, detail);
 
     private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
 

@@ -19,7 +19,7 @@ public static class AuditApi
     {
         var group = endpoints.MapGroup("/audit").WithTags("Audit").RequireAuthorization();
         group.MapPost("/log-apply", LogApplyAsync).WithName("LogApply");
-        group.MapGet("/", QueryAsync).WithName("GetAudit");
+        group.MapGet("/", QueryAsync).WithName("GetAudit").RequireRoomAccess();
         return group;
     }
 
@@ -62,13 +62,10 @@ public static class AuditApi
         return TypedResults.Ok(new LogApplyResponse(true));
     }
 
-    internal static async Task<Results<Ok<AuditResponse>, ProblemHttpResult>> QueryAsync(HttpContext context, IRoomMembership membership,
-        AuditLog audit, CancellationToken cancellationToken, string? room_id = null, string? since = null, string? limit = null)
+    internal static async Task<Results<Ok<AuditResponse>, ProblemHttpResult>> QueryAsync(RoomScope scope, AuditLog audit,
+        CancellationToken cancellationToken, string? since = null, string? limit = null)
     {
-        if (!Guid.TryParse(room_id, out var roomId))
-        {
-            return BadRequest("room_id is required", "Pass ?room_id=<uuid>.");
-        }
+        var roomId = scope.RoomId;
         DateTimeOffset? sinceTime = null;
         if (since is not null)
         {
@@ -83,13 +80,8 @@ public static class AuditApi
         {
             return BadRequest("Invalid limit", $"limit is between 1 and {AuditLog.MaxLimit}.");
         }
-        if (await membership.CheckAsync(roomId, context.User, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
         return TypedResults.Ok(new AuditResponse(roomId, await audit.QueryAsync(roomId, sinceTime, take, cancellationToken)));
     }
 
-    private static ProblemHttpResult BadRequest(string title, string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: title, detail: detail);
+    private static ProblemHttpResult BadRequest(string title, string detail) => ApiProblems.Create(StatusCodes.Status400BadRequest, title, detail);
 }

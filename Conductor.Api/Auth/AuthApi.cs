@@ -173,8 +173,8 @@ public static partial class AuthApi
         Problem(StatusCodes.Status502BadGateway, "GitHub is unavailable", ex.Message);
 
     private static ProblemHttpResult Problem(int status, string title, string detail, string? error = null) =>
-        TypedResults.Problem(statusCode: status, title: title, detail: detail,
-            extensions: error is null ? null : new Dictionary<string, object?> { ["error"] = error });
+        // OAuth's device flow names its errors in an "error" member (RFC 8628), which clients branch on.
+        ApiProblems.Create(status, title, detail, extensions: error is null ? null : new Dictionary<string, object?> { ["error"] = error });
 
     // GitHub's rules for logins: alphanumerics and single hyphens, no leading hyphen, at most 39 characters.
     [GeneratedRegex("^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$", RegexOptions.CultureInvariant)]

@@ -170,10 +170,9 @@ public static partial class ChangesApi
         }
         catch (ChangeGenerationException ex)
         {
-            var problem = TypedResults.Problem(statusCode: StatusCodes.Status502BadGateway, title: "The AI provider did not produce valid changes",
-                detail: $"'{ex.Provider}' failed twice: {string.Join("; ", ex.Errors.Take(5))}.",
+            return ApiProblems.Create(StatusCodes.Status502BadGateway, "The AI provider did not produce valid changes",
+                $"'{ex.Provider}' failed twice: {string.Join("; ", ex.Errors.Take(5))}.",
                 extensions: new Dictionary<string, object?> { ["provider"] = ex.Provider, ["errors"] = ex.Errors.Take(20).ToList() });
-            return problem;
         }
 
         var setId = Guid.NewGuid();
@@ -197,7 +196,7 @@ public static partial class ChangesApi
         var set = Guid.TryParse(changeSetId, out var id) ? await store.GetAsync(id, cancellationToken) : null;
         if (set is null || await membership.CheckAsync(set.RoomId, context.User, cancellationToken) is not null)
         {
-            return Problem(404, "Change set not found", "There is no such change set in a room you belong to.");
+            return ApiProblems.NotFound("Change set", changeSetId);
         }
         return TypedResults.Ok(ChangeSetResponse.From(set));
     }
@@ -210,7 +209,7 @@ public static partial class ChangesApi
             var set = await store.GetAsync(setId, cancellationToken);
             if (set is null || await membership.CheckAsync(set.RoomId, context.User, cancellationToken) is not null)
             {
-                return Problem(404, "Change set not found", "There is no such change set in a room you belong to.");
+                return ApiProblems.NotFound("Change set", setId.ToString("D"));
             }
             return TypedResults.Ok(policy.Evaluate(
                 set.Changes.Select(c => new PolicyChange(c.FilePath, c.Type, c.Content, c.Diff)).ToList(), set.ContextFiles));
@@ -248,9 +247,9 @@ public static partial class ChangesApi
         ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var set = Guid.TryParse(changeSetId, out var id) ? await store.GetAsync(id, cancellationToken) : null;
-        if (set is null || await membership.GetRoleAsync(set.RoomId, context.User.GetUserId(), cancellationToken) is null)
+        if (set is null || await membership.DecideAsync(set.RoomId, context.User.GetUserId(), RoomRole.Guest, write: false, cancellationToken) is not null)
         {
-            return Problem(404, "Change set not found", "There is no such change set in a room you belong to.");
+            return ApiProblems.NotFound("Change set", changeSetId);
         }
         if (await membership.CheckAsync(set.RoomId, context.User, cancellationToken, write: true) is { } denied)
         {
@@ -282,8 +281,8 @@ public static partial class ChangesApi
             return TypedResults.Ok(new ApplyResponse(set.Id, results));
         }
         var refused = results.Count(r => r.Outcome != "applied");
-        return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Some changes were refused",
-            detail: $"{refused} of {results.Count} changes were not applied; see results.",
+        return ApiProblems.Create(StatusCodes.Status409Conflict, "Some changes were refused",
+            $"{refused} of {results.Count} changes were not applied; see results.",
             extensions: new Dictionary<string, object?> { ["change_set_id"] = set.Id, ["results"] = results });
     }
 
@@ -345,8 +344,7 @@ public static partial class ChangesApi
             : new ApplyResult(change.Id, change.FilePath, "refused", StatusCodes.Status409Conflict, refusal);
     }
 
-    private static ProblemHttpResult Problem(int status, string title, string detail) =>
-        TypedResults.Problem(statusCode: status, title: title, detail: detail);
+    private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 
     private static string Shorten(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "…";
 

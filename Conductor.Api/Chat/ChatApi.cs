@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Conductor.Api.Rooms;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Conductor.Api.Chat;
@@ -10,12 +11,12 @@ public static class ChatApi
     /// <summary>Maps the HTTP API (<c>/chat/{room_id}/...</c>), the hub (<c>/hubs/chat</c>) and the socket (<c>/ws/{room_id}</c>).</summary>
     public static IEndpointRouteBuilder MapChat(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/chat/{room_id}").WithTags("Chat").RequireAuthorization();
-        group.MapGet("/history", GetHistoryAsync).WithName("GetChatHistory");
-        group.MapPost("/messages", PostMessageAsync).WithName("PostChatMessage");
-        group.MapGet("/read_receipts", GetReadReceiptsAsync).WithName("GetChatReadReceipts");
-        group.MapGet("/typing", GetTypingAsync).WithName("GetChatTyping");
-        group.MapGet("/presence", GetPresenceAsync).WithName("GetChatPresence");
+        var group = endpoints.MapGroup("/chat/{room_id}").WithTags("Chat");
+        group.MapGet("/history", GetHistoryAsync).WithName("GetChatHistory").RequireRoomAccess();
+        group.MapPost("/messages", PostMessageAsync).WithName("PostChatMessage").RequireRoomAccess(write: true);
+        group.MapGet("/read_receipts", GetReadReceiptsAsync).WithName("GetChatReadReceipts").RequireRoomAccess();
+        group.MapGet("/typing", GetTypingAsync).WithName("GetChatTyping").RequireRoomAccess();
+        group.MapGet("/presence", GetPresenceAsync).WithName("GetChatPresence").RequireRoomAccess();
 
         endpoints.MapHub<ChatHub>("/hubs/chat").RequireAuthorization();
         endpoints.MapChatSocket();
@@ -27,13 +28,10 @@ public static class ChatApi
     /// neither: the latest. <c>limit</c> defaults to 50 and is capped at 200.
     /// </summary>
     internal static async Task<Results<Ok<IReadOnlyList<ChatMessage>>, ProblemHttpResult>> GetHistoryAsync(
-        string room_id, string? since, string? before, string? limit, ClaimsPrincipal user, ChatService chat, HttpContext context,
+        RoomScope scope, string? since, string? before, string? limit, ClaimsPrincipal user, ChatService chat, HttpContext context,
         CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(room_id, out var roomId))
-        {
-            return MalformedRoom(room_id);
-        }
+        var roomId = scope.RoomId;
         DateTimeOffset? sinceValue = null;
         if (since is not null)
         {
@@ -66,12 +64,9 @@ public static class ChatApi
     }
 
     internal static async Task<Results<Created<ChatMessage>, Ok<ChatMessage>, ProblemHttpResult>> PostMessageAsync(
-        string room_id, [FromBody] SendMessageRequest message, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken)
+        RoomScope scope, [FromBody] SendMessageRequest message, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(room_id, out var roomId))
-        {
-            return MalformedRoom(room_id);
-        }
+        var roomId = scope.RoomId;
         try
         {
             var (stored, created) = await chat.SendAsync(ChatCaller.From(user), roomId, message, cancellationToken);
@@ -85,22 +80,18 @@ public static class ChatApi
     }
 
     internal static async Task<Results<Ok<IReadOnlyList<ReadReceipt>>, ProblemHttpResult>> GetReadReceiptsAsync(
-        string room_id, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken) =>
-        !Guid.TryParse(room_id, out var roomId) ? MalformedRoom(room_id)
-        : await RunAsync(context, async () => TypedResults.Ok(await chat.GetReadReceiptsAsync(ChatCaller.From(user), roomId, cancellationToken)));
+        RoomScope scope, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken) =>
+        await RunAsync(context, async () => TypedResults.Ok(await chat.GetReadReceiptsAsync(ChatCaller.From(user), scope.RoomId, cancellationToken)));
 
     internal static async Task<Results<Ok<IReadOnlyList<TypingUser>>, ProblemHttpResult>> GetTypingAsync(
-        string room_id, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken) =>
-        !Guid.TryParse(room_id, out var roomId) ? MalformedRoom(room_id)
-        : await RunAsync(context, async () => TypedResults.Ok(await chat.GetTypingAsync(ChatCaller.From(user), roomId, cancellationToken)));
+        RoomScope scope, ClaimsPrincipal user, ChatService chat, HttpContext context, CancellationToken cancellationToken) =>
+        await RunAsync(context, async () => TypedResults.Ok(await chat.GetTypingAsync(ChatCaller.From(user), scope.RoomId, cancellationToken)));
 
     internal static async Task<Results<Ok<IReadOnlyList<OnlineUser>>, ProblemHttpResult>> GetPresenceAsync(
-        string room_id, ClaimsPrincipal user, ChatService chat, ChatPresence presence, HttpContext context, CancellationToken cancellationToken) =>
-        !Guid.TryParse(room_id, out var roomId) ? MalformedRoom(room_id)
-        : await RunAsync(context, async () =>
+        RoomScope scope, ClaimsPrincipal user, ChatService chat, ChatPresence presence, HttpContext context, CancellationToken cancellationToken) =>
+        await RunAsync(context, async () =>
         {
-            await chat.EnsureMemberAsync(ChatCaller.From(user), roomId, cancellationToken);
-            return TypedResults.Ok(await presence.GetOnlineAsync(roomId, cancellationToken));
+            return TypedResults.Ok(await presence.GetOnlineAsync(scope.RoomId, cancellationToken));
         });
 
     /// <summary>ISO-8601 with an offset or Z; a timestamp without either is taken as UTC.</summary>
@@ -125,14 +116,9 @@ public static class ChatApi
         {
             context.Response.Headers.RetryAfter = "1";
         }
-        return TypedResults.Problem(statusCode: exception.Status, title: exception.Code, detail: exception.Message,
-            extensions: new Dictionary<string, object?> { ["code"] = exception.Code });
+        return ApiProblems.Create(exception.Status, exception.Code, exception.Message, exception.Code);
     }
 
     private static ProblemHttpResult Invalid(string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: ChatErrors.InvalidQuery, detail: detail,
-            extensions: new Dictionary<string, object?> { ["code"] = ChatErrors.InvalidQuery });
-
-    private static ProblemHttpResult MalformedRoom(string roomId) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed room id", detail: $"'{ChatService.Truncate(roomId)}' is not a UUID.");
+        ApiProblems.Create(StatusCodes.Status400BadRequest, ChatErrors.InvalidQuery, detail, ChatErrors.InvalidQuery);
 }

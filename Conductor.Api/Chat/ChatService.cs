@@ -24,7 +24,8 @@ public sealed partial class ChatService(
     /// <summary>Throws <c>not_in_room</c> (403) unless the caller is a member of the room.</summary>
     public async Task EnsureMemberAsync(ChatCaller caller, Guid roomId, CancellationToken cancellationToken)
     {
-        if (await membership.GetRoleAsync(roomId, caller.UserId, cancellationToken) is null)
+        // The same decision as every room route's RequireRoomAccess(); the hub and the socket say it as a chat error.
+        if (await membership.DecideAsync(roomId, caller.UserId, RoomRole.Guest, write: false, cancellationToken) is not null)
         {
             throw ChatErrors.NotAMember();
         }

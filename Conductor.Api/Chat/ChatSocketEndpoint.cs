@@ -25,13 +25,11 @@ public static partial class ChatSocketEndpoint
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "WebSocket required",
-                detail: "Connect to /ws/{room_id} with a WebSocket upgrade request.");
+            return ApiProblems.Create(StatusCodes.Status400BadRequest, "WebSocket required", "Connect to /ws/{room_id} with a WebSocket upgrade request.");
         }
         if (!Guid.TryParse(room_id, out var roomId))
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed room id",
-                detail: $"'{ChatService.Truncate(room_id)}' is not a UUID.");
+            return ApiProblems.MalformedId(RoomScope.Parameter, room_id);
         }
         var limits = options.Value;
         var caller = ChatCaller.From(context.User);
@@ -40,7 +38,8 @@ public static partial class ChatSocketEndpoint
         var logger = loggerFactory.CreateLogger(typeof(ChatSocketEndpoint));
 
         // Checked after the upgrade so the client sees close code 1008 (a browser cannot read an HTTP 403 on a socket).
-        if (await membership.GetRoleAsync(roomId, caller.UserId, aborted) is null)
+        // The same decision as every room route's RequireRoomAccess(): reading a room needs membership only.
+        if (await membership.DecideAsync(roomId, caller.UserId, RoomRole.Guest, write: false, aborted) is not null)
         {
             await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "not a member of this room", aborted);
             return Results.Empty;

@@ -33,8 +33,8 @@ public static partial class FilesApi
             .Accepts<IFormFile>("multipart/form-data");
         files.MapGet("/{fileId}", DownloadAsync).WithName("DownloadFile");
         files.MapDelete("/{fileId}", DeleteAsync).WithName("DeleteFile");
-        endpoints.MapGroup("/rooms").WithTags("Files").RequireAuthorization()
-            .MapGet("/{roomId}/files", ListAsync).WithName("ListRoomFiles");
+        endpoints.MapGroup("/rooms").WithTags("Files")
+            .MapGet("/{room_id}/files", ListAsync).WithName("ListRoomFiles").RequireRoomAccess();
         return endpoints;
     }
 
@@ -107,7 +107,7 @@ public static partial class FilesApi
                 else
                 {
                     return Problem(StatusCodes.Status400BadRequest, "Unexpected form field",
-                        $"Only 'file' (a file part) and 'room_id' are accepted; got '{Truncate(field ?? "")}'.");
+                        $"Only 'file' (a file part) and 'room_id' are accepted; got '{ApiProblems.Truncate(field ?? "")}'.");
                 }
             }
             if (roomId is null || upload is null)
@@ -164,17 +164,10 @@ public static partial class FilesApi
             lastModified: file.CreatedAt, entityTag: new EntityTagHeaderValue($"\"{file.Sha256}\""), enableRangeProcessing: true);
     }
 
-    internal static async Task<Results<Ok<FileListResponse>, ProblemHttpResult>> ListAsync(string roomId, HttpContext context,
-        FileStore store, IRoomMembership membership, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<FileListResponse>, ProblemHttpResult>> ListAsync(RoomScope scope, FileStore store,
+        CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(roomId, out var id))
-        {
-            return Problem(StatusCodes.Status400BadRequest, "Malformed room id", $"'{Truncate(roomId)}' is not a UUID.");
-        }
-        if (await membership.CheckAsync(id, context.User, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
+        var id = scope.RoomId;
         var files = await store.ListAsync(id, cancellationToken);
         return TypedResults.Ok(new FileListResponse(id, files.Select(FileSummary.From).ToList()));
     }
@@ -183,7 +176,7 @@ public static partial class FilesApi
         FileStore store, IRoomMembership membership, CancellationToken cancellationToken)
     {
         var file = Guid.TryParse(fileId, out var id) ? await store.GetAsync(id, cancellationToken) : null;
-        if (file is null || await membership.GetRoleAsync(file.RoomId, context.User.GetUserId(), cancellationToken) is null)
+        if (file is null || await membership.DecideAsync(file.RoomId, context.User.GetUserId(), RoomRole.Guest, write: false, cancellationToken) is not null)
         {
             return NotFound(fileId);
         }
@@ -255,13 +248,9 @@ public static partial class FilesApi
             ? parsed.MediaType.Value!.ToLowerInvariant()
             : "application/octet-stream";
 
-    private static ProblemHttpResult NotFound(string fileId) =>
-        Problem(StatusCodes.Status404NotFound, "File not found", $"There is no file '{Truncate(fileId)}' in a room you belong to.");
+    private static ProblemHttpResult NotFound(string fileId) => ApiProblems.NotFound("File", fileId);
 
-    private static ProblemHttpResult Problem(int status, string title, string detail) =>
-        TypedResults.Problem(statusCode: status, title: title, detail: detail);
-
-    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
+    private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 
     [GeneratedRegex(@"^[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,126}/[a-zA-Z0-9][a-zA-Z0-9!#$&^_.+-]{0,126}$", RegexOptions.CultureInvariant)]
     private static partial Regex MediaType();

@@ -43,19 +43,14 @@ public static class JobsApi
     {
         if (!Guid.TryParse(id, out var jobId))
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed job id",
-                detail: $"'{Truncate(id)}' is not a UUID.");
+            return ApiProblems.MalformedId("job_id", id);
         }
         var job = await jobs.GetAsync(jobId, cancellationToken);
-        if (job is null)
+        // A job is a room resource: missing and in a room the caller is not in answer alike, so job ids cannot be probed.
+        if (job is null || await membership.CheckAsync(job.RoomId, context.User, cancellationToken) is not null)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Job not found", detail: $"There is no job {jobId:D}.");
+            return ApiProblems.NotFound("Job", id);
         }
-        // A job is a room resource: only the room's members may follow it.
-        return await membership.CheckAsync(job.RoomId, context.User, cancellationToken) is { } forbidden
-            ? forbidden
-            : TypedResults.Ok(JobStatusResponse.From(job));
+        return TypedResults.Ok(JobStatusResponse.From(job));
     }
-
-    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
 }

@@ -15,11 +15,12 @@ public static partial class RoomsApi
         group.MapPost("/", CreateRoomAsync).WithName("CreateRoom");
         group.MapGet("/", ListRoomsAsync).WithName("ListRooms");
         group.MapPost("/join", JoinRoomAsync).WithName("JoinRoom");
-        group.MapGet("/{id}", GetRoomAsync).WithName("GetRoom");
-        group.MapPost("/{id}/invites", CreateInviteAsync).WithName("CreateInvite");
-        group.MapPost("/{id}/transfer-host", TransferHostAsync).WithName("TransferHost");
-        group.MapDelete("/{id}/members/{userId}", RemoveMemberAsync).WithName("RemoveMember");
-        group.MapPost("/{id}/end", EndRoomAsync).WithName("EndRoom");
+        group.MapGet("/{room_id}", GetRoomAsync).WithName("GetRoom").RequireRoomAccess();
+        group.MapPost("/{room_id}/invites", CreateInviteAsync).WithName("CreateInvite").RequireRoomAccess(RoomRole.Host, write: true);
+        group.MapPost("/{room_id}/transfer-host", TransferHostAsync).WithName("TransferHost").RequireRoomAccess(RoomRole.Host, write: true);
+        // Any member: the host removes others, a guest removes themself (leaves); the store tells the two apart.
+        group.MapDelete("/{room_id}/members/{user_id}", RemoveMemberAsync).WithName("RemoveMember").RequireRoomAccess(write: true);
+        group.MapPost("/{room_id}/end", EndRoomAsync).WithName("EndRoom").RequireRoomAccess(RoomRole.Host, write: true);
         return group;
     }
 
@@ -44,14 +45,10 @@ public static partial class RoomsApi
     }
 
     internal static async Task<Results<Ok<RoomDetailResponse>, ProblemHttpResult>> GetRoomAsync(
-        string id, HttpContext context, IRoomMembership membership, RoomStore rooms, IPresence presence, ILoggerFactory loggers,
+        RoomScope scope, HttpContext context, RoomStore rooms, IPresence presence, ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
-        if (await AuthorizeAsync(id, context, membership, cancellationToken) is { } problem)
-        {
-            return problem;
-        }
-        var roomId = Guid.Parse(id);
+        var roomId = scope.RoomId;
         var room = await rooms.GetAsync(roomId, cancellationToken);
         var members = await rooms.GetMembersAsync(roomId, cancellationToken);
         var me = members.FirstOrDefault(m => m.UserId == context.User.GetUserId());
@@ -74,14 +71,10 @@ public static partial class RoomsApi
     }
 
     internal static async Task<Results<Created<InviteResponse>, ProblemHttpResult>> CreateInviteAsync(
-        string id, CreateInviteRequest? request, HttpContext context, IRoomMembership membership, RoomStore rooms,
+        RoomScope scope, CreateInviteRequest? request, HttpContext context, RoomStore rooms,
         InviteTokenCodec codec, IOptions<InviteOptions> inviteOptions, IOptions<WebOptions> webOptions, TimeProvider timeProvider,
         CancellationToken cancellationToken)
     {
-        if (await AuthorizeAsync(id, context, membership, cancellationToken, RoomRole.Host, write: true) is { } problem)
-        {
-            return problem;
-        }
         var limits = inviteOptions.Value;
         var lifetime = limits.Lifetime;
         if (request?.ExpiresInSeconds is { } seconds)
@@ -93,7 +86,7 @@ public static partial class RoomsApi
             }
             lifetime = TimeSpan.FromSeconds(seconds);
         }
-        var roomId = Guid.Parse(id);
+        var roomId = scope.RoomId;
         var singleUse = request?.SingleUse ?? false;
         // Whole milliseconds: the token carries Unix milliseconds and must agree with the row.
         var expiresAt = DateTimeOffset.FromUnixTimeMilliseconds((timeProvider.GetUtcNow() + lifetime).ToUnixTimeMilliseconds());
@@ -137,18 +130,14 @@ public static partial class RoomsApi
     }
 
     internal static async Task<Results<Ok<TransferHostResponse>, ProblemHttpResult>> TransferHostAsync(
-        string id, TransferHostRequest? request, HttpContext context, IRoomMembership membership, RoomStore rooms, RoomEventPublisher events,
+        RoomScope scope, TransferHostRequest? request, HttpContext context, RoomStore rooms, RoomEventPublisher events,
         TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        if (await AuthorizeAsync(id, context, membership, cancellationToken, RoomRole.Host, write: true) is { } problem)
-        {
-            return problem;
-        }
         if (request?.UserId is not { } newHost)
         {
             return Problem(StatusCodes.Status400BadRequest, "Missing user_id", "user_id of the member who becomes host is required.");
         }
-        var roomId = Guid.Parse(id);
+        var roomId = scope.RoomId;
         var callerId = context.User.GetUserId();
         var error = await rooms.TransferHostAsync(roomId, callerId, newHost, cancellationToken);
         if (error != RoomChangeError.None)
@@ -161,18 +150,14 @@ public static partial class RoomsApi
 
     /// <summary>The host removes a member; a guest removing themself leaves the room.</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> RemoveMemberAsync(
-        string id, string userId, HttpContext context, IRoomMembership membership, RoomStore rooms, RoomEventPublisher events, IPresence presence,
+        RoomScope scope, string user_id, HttpContext context, RoomStore rooms, RoomEventPublisher events, IPresence presence,
         TimeProvider timeProvider, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        if (await AuthorizeAsync(id, context, membership, cancellationToken, write: true) is { } problem)
+        if (!Guid.TryParse(user_id, out var memberId))
         {
-            return problem;
+            return ApiProblems.MalformedId("user_id", user_id);
         }
-        if (!Guid.TryParse(userId, out var memberId))
-        {
-            return Problem(StatusCodes.Status400BadRequest, "Malformed user id", $"'{Truncate(userId)}' is not a UUID.");
-        }
-        var roomId = Guid.Parse(id);
+        var roomId = scope.RoomId;
         var callerId = context.User.GetUserId();
         var error = await rooms.RemoveMemberAsync(roomId, callerId, memberId, cancellationToken);
         if (error != RoomChangeError.None)
@@ -194,13 +179,9 @@ public static partial class RoomsApi
     }
 
     internal static async Task<Results<Ok<EndRoomResponse>, ProblemHttpResult>> EndRoomAsync(
-        string id, HttpContext context, IRoomMembership membership, RoomStore rooms, RoomEventPublisher events, CancellationToken cancellationToken)
+        RoomScope scope, HttpContext context, RoomStore rooms, RoomEventPublisher events, CancellationToken cancellationToken)
     {
-        if (await AuthorizeAsync(id, context, membership, cancellationToken, RoomRole.Host, write: true) is { } problem)
-        {
-            return problem;
-        }
-        var roomId = Guid.Parse(id);
+        var roomId = scope.RoomId;
         var callerId = context.User.GetUserId();
         var (endedAt, error) = await rooms.EndAsync(roomId, callerId, cancellationToken);
         if (error != RoomChangeError.None)
@@ -211,25 +192,11 @@ public static partial class RoomsApi
         return TypedResults.Ok(new EndRoomResponse(roomId, endedAt.Value));
     }
 
-    /// <summary>
-    /// The membership check every room route starts with. A malformed id is a 400 (it names no room, so it reveals
-    /// nothing); a well-formed one the caller is not a member of is a 403, whether or not the room exists.
-    /// </summary>
-    private static async Task<ProblemHttpResult?> AuthorizeAsync(string id, HttpContext context, IRoomMembership membership,
-        CancellationToken cancellationToken, RoomRole minimum = RoomRole.Guest, bool write = false)
-    {
-        if (!Guid.TryParse(id, out var roomId))
-        {
-            return Problem(StatusCodes.Status400BadRequest, "Malformed room id", $"'{Truncate(id)}' is not a UUID.");
-        }
-        return await membership.CheckAsync(roomId, context.User, cancellationToken, minimum, write);
-    }
-
     private static ProblemHttpResult ForError(RoomChangeError error) => error switch
     {
         RoomChangeError.NoSuchRoom => NotAMember(),
-        RoomChangeError.NotHost => Problem(StatusCodes.Status403Forbidden, "Host only", "Only the room's host can do this."),
-        RoomChangeError.Ended => Problem(StatusCodes.Status403Forbidden, "The session has ended", "The room is read-only since its host ended the session."),
+        RoomChangeError.NotHost => ApiProblems.HostOnly(),
+        RoomChangeError.Ended => ApiProblems.RoomEnded(),
         RoomChangeError.NotAMember => Problem(StatusCodes.Status404NotFound, "No such member", "That user is not a member of this room."),
         RoomChangeError.TargetIsSelf => Problem(StatusCodes.Status400BadRequest, "Already host", "Transfer the host role to another member."),
         RoomChangeError.HostCannotLeave => Problem(StatusCodes.Status409Conflict, "The host cannot leave",
@@ -242,16 +209,12 @@ public static partial class RoomsApi
         _ => throw new ArgumentOutOfRangeException(nameof(error), error, null),
     };
 
-    private static ProblemHttpResult NotAMember() =>
-        Problem(StatusCodes.Status403Forbidden, "Not a member of this room", "Only members of the room can use its resources.");
+    private static ProblemHttpResult NotAMember() => ApiProblems.NotAMember();
 
     private static ProblemHttpResult InviteExpired() =>
         Problem(StatusCodes.Status410Gone, "Invite expired", "This invite has expired. Ask the host for a new one.");
 
-    private static ProblemHttpResult Problem(int status, string title, string detail) =>
-        TypedResults.Problem(statusCode: status, title: title, detail: detail);
-
-    private static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";
+    private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Presence of room {RoomId} is unavailable (Redis)")]
     private static partial void LogPresenceUnavailable(ILogger logger, Exception exception, Guid roomId);

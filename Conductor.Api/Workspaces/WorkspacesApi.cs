@@ -25,19 +25,20 @@ public static class WorkspacesApi
         var group = endpoints.MapGroup("/workspace").WithTags("Workspaces");
         group.AddEndpointFilter(ProblemFilter);
         group.MapPost("/create", CreateAsync).WithName("CreateWorkspace");
-        group.MapGet("/{roomId}", GetAsync).WithName("GetWorkspace");
-        group.MapDelete("/{roomId}", DeleteAsync).WithName("DeleteWorkspace");
-        group.MapGet("/{roomId}/files", ListFilesAsync).WithName("ListWorkspaceFiles");
-        group.MapGet("/{roomId}/file", ReadFileAsync).WithName("ReadWorkspaceFile");
-        group.MapPut("/{roomId}/file", WriteFileAsync).WithName("WriteWorkspaceFile");
-        group.MapDelete("/{roomId}/file", DeleteFileAsync).WithName("DeleteWorkspaceFile");
-        group.MapPost("/{roomId}/rename", RenameAsync).WithName("RenameWorkspaceFile");
-        group.MapPost("/{roomId}/commit", CommitAsync).WithName("CommitWorkspace");
-        group.MapGet("/{roomId}/search", SearchAsync).WithName("SearchWorkspace");
+        group.MapGet("/{room_id}", GetAsync).WithName("GetWorkspace").RequireRoomAccess();
+        // Host only, but allowed in an ended room: removing the checkout is how a finished session cleans up.
+        group.MapDelete("/{room_id}", DeleteAsync).WithName("DeleteWorkspace").RequireRoomAccess(RoomRole.Host);
+        group.MapGet("/{room_id}/files", ListFilesAsync).WithName("ListWorkspaceFiles").RequireRoomAccess();
+        group.MapGet("/{room_id}/file", ReadFileAsync).WithName("ReadWorkspaceFile").RequireRoomAccess();
+        group.MapPut("/{room_id}/file", WriteFileAsync).WithName("WriteWorkspaceFile").RequireRoomAccess(write: true);
+        group.MapDelete("/{room_id}/file", DeleteFileAsync).WithName("DeleteWorkspaceFile").RequireRoomAccess(write: true);
+        group.MapPost("/{room_id}/rename", RenameAsync).WithName("RenameWorkspaceFile").RequireRoomAccess(write: true);
+        group.MapPost("/{room_id}/commit", CommitAsync).WithName("CommitWorkspace").RequireRoomAccess(write: true);
+        group.MapGet("/{room_id}/search", SearchAsync).WithName("SearchWorkspace").RequireRoomAccess();
         return group;
     }
 
-    internal static async Task<IResult> CreateAsync(CreateWorkspaceRequest request, int? wait, ClaimsPrincipal user,
+    internal static async Task<Results<Accepted<WorkspaceAccepted>, Created<WorkspaceResponse>, ProblemHttpResult>> CreateAsync(CreateWorkspaceRequest request, int? wait, ClaimsPrincipal user,
         [FromServices] IRoomMembership membership, [FromServices] WorkspaceCommands commands, [FromServices] WorkspaceRepository repository,
         [FromServices] IJobQueue jobs, [FromServices] IGitHubTokenStore gitHubTokens, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
@@ -76,29 +77,18 @@ public static class WorkspacesApi
         return accepted202;
     }
 
-    internal static async Task<IResult> GetAsync(string roomId, ClaimsPrincipal user, [FromServices] IRoomMembership membership,
-        [FromServices] WorkspaceRepository repository, CancellationToken cancellationToken)
+    internal static async Task<Ok<WorkspaceResponse>> GetAsync(RoomScope scope, ClaimsPrincipal user, [FromServices] WorkspaceRepository repository, CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
-        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
+        var room = scope.RoomId;
         var workspace = await repository.GetAsync(room, cancellationToken) ?? throw WorkspaceProblemException.NoWorkspace();
         return TypedResults.Ok(WorkspaceResponse.From(workspace));
     }
 
-    internal static async Task<IResult> DeleteAsync(string roomId, int? wait, ClaimsPrincipal user, [FromServices] IRoomMembership membership,
-        [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs, [FromServices] IOptions<WorkspaceOptions> options,
+    internal static async Task<Results<NoContent, Accepted<JobAccepted>>> DeleteAsync(RoomScope scope, int? wait, ClaimsPrincipal user, [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
+        var room = scope.RoomId;
         var waitFor = ParseWait(wait, options.Value);
-        // Host only, but allowed in an ended room: removing the checkout is how a finished session cleans up.
-        if (await membership.CheckAsync(room, user, cancellationToken, minimum: RoomRole.Host) is { } denied)
-        {
-            return denied;
-        }
         var job = await commands.DeleteAsync(room, cancellationToken) ?? throw WorkspaceProblemException.NoWorkspace();
         if (waitFor is not null && (await WaitForJobAsync(jobs, job.Id, waitFor.Value, cancellationToken))?.Status == JobStatus.Succeeded)
         {
@@ -107,79 +97,55 @@ public static class WorkspacesApi
         return TypedResults.Accepted($"/jobs/{job.Id:D}", new JobAccepted(room, job.Id, WorkspaceStatus.Deleting));
     }
 
-    internal static async Task<IResult> ListFilesAsync(string roomId, string? path, bool? recursive, ClaimsPrincipal user,
-        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    internal static async Task<Ok<IReadOnlyList<FileEntry>>> ListFilesAsync(RoomScope scope, string? path, bool? recursive, ClaimsPrincipal user,
+        [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
-        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
+        var room = scope.RoomId;
         return TypedResults.Ok(await files.ListAsync(room, path, recursive ?? false, cancellationToken));
     }
 
-    internal static async Task<IResult> ReadFileAsync(string roomId, string? path, ClaimsPrincipal user, HttpResponse response,
-        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    internal static async Task<Ok<FileContent>> ReadFileAsync(RoomScope scope, string? path, ClaimsPrincipal user, HttpResponse response,
+        [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
-        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
+        var room = scope.RoomId;
         var content = await files.ReadAsync(room, path, cancellationToken);
         response.Headers.ETag = content.Etag;
         return TypedResults.Ok(content);
     }
 
-    internal static async Task<IResult> WriteFileAsync(string roomId, string? path, WriteFileRequest request, ClaimsPrincipal user,
+    internal static async Task<Ok<WriteFileResponse>> WriteFileAsync(RoomScope scope, string? path, WriteFileRequest request, ClaimsPrincipal user,
         [FromHeader(Name = "If-Match")] string? ifMatch, [FromHeader(Name = "If-None-Match")] string? ifNoneMatch, HttpResponse response,
-        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+        [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
-        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
-        {
-            return denied;
-        }
+        var room = scope.RoomId;
         var bytes = Decode(request, files.MaxFileBytes);
         var written = await files.WriteAsync(room, path, bytes, ifMatch, user.GetUserId(), cancellationToken, ifNoneMatch);
         response.Headers.ETag = written.Etag;
-        return TypedResults.Ok(new { path = written.Path, size = written.Size, etag = written.Etag });
+        return TypedResults.Ok(new WriteFileResponse(written.Path, written.Size, written.Etag));
     }
 
-    internal static async Task<IResult> DeleteFileAsync(string roomId, string? path, ClaimsPrincipal user,
+    internal static async Task<NoContent> DeleteFileAsync(RoomScope scope, string? path, ClaimsPrincipal user,
         [FromHeader(Name = "If-Match")] string? ifMatch,
-        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+        [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
-        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
-        {
-            return denied;
-        }
+        var room = scope.RoomId;
         await files.DeleteAsync(room, path, user.GetUserId(), cancellationToken, ifMatch);
         return TypedResults.NoContent();
     }
 
-    internal static async Task<IResult> RenameAsync(string roomId, RenameRequest request, ClaimsPrincipal user,
-        [FromServices] IRoomMembership membership, [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
+    internal static async Task<Ok<RenameResponse>> RenameAsync(RoomScope scope, RenameRequest request, ClaimsPrincipal user,
+        [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
-        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
-        {
-            return denied;
-        }
+        var room = scope.RoomId;
         return TypedResults.Ok(new RenameResponse(await files.RenameAsync(room, request.From, request.To, user.GetUserId(), cancellationToken)));
     }
 
-    internal static async Task<IResult> CommitAsync(string roomId, CommitRequest request, int? wait, ClaimsPrincipal user,
-        [FromServices] IRoomMembership membership, [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs,
+    internal static async Task<Results<Ok<CommitResponse>, Accepted<JobAccepted>, ProblemHttpResult>> CommitAsync(RoomScope scope, CommitRequest request, int? wait, ClaimsPrincipal user,
+        [FromServices] WorkspaceCommands commands, [FromServices] IJobQueue jobs,
         [FromServices] IOptions<WorkspaceOptions> options, CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
+        var room = scope.RoomId;
         var waitFor = ParseWait(wait, options.Value);
-        if (await membership.CheckAsync(room, user, cancellationToken, write: true) is { } denied)
-        {
-            return denied;
-        }
         var job = await commands.CommitAsync(room, user.GetUserId(), user.GetLogin(), request.Message, request.Push ?? true, cancellationToken);
         if (waitFor is not null)
         {
@@ -187,9 +153,7 @@ public static class WorkspacesApi
             if (done is { Status: JobStatus.Succeeded, Result: { } result })
             {
                 var outcome = result.Deserialize<CommitOutcome>(JobResultJson)!;
-                return outcome.Committed
-                    ? TypedResults.Ok(new { committed = true, commit = outcome.Commit, pushed = outcome.Pushed, push_error = outcome.PushError })
-                    : TypedResults.Ok(new { committed = false, reason = outcome.Reason });
+                return TypedResults.Ok(CommitResponse.From(outcome));
             }
             if (done is { } failed && failed.Status.IsFinal())
             {
@@ -199,16 +163,13 @@ public static class WorkspacesApi
         return TypedResults.Accepted($"/jobs/{job.Id:D}", new JobAccepted(room, job.Id, job.Status.ToName()));
     }
 
-    internal static async Task<IResult> SearchAsync(string roomId, string? q, int? maxResults, bool? caseSensitive, bool? regex, bool? wholeWord,
-        string[]? include, string[]? exclude, ClaimsPrincipal user, [FromServices] IRoomMembership membership,
-        [FromServices] WorkspaceFileService files, [FromServices] CodeSearch search, [FromServices] IOptions<WorkspaceOptions> options,
+    internal static async Task<Ok<IReadOnlyList<SearchMatch>>> SearchAsync(RoomScope scope, string? q,
+        [FromQuery(Name = "max_results")] int? maxResults, [FromQuery(Name = "case_sensitive")] bool? caseSensitive, bool? regex,
+        [FromQuery(Name = "whole_word")] bool? wholeWord,
+        string[]? include, string[]? exclude, ClaimsPrincipal user, [FromServices] WorkspaceFileService files, [FromServices] CodeSearch search, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
     {
-        var room = ParseRoom(roomId);
-        if (await membership.CheckAsync(room, user, cancellationToken) is { } denied)
-        {
-            return denied;
-        }
+        var room = scope.RoomId;
         var prepared = CodeSearch.Prepare(new SearchQuery(q ?? "")
         {
             CaseSensitive = caseSensitive ?? false,
@@ -281,11 +242,7 @@ public static class WorkspacesApi
         _ => TimeSpan.FromSeconds(wait.Value),
     };
 
-    private static Guid ParseRoom(string roomId) =>
-        Guid.TryParse(roomId, out var id) ? id : throw new WorkspaceProblemException(400, "Malformed room id", "The room id is not a UUID.");
-
-    private static ProblemHttpResult Problem(int status, string title, string detail) =>
-        TypedResults.Problem(statusCode: status, title: title, detail: detail);
+    private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 
     /// <summary>Turns the workspace layer's refusals (bad path, no workspace, 412, 413) into problem details.</summary>
     private static async ValueTask<object?> ProblemFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)

@@ -18,7 +18,7 @@ public sealed class EndpointAuthenticationTests(ApiCluster cluster)
     {
         var routes = await OpenApiRoute.ReadAsync(cluster.UrlA);
         // Not vacuous: the features this branch knows are documented (so others' will be enumerated the same way).
-        foreach (var known in new[] { "GET /auth/me", "POST /rooms", "GET /rooms/{id}", "DELETE /rooms/{id}/members/{userId}", "GET /jobs/{id}" })
+        foreach (var known in new[] { "GET /auth/me", "POST /rooms", "GET /rooms/{room_id}", "DELETE /rooms/{room_id}/members/{user_id}", "GET /jobs/{id}" })
         {
             Assert.Contains(known, routes.Select(r => r.ToString()));
         }

@@ -8,8 +8,12 @@ namespace Conductor.Tests.Auth;
 /// Every operation the Api documents, read from its own <c>/openapi/v1.json</c>, so that an endpoint added later is
 /// covered by the authorisation tests without anyone remembering to list it.
 /// </summary>
-public sealed partial record OpenApiRoute(HttpMethod Method, string Template)
+/// <param name="RoomIdIn">Where the operation takes <c>room_id</c>: "path", "query", or null when it takes none.</param>
+/// <param name="Access">The operation's <c>x-room-access</c>: the role it needs and whether it writes; null when undeclared.</param>
+public sealed partial record OpenApiRoute(HttpMethod Method, string Template, string? RoomIdIn = null, RoomAccess? Access = null)
 {
+    public const string RoomId = "room_id";
+
     public static async Task<IReadOnlyList<OpenApiRoute>> ReadAsync(Uri api)
     {
         using var http = new HttpClient { BaseAddress = api };
@@ -21,20 +25,27 @@ public sealed partial record OpenApiRoute(HttpMethod Method, string Template)
             {
                 if (operation.Name is "get" or "post" or "put" or "patch" or "delete")
                 {
-                    routes.Add(new OpenApiRoute(new HttpMethod(operation.Name.ToUpperInvariant()), path.Name));
+                    routes.Add(new OpenApiRoute(new HttpMethod(operation.Name.ToUpperInvariant()), path.Name,
+                        RoomIdLocation(path.Name, operation.Value), RoomAccess.Read(operation.Value)));
                 }
             }
         }
         return routes;
     }
 
-    /// <summary>The path with <c>{id}</c> set to <paramref name="id"/> and every other parameter to a fresh UUID.</summary>
-    public string Fill(Guid id) => Parameter().Replace(Template, m => m.Groups[1].Value == "id" ? id.ToString() : Guid.NewGuid().ToString());
+    /// <summary>The path with <c>{room_id}</c> (or <c>?room_id=</c>) set to <paramref name="roomId"/> and every other parameter to a fresh UUID.</summary>
+    public string Fill(string roomId)
+    {
+        var path = Parameter().Replace(Template, m => m.Groups[1].Value == RoomId ? Uri.EscapeDataString(roomId) : Guid.NewGuid().ToString());
+        return RoomIdIn == "query" ? $"{path}?{RoomId}={Uri.EscapeDataString(roomId)}" : path;
+    }
 
     /// <summary>A request with an empty JSON object as the body of methods that take one.</summary>
-    public HttpRequestMessage Request(Guid id, string? accessToken)
+    public HttpRequestMessage Request(Guid roomId, string? accessToken) => Request(roomId.ToString(), accessToken);
+
+    public HttpRequestMessage Request(string roomId, string? accessToken)
     {
-        var request = new HttpRequestMessage(Method, Fill(id));
+        var request = new HttpRequestMessage(Method, Fill(roomId));
         if (Method != HttpMethod.Get && Method != HttpMethod.Delete)
         {
             request.Content = JsonContent.Create(new { });
@@ -48,6 +59,38 @@ public sealed partial record OpenApiRoute(HttpMethod Method, string Template)
 
     public override string ToString() => $"{Method} {Template}";
 
+    private static string? RoomIdLocation(string template, JsonElement operation)
+    {
+        if (template.Contains("{" + RoomId + "}", StringComparison.Ordinal))
+        {
+            return "path";
+        }
+        if (operation.TryGetProperty("parameters", out var parameters))
+        {
+            foreach (var parameter in parameters.EnumerateArray())
+            {
+                if (parameter.TryGetProperty("name", out var name) && name.GetString() == RoomId)
+                {
+                    return parameter.GetProperty("in").GetString();
+                }
+            }
+        }
+        // A room route that names its room some other way ({id}, {roomId}) is counted too, so it cannot escape the sweep.
+        return RoomLike().IsMatch(template) ? "path" : null;
+    }
+
     [GeneratedRegex(@"\{([^}:]+)(:[^}]*)?\}")]
     private static partial Regex Parameter();
+
+    [GeneratedRegex(@"^/rooms/\{|\{room(_?id)?\}", RegexOptions.IgnoreCase)]
+    private static partial Regex RoomLike();
+}
+
+/// <summary>An operation's declared room access, from the <c>x-room-access</c> extension of the OpenAPI document.</summary>
+public sealed record RoomAccess(bool HostOnly, bool Write)
+{
+    public static RoomAccess? Read(JsonElement operation) =>
+        operation.TryGetProperty("x-room-access", out var access)
+            ? new RoomAccess(access.GetProperty("role").GetString() == "host", access.GetProperty("write").GetBoolean())
+            : null;
 }

@@ -72,7 +72,7 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
     }
 
     [Fact]
-    public async Task The_api_reports_a_job_status_to_room_members_as_snake_case_json_with_problem_details_for_errors()
+    public async Task The_api_reports_a_job_status_to_room_members_as_snake_case_json_and_answers_outsiders_as_if_the_job_did_not_exist()
     {
         var environment = await JobTestEnvironment.CreateAsync(postgres, redis);
         await using var producer = await JobTestHost.StartAsync(environment, worker: false);
@@ -94,7 +94,9 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/jobs/{job.Id}")).StatusCode);
         }
-        await ApiClient.ExpectProblemAsync(await outsider.GetAsync($"/jobs/{job.Id}"), HttpStatusCode.Forbidden, "Not a member of this room");
+        // A job of another room answers exactly as a missing job: its id is not confirmed.
+        var notYours = await ApiClient.ExpectProblemAsync(await outsider.GetAsync($"/jobs/{job.Id}"), HttpStatusCode.NotFound, "Job not found");
+        Assert.Equal("not_found", notYours.GetProperty("code").GetString());
 
         var http = member;
         using var found = await http.GetAsync($"/jobs/{job.Id}");
@@ -112,11 +114,16 @@ public sealed class WorkerProcessTests(PostgresServerFixture postgres, RedisServ
         using var missing = await http.GetAsync($"/jobs/{Guid.NewGuid()}");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(404, (await missing.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetInt32());
+        var missingProblem = await missing.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(404, missingProblem.GetProperty("status").GetInt32());
+        Assert.Equal(notYours.GetProperty("title").GetString(), missingProblem.GetProperty("title").GetString());
+        Assert.Equal(notYours.GetProperty("code").GetString(), missingProblem.GetProperty("code").GetString());
 
         using var malformed = await http.GetAsync("/jobs/not-a-uuid");
         Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
         Assert.Equal("application/problem+json", malformed.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("not a UUID", (await malformed.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var malformedProblem = await malformed.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("not a UUID", malformedProblem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("malformed_id", malformedProblem.GetProperty("code").GetString());
     }
 }

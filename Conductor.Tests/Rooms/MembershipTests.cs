@@ -11,36 +11,74 @@ namespace Conductor.Tests.Rooms;
 [Collection(ApiClusterCollection.Name)]
 public sealed class MembershipTests(ApiCluster cluster)
 {
+    /// <summary>Room routes the sweep must find, so that it is not vacuous; any other route with a room_id is swept too.</summary>
+    private static readonly string[] KnownRoomRoutes =
+    [
+        "GET /rooms/{room_id}", "POST /rooms/{room_id}/end", "DELETE /rooms/{room_id}/members/{user_id}", "GET /rooms/{room_id}/files",
+        "GET /chat/{room_id}/history", "POST /chat/{room_id}/messages", "GET /workspace/{room_id}", "PUT /workspace/{room_id}/file",
+        "DELETE /workspace/{room_id}", "GET /audit",
+    ];
+
     [Fact]
-    public async Task A_non_member_gets_403_on_every_room_route_of_an_existing_room_and_of_a_missing_one()
+    public async Task Every_room_route_in_the_OpenAPI_document_declares_its_access_and_refuses_outsiders_guests_and_ended_rooms_alike()
     {
         var (host, roomId) = await CreateRoomAsync("fortress");
+        using var hostClient = cluster.ClientA(host.AccessToken);
+        var guest = await JoinAsync(await InviteAsync(hostClient, roomId));
+        var (endedHost, endedRoomId) = await CreateRoomAsync("finished");
+        using (var endedHostClient = cluster.ClientA(endedHost.AccessToken))
+        {
+            await ApiClient.ExpectAsync(await endedHostClient.PostAsync($"/rooms/{endedRoomId}/end", null), HttpStatusCode.OK);
+        }
         using var anonymous = cluster.ClientA();
         var outsider = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("outsider"));
         using var client = cluster.ClientB();
 
-        var roomRoutes = (await OpenApiRoute.ReadAsync(cluster.UrlA)).Where(r => r.Template.StartsWith("/rooms/{id}", StringComparison.Ordinal)).ToList();
-        Assert.Contains(roomRoutes, r => r.ToString() == "POST /rooms/{id}/end");
+        var roomRoutes = (await OpenApiRoute.ReadAsync(cluster.UrlA)).Where(r => r.RoomIdIn is not null).ToList();
+        Assert.Empty(KnownRoomRoutes.Except(roomRoutes.Select(r => r.ToString())));
+        Assert.True(roomRoutes.Count >= 21, $"Only {roomRoutes.Count} room routes documented: {string.Join(", ", roomRoutes)}");
+        Assert.Contains(roomRoutes, r => r.Access is { HostOnly: true });
+        Assert.Contains(roomRoutes, r => r.Access is { Write: true });
+
         var failures = new List<string>();
+        async Task ExpectAsync(OpenApiRoute route, string id, SignedIn? caller, HttpStatusCode status, string? code, string what)
+        {
+            using var response = await client.SendAsync(route.Request(id, caller?.AccessToken));
+            var body = await response.Content.ReadAsStringAsync();
+            var actualCode = response.Content.Headers.ContentType?.MediaType == "application/problem+json"
+                && JsonDocument.Parse(body).RootElement.TryGetProperty("code", out var c) ? c.GetString() : null;
+            if (response.StatusCode != status || (code is not null && actualCode != code))
+            {
+                failures.Add($"{route} {what}: {(int)response.StatusCode} {body}");
+            }
+        }
         foreach (var route in roomRoutes)
         {
-            foreach (var id in new[] { roomId, Guid.NewGuid() })
+            if (route.Access is not { } access)
             {
-                using var response = await client.SendAsync(route.Request(id, outsider.AccessToken));
-                if (response.StatusCode != HttpStatusCode.Forbidden)
-                {
-                    failures.Add($"{route} on {(id == roomId ? "the room" : "a missing room")}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-                }
+                failures.Add($"{route} takes a room_id but declares no RequireRoomAccess()");
+                continue;
+            }
+            await ExpectAsync(route, roomId.ToString(), null, HttpStatusCode.Unauthorized, null, "anonymous");
+            await ExpectAsync(route, "not-a-uuid", outsider, HttpStatusCode.BadRequest, "malformed_id", "with a malformed id");
+            await ExpectAsync(route, roomId.ToString(), outsider, HttpStatusCode.Forbidden, "not_in_room", "by a non-member");
+            await ExpectAsync(route, Guid.NewGuid().ToString(), outsider, HttpStatusCode.Forbidden, "not_in_room", "on a missing room");
+            if (access.HostOnly)
+            {
+                await ExpectAsync(route, roomId.ToString(), guest, HttpStatusCode.Forbidden, "host_only", "by a guest");
+            }
+            if (access.Write)
+            {
+                await ExpectAsync(route, endedRoomId.ToString(), endedHost, HttpStatusCode.Forbidden, "room_ended", "in an ended room");
             }
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
 
-        // Nothing the outsider tried changed the room.
-        using var hostClient = cluster.ClientA(host.AccessToken);
+        // Nothing the outsider or the guest tried changed the room.
         var detail = await ApiClient.ExpectAsync(await hostClient.GetAsync($"/rooms/{roomId}"), HttpStatusCode.OK);
         Assert.Equal(host.UserId, detail.GetProperty("host_user_id").GetGuid());
         Assert.Equal(JsonValueKind.Null, detail.GetProperty("ended_at").ValueKind);
-        Assert.Single(detail.GetProperty("members").EnumerateArray());
+        Assert.Equal(2, detail.GetProperty("members").GetArrayLength());
     }
 
     [Fact]

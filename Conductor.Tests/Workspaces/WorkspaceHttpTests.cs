@@ -77,6 +77,9 @@ public sealed class WorkspaceHttpTests(PostgresServerFixture postgres, RedisServ
         var hit = Assert.Single(hits.EnumerateArray());
         Assert.Equal("src/main.cs", hit.GetProperty("file_path").GetString());
         Assert.Equal(3, hit.GetProperty("line").GetInt32());
+        // The documented snake_case query names are the ones bound (camelCase ones were silently ignored before).
+        Assert.Empty((await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=CONSOLE&case_sensitive=true"), HttpStatusCode.OK))
+            .EnumerateArray());
         await ApiClient.ExpectProblemAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=(&regex=true"), HttpStatusCode.BadRequest);
 
         var commit = await ApiClient.ExpectAsync(await alice.PostAsync($"/workspace/{roomId}/commit?wait=60", new { message = "Edit over HTTP" }), HttpStatusCode.OK);
