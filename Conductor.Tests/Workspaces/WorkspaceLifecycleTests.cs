@@ -12,7 +12,7 @@ namespace Conductor.Tests.Workspaces;
 
 /// <summary>
 /// The lifecycle end to end below HTTP: the Api-side services in process, real GitWorker processes, real remotes
-/// over smart HTTP with basic auth (so every clone, fetch and push takes the askpass path), Postgres and Redis.
+/// over smart HTTP with basic auth (so every clone, fetch and push hands libgit2 the token from memory), Postgres and Redis.
 /// </summary>
 [Collection(InfrastructureCollection.Name)]
 public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, RedisServerFixture redis)
@@ -44,7 +44,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         var worktree = Path.Combine(env.Root, "worktrees", roomId.ToString("D"));
         Assert.Equal("# Team repository\nHello Conductor\n", await File.ReadAllTextAsync(Path.Combine(worktree, "README.md")));
         Assert.Equal($"session/{roomId:D}", TestGit.Run(worktree, "branch", "--show-current").Trim());
-        // git asked anonymously first, was refused, and then authenticated with the token from askpass.
+        // libgit2 asked anonymously first, was refused, and then authenticated with the token from its credentials callback.
         Assert.True(env.Server.Unauthorized > 0 && env.Server.Authorized > 0, $"401s: {env.Server.Unauthorized}, authorised: {env.Server.Authorized}");
 
         await events.WaitForAsync(e => e.Events.Any(ev => Type(ev) == "workspace" && Status(ev) == WorkspaceStatus.Ready), TimeSpan.FromSeconds(10));
@@ -154,7 +154,8 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         {
             var worktree = Path.Combine(env.Root, "worktrees", room.ToString("D"));
             var gitFile = await File.ReadAllTextAsync(Path.Combine(worktree, ".git"));
-            Assert.Equal($"gitdir: {Path.Combine(store, "worktrees", room.ToString("D"))}", gitFile.Trim());
+            // libgit2 writes the link with a trailing '/', git without one; both read it the same way.
+            Assert.Equal($"gitdir: {Path.Combine(store, "worktrees", room.ToString("D"))}", gitFile.Trim().TrimEnd('/'));
             Assert.Equal(Path.GetFullPath(store), Path.GetFullPath(TestGit.Run(worktree, "rev-parse", "--git-common-dir").Trim()));
         }
         var (a, b) = (jobA.FinishedAt!.Value - jobA.StartedAt!.Value, jobB.FinishedAt!.Value - jobB.StartedAt!.Value);
