@@ -158,6 +158,9 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
             Assert.Equal($"gitdir: {Path.Combine(store, "worktrees", room.ToString("D"))}", gitFile.Trim().TrimEnd('/'));
             Assert.Equal(Path.GetFullPath(store), Path.GetFullPath(TestGit.Run(worktree, "rev-parse", "--git-common-dir").Trim()));
         }
+        // libgit2's worktree API creates a branch named after each worktree; none is left in the store.
+        Assert.Equal(new[] { $"session/{roomA:D}", $"session/{roomB:D}" }.Order(StringComparer.Ordinal),
+            TestGit.Run(store, "for-each-ref", "--format=%(refname:short)", "refs/heads").Trim().Split('\n').Order(StringComparer.Ordinal));
         var (a, b) = (jobA.FinishedAt!.Value - jobA.StartedAt!.Value, jobB.FinishedAt!.Value - jobB.StartedAt!.Value);
         Assert.True(b < a, $"first (clone) {a.TotalMilliseconds} ms, second (fetch + worktree) {b.TotalMilliseconds} ms");
         Assert.Contains($"Store {Path.GetFileNameWithoutExtension(store)} exists; fetching", env.Workers[0].Output, StringComparison.Ordinal);
