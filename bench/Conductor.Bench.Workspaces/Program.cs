@@ -1,6 +1,7 @@
 // Workspace git work through LibGit2Sharp (what the GitWorker runs) against the git CLI, on the same ~20k-file
 // remote in the same run: first workspace (bare store + fetch + worktree) vs `git clone --bare`; a second room on the
-// same remote (fetch + worktree) vs a fresh `git clone`; commit + push of 20 changed files vs git add/commit/push.
+// same remote (fetch + worktree) vs a fresh `git clone`; both CLI clones use --no-local (the git transport, as
+// libgit2 does, not hard links to the remote's objects); commit + push of 20 changed files vs git add/commit/push.
 // Usage: dotnet run -c Release --project bench/Conductor.Bench.Workspaces [--files N] [--runs N]
 using System.Diagnostics;
 using Conductor.Workspaces.Git;
@@ -31,7 +32,7 @@ try
             LibGitStore.Fetch(store, null, "x", _ => { }, CancellationToken.None);
             LibGitStore.AddWorktree(store, "room-a", Path.Combine(dir, "room-a"), "session/room-a", LibGitStore.RemoteBranchCommit(store, "main")!);
         });
-        var git1 = Time(() => Git(dir, "clone", "--quiet", "--bare", remote, Path.Combine(dir, "cli-bare.git")));
+        var git1 = Time(() => Git(dir, "clone", "--quiet", "--no-local", "--bare", remote, Path.Combine(dir, "cli-bare.git")));
         if (counted)
         {
             first.Add((ours1, git1));
@@ -42,7 +43,7 @@ try
             LibGitStore.Fetch(store, null, "x", _ => { }, CancellationToken.None);
             LibGitStore.AddWorktree(store, "room-b", Path.Combine(dir, "room-b"), "session/room-b", LibGitStore.RemoteBranchCommit(store, "main")!);
         });
-        var git2 = Time(() => Git(dir, "clone", "--quiet", remote, Path.Combine(dir, "cli-clone")));
+        var git2 = Time(() => Git(dir, "clone", "--quiet", "--no-local", remote, Path.Combine(dir, "cli-clone")));
         if (counted)
         {
             second.Add((ours2, git2));
