@@ -56,6 +56,7 @@ app.MapChangesApi();
 app.MapAuditApi();
 app.MapChat();
 app.MapWorkspacesApi();
+app.MapWorkspaceSourceControlApi();
 
 app.Run();
 

@@ -70,7 +70,7 @@ internal sealed class WorkspaceOptionsValidator : IValidateOptions<WorkspaceOpti
             }
         }
 
-        Require(OperatingSystem.IsLinux(), "Workspaces need Linux (FIFO-based askpass, realpath path checks).");
+        Require(OperatingSystem.IsLinux(), "Workspaces need Linux (realpath path checks, Unix file modes).");
         Require(!string.IsNullOrWhiteSpace(options.Root) && Path.IsPathFullyQualified(options.Root),
             "Workspaces:Root must be an absolute path (the folder shared by the Api and the GitWorker).");
         Require(!string.IsNullOrWhiteSpace(options.GitPath), "Workspaces:GitPath is required.");

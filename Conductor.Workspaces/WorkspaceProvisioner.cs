@@ -1,6 +1,8 @@
 using System.Text.RegularExpressions;
 using Conductor.Jobs;
 using Conductor.Workspaces.Git;
+using Signature = LibGit2Sharp.Signature;
+using LibGit2SharpException = LibGit2Sharp.LibGit2SharpException;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -10,10 +12,10 @@ namespace Conductor.Workspaces;
 /// What the GitWorker does to stores and worktrees. Layout under <see cref="WorkspaceOptions.Root"/>:
 /// <c>stores/{store_id}.git</c> (one bare object store per normalised remote, shared by every room on it) and
 /// <c>worktrees/{room_id}</c> (the room's checkout on <c>session/{room_id}</c>). Every step is idempotent: a job
-/// re-run after a crash finds what the killed attempt left and finishes it.
+/// re-run after a crash finds what the killed attempt left and finishes it. The git work itself is libgit2's,
+/// through LibGit2Sharp (<see cref="LibGitStore"/>), run in process.
 /// </summary>
 public sealed partial class WorkspaceProvisioner(
-    GitCli git,
     WorkspaceRepository repository,
     WorkspaceCredentials credentials,
     WorkspaceLocks locks,
@@ -73,6 +75,7 @@ public sealed partial class WorkspaceProvisioner(
         Directory.CreateDirectory(_options.StoresPath);
         Directory.CreateDirectory(_options.WorktreesPath);
 
+        LibGitStore.Isolate(_options.ScratchPath);
         var reporter = new GitProgress((fraction, message) => progress(fraction, message).GetAwaiter().GetResult());
         await using (await locks.LockStoreAsync(remote.StoreId, cancellationToken).ConfigureAwait(false))
         {
@@ -91,24 +94,19 @@ public sealed partial class WorkspaceProvisioner(
             }
             await repository.UpsertStoreAsync(remote, cancellationToken).ConfigureAwait(false);
 
-            var baseRef = $"refs/remotes/origin/{workspace.BaseBranch}";
-            var verify = await git.RunAsync(new GitInvocation(["rev-parse", "--verify", "--quiet", baseRef + "^{commit}"]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
-            if (!verify.Succeeded)
-            {
-                throw new PermanentJobFailureException($"The remote has no branch '{workspace.BaseBranch}'.");
-            }
+            var baseCommit = LibGitStore.RemoteBranchCommit(store, workspace.BaseBranch)
+                ?? throw new PermanentJobFailureException($"The remote has no branch '{workspace.BaseBranch}'.");
 
             // Whatever a killed attempt left (a half-written checkout, a registration without a folder) goes first.
-            await RemoveWorktreeAsync(store, worktree, cancellationToken).ConfigureAwait(false);
-            await git.RunCheckedAsync(new GitInvocation(["worktree", "add", "--no-track", "-B", workspace.Branch, worktree, baseRef])
-            {
-                WorkingDirectory = store,
-                OnStandardErrorLine = reporter.OnLine,
-            }, cancellationToken).ConfigureAwait(false);
+            var name = WorktreeName(workspace.RoomId);
+            LibGitStore.RemoveWorktree(store, name, worktree);
+            await progress(0.94, "Updating files").ConfigureAwait(false);
+            return await Task.Run(() => LibGitStore.AddWorktree(store, name, worktree, workspace.Branch, baseCommit), cancellationToken).ConfigureAwait(false);
         }
-        var head = await git.RunCheckedAsync(worktree, cancellationToken, "rev-parse", "HEAD").ConfigureAwait(false);
-        return head.StandardOutput.Trim();
     }
+
+    /// <summary>The worktree's name in the store: the room id, which has no '/' (libgit2 refuses names with one).</summary>
+    private static string WorktreeName(Guid roomId) => roomId.ToString("D");
 
     /// <summary>A store is complete once the marker written after its first fetch exists; anything else is leftovers.</summary>
     private static bool IsCompleteStore(string store) => File.Exists(Path.Combine(store, "conductor-store"));
@@ -125,13 +123,7 @@ public sealed partial class WorkspaceProvisioner(
             Directory.Delete(store, recursive: true);
         }
         var staging = $"{store}.tmp-{Guid.NewGuid():N}";
-        await git.RunCheckedAsync(_options.StoresPath, cancellationToken, "init", "--quiet", "--bare", staging).ConfigureAwait(false);
-        await git.RunCheckedAsync(staging, cancellationToken, "config", "remote.origin.url", remote.GitUrl).ConfigureAwait(false);
-        // Remote branches as remote-tracking refs: a fetch must never move the rooms' session branches in refs/heads.
-        await git.RunCheckedAsync(staging, cancellationToken, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*").ConfigureAwait(false);
-        await git.RunCheckedAsync(staging, cancellationToken, "config", "gc.auto", "0").ConfigureAwait(false);
-        // Keep what arrives as a pack (indexed as it is received, with progress) instead of exploding small fetches into loose objects.
-        await git.RunCheckedAsync(staging, cancellationToken, "config", "transfer.unpackLimit", "1").ConfigureAwait(false);
+        LibGitStore.InitStore(staging, remote.GitUrl);
         await FetchAsync(staging, credential, reporter, cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(staging, "conductor-store"), remote.NormalizedUrl + "\n", cancellationToken).ConfigureAwait(false);
         Directory.Move(staging, store);
@@ -139,22 +131,20 @@ public sealed partial class WorkspaceProvisioner(
 
     private async Task FetchAsync(string store, GitCredential? credential, GitProgress reporter, CancellationToken cancellationToken)
     {
-        var result = await git.RunAsync(new GitInvocation(["fetch", "--progress", "--prune", "origin"])
+        using var timeout = new CancellationTokenSource(_options.RemoteTimeout);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
         {
-            WorkingDirectory = store,
-            Credential = credential,
-            OnStandardErrorLine = reporter.OnLine,
-            Timeout = _options.RemoteTimeout,
-        }, cancellationToken).ConfigureAwait(false);
-        if (result.Succeeded)
-        {
-            return;
+            await Task.Run(() => LibGitStore.Fetch(store, credential, _options.GitUsername, reporter.OnLine, linked.Token), CancellationToken.None).ConfigureAwait(false);
         }
-        if (IsAccessDenied(result.StandardError))
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new PermanentJobFailureException($"The remote refused access with the given credentials: {result.Reason}");
+            throw new TimeoutException($"The fetch did not finish within {_options.RemoteTimeout}.");
         }
-        throw new GitCommandException("fetch", result);
+        catch (LibGit2SharpException ex) when (IsAccessDenied(ex.Message))
+        {
+            throw new PermanentJobFailureException($"The remote refused access with the given credentials: {ex.Message}");
+        }
     }
 
     private static bool IsAccessDenied(string stderr) =>
@@ -174,26 +164,15 @@ public sealed partial class WorkspaceProvisioner(
         // File writes through the Api take the same lock: nothing changes between the add and the commit.
         await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
         {
-            await git.RunCheckedAsync(worktree, cancellationToken, "add", "--all").ConfigureAwait(false);
-            var staged = await git.RunAsync(new GitInvocation(["diff", "--cached", "--quiet"]) { WorkingDirectory = worktree }, cancellationToken).ConfigureAwait(false);
-            if (staged.ExitCode == 0)
+            var when = time.GetUtcNow();
+            var author = new Signature(payload.AuthorName, $"{SafeLocalPart(payload.AuthorName)}@{_options.AuthorEmailDomain}", when);
+            var committer = new Signature(_options.CommitterName, _options.CommitterEmail, when);
+            var made = await Task.Run(() => LibGitStore.CommitAll(worktree, payload.Message, author, committer), cancellationToken).ConfigureAwait(false);
+            if (made is null)
             {
                 return new CommitOutcome(false, null, false, "no changes", null);
             }
-            var author = new Dictionary<string, string>
-            {
-                ["GIT_AUTHOR_NAME"] = payload.AuthorName,
-                ["GIT_AUTHOR_EMAIL"] = $"{SafeLocalPart(payload.AuthorName)}@{_options.AuthorEmailDomain}",
-                ["GIT_COMMITTER_NAME"] = _options.CommitterName,
-                ["GIT_COMMITTER_EMAIL"] = _options.CommitterEmail,
-            };
-            await git.RunCheckedAsync(new GitInvocation(["commit", "--quiet", "--no-verify", "--cleanup=strip", "--file=-"])
-            {
-                WorkingDirectory = worktree,
-                Environment = author,
-                StandardInput = payload.Message,
-            }, cancellationToken).ConfigureAwait(false);
-            commit = (await git.RunCheckedAsync(worktree, cancellationToken, "rev-parse", "HEAD").ConfigureAwait(false)).StandardOutput.Trim();
+            commit = made;
         }
         await repository.SetStatusAsync(roomId, WorkspaceStatus.Ready, null, commit, [WorkspaceStatus.Ready], cancellationToken).ConfigureAwait(false);
         await events.PublishStatusAsync(roomId, WorkspaceStatus.Ready, null, commit, cancellationToken).ConfigureAwait(false);
@@ -204,37 +183,16 @@ public sealed partial class WorkspaceProvisioner(
             return new CommitOutcome(true, commit, false, null, null);
         }
         var credential = await credentials.GetAsync(roomId, cancellationToken).ConfigureAwait(false);
-        var refspec = $"refs/heads/{workspace.Branch}:refs/heads/{workspace.Branch}";
-        var push = await git.RunAsync(new GitInvocation(["push", "--porcelain", "origin", refspec])
-        {
-            WorkingDirectory = worktree,
-            Credential = credential,
-            Timeout = _options.RemoteTimeout,
-        }, cancellationToken).ConfigureAwait(false);
-        if (push.Succeeded)
+        using var timeout = new CancellationTokenSource(_options.RemoteTimeout);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var store = StorePath(workspace.StoreId);
+        var rejection = await Task.Run(() => LibGitStore.Push(store, workspace.Branch, credential, _options.GitUsername, linked.Token), CancellationToken.None).ConfigureAwait(false);
+        if (rejection is null)
         {
             return new CommitOutcome(true, commit, true, null, null);
         }
-        var reason = PushRejection(push);
-        LogPushRejected(logger, roomId, reason);
-        return new CommitOutcome(true, commit, false, null, reason);
-    }
-
-    /// <summary>git's own words for a refused push: the porcelain "!" line's reason, else its error lines.</summary>
-    private static string PushRejection(GitResult push)
-    {
-        foreach (var line in push.StandardOutput.Split('\n'))
-        {
-            if (line.StartsWith('!'))
-            {
-                var fields = line.Split('\t');
-                if (fields.Length >= 3)
-                {
-                    return fields[2].Trim();
-                }
-            }
-        }
-        return push.Reason;
+        LogPushRejected(logger, roomId, rejection);
+        return new CommitOutcome(true, commit, false, null, rejection);
     }
 
     /// <summary>Removes the room's worktree and branch, then the record; the store's grace period starts when no room uses it.</summary>
@@ -250,11 +208,11 @@ public sealed partial class WorkspaceProvisioner(
         {
             await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
             {
-                await RemoveWorktreeAsync(store, WorktreePath(roomId), cancellationToken).ConfigureAwait(false);
+                LibGitStore.RemoveWorktree(store, WorktreeName(roomId), WorktreePath(roomId));
             }
             if (Directory.Exists(store))
             {
-                await git.RunAsync(new GitInvocation(["branch", "--delete", "--force", workspace.Branch]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
+                LibGitStore.DeleteBranch(store, workspace.Branch);
             }
             await repository.DeleteAsync(roomId, workspace.StoreId, cancellationToken).ConfigureAwait(false);
         }
@@ -287,29 +245,14 @@ public sealed partial class WorkspaceProvisioner(
         return removed;
     }
 
-    private async Task RemoveWorktreeAsync(string store, string worktree, CancellationToken cancellationToken)
-    {
-        if (Directory.Exists(store))
-        {
-            await git.RunAsync(new GitInvocation(["worktree", "remove", "--force", "--force", worktree]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
-        }
-        if (Directory.Exists(worktree))
-        {
-            Directory.Delete(worktree, recursive: true);
-        }
-        if (Directory.Exists(store))
-        {
-            await git.RunAsync(new GitInvocation(["worktree", "prune"]) { WorkingDirectory = store }, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
     private static string SafeLocalPart(string login)
     {
         var cleaned = new string(login.Where(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.').ToArray());
         return cleaned.Length == 0 ? "user" : cleaned;
     }
 
-    [GeneratedRegex(@"Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|The requested URL returned error: (401|403|404)|Repository not found|repository '[^']*' not found|does not appear to be a git repository", RegexOptions.IgnoreCase)]
+    // libgit2's words first ("too many redirects or authentication replays" is what a refused token ends in), then git's.
+    [GeneratedRegex(@"authentication replays|authentication required|status code: (401|403|404)|could not find repository|failed to resolve path|Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|The requested URL returned error: (401|403|404)|Repository not found|repository '[^']*' not found|does not appear to be a git repository", RegexOptions.IgnoreCase)]
     private static partial Regex AccessDenied();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Cloning store {StoreId} for room {RoomId}")]

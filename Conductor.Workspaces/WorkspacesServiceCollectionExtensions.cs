@@ -2,6 +2,7 @@ using Conductor.Jobs;
 using Conductor.Workspaces.Files;
 using Conductor.Workspaces.Git;
 using Conductor.Workspaces.Search;
+using Conductor.Workspaces.SourceControl;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -34,6 +35,7 @@ public static class WorkspacesServiceCollectionExtensions
         builder.Services.TryAddSingleton<WorkspaceFileService>();
         builder.Services.TryAddSingleton<WorkspaceProvisioner>();
         builder.Services.TryAddSingleton<CodeSearch>();
+        builder.Services.TryAddSingleton<WorkspaceSourceControl>();
         return builder;
     }
 }

@@ -71,17 +71,18 @@ public sealed class AiProviderCatalog : IDisposable
                     NetworkTimeout = ai.RequestTimeout,
                     // Retries are ours to decide (generate-changes retries once); the SDK's would hide failures.
                     RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+                    Transport = new HttpClientPipelineTransport(CreateHttpClient()),
                 };
                 var chat = new OpenAI.Chat.ChatClient(model, credential, clientOptions);
                 var models = new OpenAIModelClient(credential, clientOptions);
-                return new AiProvider(name, kind, model, new OpenAIChatClientAdapter(chat, name, endpoint, model),
+                // Microsoft.Extensions.AI.OpenAI's IChatClient over the official SDK (streaming, JSON-schema output).
+                return new AiProvider(name, kind, model, chat.AsIChatClient(),
                     async ct => await models.GetModelsAsync(ct));
             }
             case AiProviderKinds.Anthropic:
             {
                 var endpoint = options.Endpoint ?? AnthropicDefaultEndpoint;
-                var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-                _httpClients.Add(http);
+                var http = CreateHttpClient();
                 var client = new AnthropicClient
                 {
                     ApiKey = string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey,
@@ -96,6 +97,27 @@ public sealed class AiProviderCatalog : IDisposable
             default:
                 return BuildMock(name);
         }
+    }
+
+    /// <summary>
+    /// The providers' HTTP client. When a stream is cancelled (a browser closed /ai/infer), HttpClient by default keeps
+    /// reading the response for up to 2 s to reuse the connection, so the provider keeps generating; with no drain the
+    /// connection is closed at once and the provider sees the abort within a millisecond (docs/ai.md).
+    /// </summary>
+    private HttpClient CreateHttpClient()
+    {
+        var http = new HttpClient(new SocketsHttpHandler
+        {
+            MaxResponseDrainSize = 0,
+            ResponseDrainTimeout = TimeSpan.Zero,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        })
+        {
+            // The SDKs apply RequestTimeout themselves.
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _httpClients.Add(http);
+        return http;
     }
 
     private static AiProvider BuildMock(string name) =>

@@ -14,7 +14,7 @@ namespace Conductor.Tests.Workspaces;
 /// <summary>
 /// Real git remotes over smart HTTP: Kestrel on 127.0.0.1 running <c>git http-backend</c> as a CGI program for
 /// the bare repositories under <see cref="ProjectRoot"/>, behind HTTP basic auth (any user name, the password must
-/// be <see cref="Token"/>). Every fetch and push of the tests' remotes goes through git's askpass path.
+/// be <see cref="Token"/>). Every fetch and push of the tests' remotes needs the token libgit2 gets from its credentials callback.
 /// </summary>
 internal sealed class GitTestServer : IAsyncDisposable
 {

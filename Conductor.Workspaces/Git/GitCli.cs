@@ -10,9 +10,6 @@ public sealed record GitInvocation(IReadOnlyList<string> Arguments)
 {
     public string? WorkingDirectory { get; init; }
 
-    /// <summary>Served through GIT_ASKPASS from memory; null: git gets no credential (and cannot prompt).</summary>
-    public GitCredential? Credential { get; init; }
-
     /// <summary>Called with each stderr line, split on CR as well as LF so that progress lines arrive as they change.</summary>
     public Action<string>? OnStandardErrorLine { get; init; }
 
@@ -52,10 +49,11 @@ public sealed class GitCommandException(string command, GitResult result)
 }
 
 /// <summary>
-/// The only way Conductor runs git. Each run is isolated from the machine's git set-up: no system or global
-/// config (so no credential helper can store a token on disk), no terminal prompts, credential helpers cleared,
-/// only the transports configuration allows, no redirects to other hosts, and credentials only through
-/// <see cref="AskPassSession"/>.
+/// The git CLI, kept for the one thing LibGit2Sharp cannot do: <c>git grep</c> for code search (libgit2 has no
+/// grep, and walking every blob through LibGit2Sharp is far slower). Repository work (clone, fetch, worktrees,
+/// commit, push) goes through <see cref="LibGitStore"/>. Each run is isolated from the machine's git set-up: no
+/// system or global config, no terminal prompts, credential helpers cleared, and never a credential: the CLI
+/// never talks to a remote.
 /// </summary>
 public sealed partial class GitCli(IOptions<WorkspaceOptions> options, ILogger<GitCli> logger)
 {
@@ -99,17 +97,6 @@ public sealed partial class GitCli(IOptions<WorkspaceOptions> options, ILogger<G
         if (invocation.Environment is not null)
         {
             foreach (var (name, value) in invocation.Environment)
-            {
-                start.Environment[name] = value;
-            }
-        }
-
-        await using var askPass = invocation.Credential is null
-            ? null
-            : AskPassSession.Start(_options.ScratchPath, _options.GitUsername, invocation.Credential);
-        if (askPass is not null)
-        {
-            foreach (var (name, value) in askPass.Environment)
             {
                 start.Environment[name] = value;
             }
