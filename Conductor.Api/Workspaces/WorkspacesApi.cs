@@ -245,7 +245,7 @@ public static class WorkspacesApi
     private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 
     /// <summary>Turns the workspace layer's refusals (bad path, no workspace, 412, 413) into problem details.</summary>
-    private static async ValueTask<object?> ProblemFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> ProblemFilter(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         try
         {
