@@ -16,20 +16,8 @@ public sealed class WorkspaceHttpTests(PostgresServerFixture postgres, RedisServ
     [Fact]
     public async Task Members_create_read_write_search_and_commit_over_http_and_outsiders_get_403()
     {
-        await using var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
-        env.Jobs.Overrides["Auth:DevLogin"] = "true";
-        await env.StartHostAsync();
-        var bare = env.CreateRemote("http.git");
-        await env.StartWorkerAsync();
-        await using var api = ServiceInstance.Start("Conductor.Api", env.Jobs.ProcessEnvironment());
-        var url = await api.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
-
-        using var alice = new ApiClient(url);
-        var aliceLogin = ApiCluster.UniqueLogin("alice");
-        alice.Authorize((await alice.DevLoginAsync(aliceLogin)).AccessToken);
-        var roomId = (await ApiClient.ExpectAsync(await alice.PostAsync("/rooms", new { name = "ws" }), HttpStatusCode.Created)).GetProperty("room_id").GetGuid();
-        using var bob = new ApiClient(url);
-        bob.Authorize((await bob.DevLoginAsync(ApiCluster.UniqueLogin("bob"))).AccessToken);
+        await using var room = await WorkspaceHttpRoom.StartAsync(postgres, redis, "http.git", "ws");
+        var (env, api, bare, aliceLogin, alice, bob, roomId) = (room.Env, room.Api, room.Remote, room.AliceLogin, room.Alice, room.Bob, room.RoomId);
 
         // Bad input is a problem, not a clone: credentials in the URL, an unsupported scheme.
         await ApiClient.ExpectProblemAsync(await alice.PostAsync("/workspace/create", new { room_id = roomId, repo_url = "http://u:p@127.0.0.1/x.git" }), HttpStatusCode.BadRequest);

@@ -15,20 +15,8 @@ public sealed class WorkspaceSourceControlHttpTests(PostgresServerFixture postgr
     [Fact]
     public async Task Members_see_changed_files_a_unified_diff_and_the_log_and_outsiders_and_bad_input_get_problems()
     {
-        await using var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
-        env.Jobs.Overrides["Auth:DevLogin"] = "true";
-        await env.StartHostAsync();
-        var bare = env.CreateRemote("scm.git");
-        await env.StartWorkerAsync();
-        await using var api = ServiceInstance.Start("Conductor.Api", env.Jobs.ProcessEnvironment());
-        var url = await api.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
-
-        using var alice = new ApiClient(url);
-        var aliceLogin = ApiCluster.UniqueLogin("alice");
-        alice.Authorize((await alice.DevLoginAsync(aliceLogin)).AccessToken);
-        var roomId = (await ApiClient.ExpectAsync(await alice.PostAsync("/rooms", new { name = "scm" }), HttpStatusCode.Created)).GetProperty("room_id").GetGuid();
-        using var bob = new ApiClient(url);
-        bob.Authorize((await bob.DevLoginAsync(ApiCluster.UniqueLogin("bob"))).AccessToken);
+        await using var room = await WorkspaceHttpRoom.StartAsync(postgres, redis, "scm.git", "scm");
+        var (env, api, bare, aliceLogin, alice, bob, roomId) = (room.Env, room.Api, room.Remote, room.AliceLogin, room.Alice, room.Bob, room.RoomId);
 
         await ApiClient.ExpectProblemAsync(await alice.GetAsync($"/workspace/{roomId}/status"), HttpStatusCode.NotFound);
         await ApiClient.ExpectAsync(await alice.PostAsync("/workspace/create?wait=60",
