@@ -23,21 +23,13 @@ const string Key = "bench-not-a-real-key";
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
 var ct = deadline.Token;
 
-var folder = Directory.CreateTempSubdirectory("conductor-bench-ai-").FullName;
-// Postgres runs as the postgres OS user when we are root; it must be able to reach the folder.
-if (!OperatingSystem.IsWindows())
-{
-    File.SetUnixFileMode(folder, (UnixFileMode)0b111_111_111);
-}
-LocalPostgresServer? postgres = null;
-LocalRedisServer? redis = null;
+ThrowawayServers? servers = null;
 WebApplication? fake = null;
 Process? api = null;
 try
 {
-    postgres = await LocalPostgresServer.StartAsync(new LocalPostgresOptions(Path.Combine(folder, "pg"), SecretStore.Generate()) { Durable = false }, cancellationToken: ct);
-    await postgres.EnsureDatabaseAsync("conductordb", ct);
-    redis = await LocalRedisServer.StartAsync(new LocalRedisOptions(Path.Combine(folder, "redis"), SecretStore.Generate()) { Persistent = false }, cancellationToken: ct);
+    servers = await ThrowawayServers.StartAsync("bench-ai", ct);
+    var (postgres, redis) = (servers.Postgres, servers.Redis);
     (fake, var fakeUrl) = await StartFakeOpenAIAsync(firstTokenDelay);
 
     var apiDll = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ApiAssembly").Value!;
@@ -122,20 +114,9 @@ finally
         await fake.StopAsync(CancellationToken.None);
         await fake.DisposeAsync();
     }
-    if (redis is not null)
+    if (servers is not null)
     {
-        await redis.DisposeAsync();
-    }
-    if (postgres is not null)
-    {
-        await postgres.DisposeAsync();
-    }
-    try
-    {
-        Directory.Delete(folder, recursive: true);
-    }
-    catch (IOException)
-    {
+        await servers.DisposeAsync();
     }
 }
 

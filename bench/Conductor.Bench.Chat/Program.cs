@@ -19,18 +19,14 @@ var clients = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture)
 var messagesPerClient = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
 using var runTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
 var token = runTimeout.Token;
-var work = Path.Combine(Path.GetTempPath(), $"conductor-bench-chat-{Guid.NewGuid():N}");
-Directory.CreateDirectory(work);
 
-LocalPostgresServer? postgres = null;
-LocalRedisServer? redis = null;
+ThrowawayServers? servers = null;
 Process? api = null;
 Microsoft.AspNetCore.Builder.WebApplication? echo = null;
 try
 {
-    postgres = await LocalPostgresServer.StartAsync(new LocalPostgresOptions(Path.Combine(work, "postgres"), SecretStore.Generate()) { Durable = false }, cancellationToken: token);
-    await postgres.EnsureDatabaseAsync("conductordb", token);
-    redis = await LocalRedisServer.StartAsync(new LocalRedisOptions(Path.Combine(work, "redis"), SecretStore.Generate()) { Persistent = false }, cancellationToken: token);
+    servers = await ThrowawayServers.StartAsync("bench-chat", token);
+    var (postgres, redis) = (servers.Postgres, servers.Redis);
     var apiUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}");
     api = StartApi(apiUrl, postgres.ConnectionStringFor("conductordb"), redis.ConnectionString);
     await WaitUntilAliveAsync(apiUrl, api, token);
@@ -66,20 +62,9 @@ finally
     {
         await echo.DisposeAsync();
     }
-    if (redis is not null)
+    if (servers is not null)
     {
-        await redis.DisposeAsync();
-    }
-    if (postgres is not null)
-    {
-        await postgres.DisposeAsync();
-    }
-    try
-    {
-        Directory.Delete(work, recursive: true);
-    }
-    catch (IOException)
-    {
+        await servers.DisposeAsync();
     }
 }
 

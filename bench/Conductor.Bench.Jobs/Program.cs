@@ -26,18 +26,14 @@ const int Producers = 8;
 const int Consumers = 4;
 using var runTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
 var token = runTimeout.Token;
-var work = Path.Combine(Path.GetTempPath(), $"conductor-bench-jobs-{Guid.NewGuid():N}");
-Directory.CreateDirectory(work);
 
-LocalPostgresServer? postgres = null;
-LocalRedisServer? redis = null;
+ThrowawayServers? servers = null;
 IHost? host = null;
 ConnectionMultiplexer? bare = null;
 try
 {
-    postgres = await LocalPostgresServer.StartAsync(new LocalPostgresOptions(Path.Combine(work, "postgres"), SecretStore.Generate()) { Durable = false }, cancellationToken: token);
-    await postgres.EnsureDatabaseAsync("conductordb", token);
-    redis = await LocalRedisServer.StartAsync(new LocalRedisOptions(Path.Combine(work, "redis"), SecretStore.Generate()) { Persistent = false }, cancellationToken: token);
+    servers = await ThrowawayServers.StartAsync("bench-jobs", token);
+    var (postgres, redis) = (servers.Postgres, servers.Redis);
 
     var probe = new BenchHandler();
     host = BuildWorker(postgres.ConnectionStringFor("conductordb"), redis.ConnectionString, probe);
@@ -85,21 +81,10 @@ finally
         host.Dispose();
     }
     bare?.Dispose();
-    if (redis is not null)
-    {
-        await redis.DisposeAsync();
-    }
-    if (postgres is not null)
+    if (servers is not null)
     {
         Npgsql.NpgsqlConnection.ClearAllPools();
-        await postgres.DisposeAsync();
-    }
-    try
-    {
-        Directory.Delete(work, recursive: true);
-    }
-    catch (IOException)
-    {
+        await servers.DisposeAsync();
     }
 }
 

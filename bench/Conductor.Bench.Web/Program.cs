@@ -20,22 +20,15 @@ var runs = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(3));
 var ct = deadline.Token;
 
-var folder = Directory.CreateTempSubdirectory("conductor-bench-web-").FullName;
-if (!OperatingSystem.IsWindows())
-{
-    File.SetUnixFileMode(folder, (UnixFileMode)0b111_111_111); // Postgres runs as the postgres OS user when we are root
-}
-LocalPostgresServer? postgres = null;
-LocalRedisServer? redis = null;
+ThrowawayServers? servers = null;
 WebApplication? bare = null;
 Process? api = null;
 Process? web = null;
 IPlaywright? playwright = null;
 try
 {
-    postgres = await LocalPostgresServer.StartAsync(new LocalPostgresOptions(Path.Combine(folder, "pg"), SecretStore.Generate()) { Durable = false }, cancellationToken: ct);
-    await postgres.EnsureDatabaseAsync("conductordb", ct);
-    redis = await LocalRedisServer.StartAsync(new LocalRedisOptions(Path.Combine(folder, "redis"), SecretStore.Generate()) { Persistent = false }, cancellationToken: ct);
+    servers = await ThrowawayServers.StartAsync("bench-web", ct);
+    var (postgres, redis) = (servers.Postgres, servers.Redis);
 
     api = Start("ApiAssembly", new()
     {
@@ -116,20 +109,9 @@ finally
         await bare.StopAsync(CancellationToken.None);
         await bare.DisposeAsync();
     }
-    if (redis is not null)
+    if (servers is not null)
     {
-        await redis.DisposeAsync();
-    }
-    if (postgres is not null)
-    {
-        await postgres.DisposeAsync();
-    }
-    try
-    {
-        Directory.Delete(folder, recursive: true);
-    }
-    catch (IOException)
-    {
+        await servers.DisposeAsync();
     }
 }
 
