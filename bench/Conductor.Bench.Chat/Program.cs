@@ -1,66 +1,116 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Logging;
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
-using System.Net.WebSockets;
-using System.Text;
-using System.Text.Json;
 using Conductor.LocalServers;
 
-// N WebSocket clients in one room through one Api instance (real Postgres and Redis, started here), each sending M
-// messages closed-loop (the next after its own previous one came back), against the same clients and load on a bare
-// in-memory broadcast endpoint served by this process: what storing, ordering and fanning out through Redis costs.
-// Usage: dotnet run -c Release --project bench/Conductor.Bench.Chat [clients=20] [messages=50]
+// Chat through real Api processes (their own Postgres and Redis, started here) against a bare in-memory echo endpoint
+// (a separate process too) under the same clients and load, in one run:
+//  1. closed loop: N clients in one room, each sending M messages, the next once its previous came back;
+//  2. open loop: rooms × room size clients plus one big room, each client sending every few seconds at a fixed rate,
+//     spread over one or more Api instances.
+// Prints connections, messages/s, deliveries/s, p50/p99/max delivery latency, lost deliveries, and the servers' CPU
+// (% of one core) and peak memory. Stops by itself (bounded to 15 minutes) and stops everything it started.
+// Usage: dotnet run -c Release --project bench/Conductor.Bench.Chat [-- options]; bench/README.md lists them.
 
-var clients = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
-var messagesPerClient = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50;
-using var runTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+if (args is ["--bare-server", var bareUrl])
+{
+    await BareEcho.RunAsync(bareUrl);
+    return 0;
+}
+
+var options = BenchOptions.Parse(args);
+using var runTimeout = new CancellationTokenSource(TimeSpan.FromMinutes(15));
 var token = runTimeout.Token;
+var apiDll = options.ApiDll ?? BesideTheBench("Conductor.Api");
+var benchDll = typeof(BenchOptions).Assembly.Location;
 
 ThrowawayServers? servers = null;
-Process? api = null;
-Microsoft.AspNetCore.Builder.WebApplication? echo = null;
+var apis = new List<ServerProcess>();
+ServerProcess? bare = null;
 try
 {
     servers = await ThrowawayServers.StartAsync("bench-chat", token);
-    var (postgres, redis) = (servers.Postgres, servers.Redis);
-    var apiUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}");
-    api = StartApi(apiUrl, postgres.ConnectionStringFor("conductordb"), redis.ConnectionString);
-    await WaitUntilAliveAsync(apiUrl, api, token);
+    for (var i = 0; i < options.Instances; i++)
+    {
+        var url = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+        var api = ServerProcess.Start($"api{i}", apiDll, [], ApiEnvironment(url, servers), url);
+        apis.Add(api);
+        // One at a time: the first applies the migrations.
+        await api.WaitUntilAliveAsync("/alive", token);
+    }
+    var bareServerUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}");
+    bare = ServerProcess.Start("bare", benchDll, ["--bare-server", bareServerUrl.ToString()], new Dictionary<string, string>(), bareServerUrl);
+    await bare.WaitUntilAliveAsync("/alive", token);
 
-    echo = BareEcho.Build();
-    await echo.StartAsync(token);
-    var echoUrl = new Uri(echo.Urls.First());
+    Console.WriteLine($"Api: {apiDll}");
+    Console.WriteLine($"{Environment.ProcessorCount} cores, load average {LoadAverage()} at the start; {options.Instances} Api instance(s); " +
+        $"Postgres {servers.Postgres.Port}, Redis {servers.Redis.Port}");
 
-    Console.WriteLine($"{clients} clients x {messagesPerClient} messages, closed loop, one room, one Api instance (Postgres {postgres.Port}, Redis {redis.Port})");
-    var (roomId, tokens) = await SetUpRoomAsync(apiUrl, clients, token);
+    if (options.Closed)
+    {
+        var tokens = await ApiSetup.CreateUsersAsync(apis[0].Url, options.Clients, "closed", token);
+        var roomId = (await ApiSetup.CreateRoomsAsync(apis[0].Url, [tokens], token))[0];
+        var apiTargets = tokens.Select((t, i) => new ClientTarget(ApiSocket(apis[i % apis.Count].Url, roomId, t), tokens.Length)).ToList();
+        var bareTargets = tokens.Select(_ => new ClientTarget(BareSocket(bare.Url, "closed"), tokens.Length)).ToList();
+        // Warm-up of both paths so the JIT is not what we measure.
+        await Load.ClosedLoopAsync(bareTargets, 5, [bare], token);
+        await Load.ClosedLoopAsync(apiTargets, 5, apis, token);
+        var bareResult = await Load.ClosedLoopAsync(bareTargets, options.Messages, [bare], token);
+        var apiResult = await Load.ClosedLoopAsync(apiTargets, options.Messages, apis, token);
+        Console.WriteLine();
+        Console.WriteLine($"Closed loop: {options.Clients} clients in one room x {options.Messages} messages each (load average {LoadAverage()})");
+        PrintHeader();
+        Print("bare echo", bareResult);
+        Print("Api /ws", apiResult);
+        Console.WriteLine($"Api/bare messages/s: {apiResult.Sent / apiResult.Elapsed.TotalSeconds / (bareResult.Sent / bareResult.Elapsed.TotalSeconds):P1}");
+    }
 
-    // Warm-up of both paths so the JIT is not what we measure.
-    await RunAsync(tokens.Select(t => Socket(apiUrl, $"/ws/{roomId}", t)).ToList(), 5, token);
-    await RunAsync(Enumerable.Range(0, clients).Select(_ => Socket(echoUrl, "/echo", null)).ToList(), 5, token);
-
-    var bare = await RunAsync(Enumerable.Range(0, clients).Select(_ => Socket(echoUrl, "/echo", null)).ToList(), messagesPerClient, token);
-    var chat = await RunAsync(tokens.Select(t => Socket(apiUrl, $"/ws/{roomId}", t)).ToList(), messagesPerClient, token);
-
-    Console.WriteLine();
-    Console.WriteLine($"{"endpoint",-22} {"sent msg/s",12} {"delivered/s",12} {"p50 ms",9} {"p99 ms",9} {"max ms",9}");
-    Report("bare echo (in-memory)", bare);
-    Report("Api /ws (store+fanout)", chat);
+    if (options.Open)
+    {
+        // Rooms of RoomSize, then the big room; clients of a room are spread over the instances.
+        var roomMembers = new List<IReadOnlyList<string>>();
+        var tokens = await ApiSetup.CreateUsersAsync(apis[0].Url, options.OpenClients, "open", token);
+        var next = 0;
+        for (var r = 0; r < options.Rooms; r++, next += options.RoomSize)
+        {
+            roomMembers.Add(tokens[next..(next + options.RoomSize)]);
+        }
+        if (options.BigRoom > 0)
+        {
+            roomMembers.Add(tokens[next..(next + options.BigRoom)]);
+        }
+        var roomIds = await ApiSetup.CreateRoomsAsync(apis[0].Url, roomMembers, token);
+        var apiTargets = new List<ClientTarget>();
+        var bareTargets = new List<ClientTarget>();
+        for (var r = 0; r < roomMembers.Count; r++)
+        {
+            for (var m = 0; m < roomMembers[r].Count; m++)
+            {
+                apiTargets.Add(new ClientTarget(ApiSocket(apis[(r + m) % apis.Count].Url, roomIds[r], roomMembers[r][m]), roomMembers[r].Count));
+                bareTargets.Add(new ClientTarget(BareSocket(bare.Url, r.ToString(CultureInfo.InvariantCulture)), roomMembers[r].Count));
+            }
+        }
+        var interval = TimeSpan.FromSeconds(options.Interval);
+        var (warmup, duration) = (TimeSpan.FromSeconds(options.Warmup), TimeSpan.FromSeconds(options.Duration));
+        var loadBefore = LoadAverage();
+        var bareResult = await Load.OpenLoopAsync(bareTargets, interval, warmup, duration, [bare], token);
+        var apiResult = await Load.OpenLoopAsync(apiTargets, interval, warmup, duration, apis, token);
+        Console.WriteLine();
+        Console.WriteLine($"Open loop: {options.Rooms} rooms of {options.RoomSize} + one room of {options.BigRoom}, each client sending every " +
+            $"{options.Interval:0.##} s, {options.Duration:0.##} s measured after {options.Warmup:0.##} s (load average {loadBefore} before, {LoadAverage()} after)");
+        PrintHeader();
+        Print("bare echo", bareResult);
+        Print($"Api /ws x{apis.Count}", apiResult);
+    }
     return 0;
 }
 finally
 {
-    if (api is { HasExited: false })
+    foreach (var api in apis)
     {
-        api.Kill(entireProcessTree: true);
-        await api.WaitForExitAsync(CancellationToken.None);
+        await api.DisposeAsync();
     }
-    if (echo is not null)
+    if (bare is not null)
     {
-        await echo.DisposeAsync();
+        await bare.DisposeAsync();
     }
     if (servers is not null)
     {
@@ -68,284 +118,40 @@ finally
     }
 }
 
-static void Report(string name, Result result) =>
-    Console.WriteLine($"{name,-22} {result.Sent / result.Elapsed.TotalSeconds,12:N0} {result.Delivered / result.Elapsed.TotalSeconds,12:N0} " +
-        $"{Percentile(result.LatenciesMs, 0.50),9:F2} {Percentile(result.LatenciesMs, 0.99),9:F2} {result.LatenciesMs.Max(),9:F2}");
+static void PrintHeader() =>
+    Console.WriteLine($"{"endpoint",-14} {"conns",6} {"msg/s",8} {"deliv/s",9} {"lost",6} {"errors",6} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"CPU %",6} {"peak MB",8}");
 
-static double Percentile(List<double> values, double p)
-{
-    var sorted = values.Order().ToList();
-    return sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
-}
+static void Print(string name, LoadResult r) =>
+    Console.WriteLine($"{name,-14} {r.Connections,6} {r.Sent / r.Elapsed.TotalSeconds,8:N0} {r.Delivered / r.Elapsed.TotalSeconds,9:N0} " +
+        $"{r.Expected - r.Delivered,6} {r.Errors,6} {r.Percentile(0.50),8:F1} {r.Percentile(0.99),8:F1} {r.Max,8:F1} " +
+        $"{100 * r.ServerCpu.TotalSeconds / r.Elapsed.TotalSeconds,6:F0} {r.ServerPeakBytes / (1024.0 * 1024),8:F0}");
 
-static Func<CancellationToken, Task<ClientWebSocket>> Socket(Uri baseUrl, string path, string? accessToken) => async cancellationToken =>
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+
+static Uri ApiSocket(Uri api, Guid roomId, string accessToken) =>
+    new UriBuilder(api) { Scheme = "ws", Path = $"/ws/{roomId}", Query = $"access_token={Uri.EscapeDataString(accessToken)}" }.Uri;
+
+static Uri BareSocket(Uri bare, string room) => new UriBuilder(bare) { Scheme = "ws", Path = $"/echo/{room}" }.Uri;
+
+static Dictionary<string, string> ApiEnvironment(Uri url, ThrowawayServers servers) => new()
 {
-    var socket = new ClientWebSocket();
-    var url = new UriBuilder(baseUrl) { Scheme = "ws", Path = path, Query = accessToken is null ? "" : $"access_token={Uri.EscapeDataString(accessToken)}" }.Uri;
-    await socket.ConnectAsync(url, cancellationToken);
-    return socket;
+    ["ASPNETCORE_URLS"] = url.ToString(),
+    ["ConnectionStrings__conductordb"] = servers.DatabaseConnectionString,
+    ["ConnectionStrings__redis"] = servers.RedisConnectionString,
+    ["Auth__DevLogin"] = "true",
+    ["Auth__RateLimit__PermitLimit"] = "1000000",
+    ["Web__PublicUrl"] = "http://127.0.0.1",
+    // The bench measures throughput, not the per-user limits.
+    ["Chat__MessageBurst"] = "1000000",
+    ["Chat__MessagesPerSecond"] = "1000000",
+    ["Logging__LogLevel__Default"] = "Warning",
 };
 
-// Every client sends `count` messages, each after its previous one came back to it; every client records, for each
-// chat frame it receives, now minus the send time carried in the content.
-static async Task<Result> RunAsync(List<Func<CancellationToken, Task<ClientWebSocket>>> connectors, int count, CancellationToken cancellationToken)
+// bench/Conductor.Bench.Chat/bin/<configuration>/net10.0/ → <project>/bin/<configuration>/net10.0/<project>.dll
+static string BesideTheBench(string project)
 {
-    var sockets = new List<ClientWebSocket>();
-    foreach (var connect in connectors)
-    {
-        sockets.Add(await connect(cancellationToken));
-    }
-    // Wait for each socket's welcome (the Api sends presence once joined; the echo endpoint sends a hello).
-    foreach (var socket in sockets)
-    {
-        await ReceiveFrameAsync(socket, new byte[1 << 16], cancellationToken);
-    }
-    var expected = (long)count * sockets.Count * sockets.Count;
-    var latencies = new ConcurrentBag<double>();
-    long delivered = 0;
-    var clock = Stopwatch.StartNew();
-    var tasks = sockets.Select((socket, index) => Task.Run(async () =>
-    {
-        var buffer = new byte[1 << 16];
-        var ownEcho = new SemaphoreSlim(0);
-        var receiver = Task.Run(async () =>
-        {
-            var perReceiver = count * sockets.Count;
-            for (var received = 0; received < perReceiver;)
-            {
-                var frame = await ReceiveFrameAsync(socket, buffer, cancellationToken);
-                if (frame is null)
-                {
-                    return;
-                }
-                using var document = JsonDocument.Parse(frame);
-                if (document.RootElement.GetProperty("type").GetString() != "chat")
-                {
-                    continue;
-                }
-                var content = document.RootElement.GetProperty("content").GetString()!;
-                var parts = content.Split('|');
-                latencies.Add((clock.Elapsed.TotalMilliseconds - double.Parse(parts[2], CultureInfo.InvariantCulture)));
-                received++;
-                Interlocked.Increment(ref delivered);
-                if (parts[0] == index.ToString(CultureInfo.InvariantCulture))
-                {
-                    ownEcho.Release();
-                }
-            }
-        }, cancellationToken);
-        for (var n = 0; n < count; n++)
-        {
-            var content = $"{index}|{n}|{clock.Elapsed.TotalMilliseconds.ToString("F3", CultureInfo.InvariantCulture)}";
-            await socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(new { type = "chat", content }), WebSocketMessageType.Text, true, cancellationToken);
-            await ownEcho.WaitAsync(cancellationToken);
-        }
-        return receiver;
-    }, cancellationToken)).ToList();
-    var receivers = await Task.WhenAll(tasks);
-    await Task.WhenAll(receivers).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
-    var elapsed = clock.Elapsed;
-    foreach (var socket in sockets)
-    {
-        try
-        {
-            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", cancellationToken);
-        }
-        catch (WebSocketException)
-        {
-        }
-        socket.Dispose();
-    }
-    if (Interlocked.Read(ref delivered) < expected)
-    {
-        throw new InvalidOperationException($"Only {delivered} of {expected} deliveries arrived.");
-    }
-    return new Result(count * sockets.Count, delivered, elapsed, [.. latencies]);
-}
-
-static async Task<byte[]?> ReceiveFrameAsync(ClientWebSocket socket, byte[] buffer, CancellationToken cancellationToken)
-{
-    var length = 0;
-    while (true)
-    {
-        var result = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
-        if (result.MessageType == WebSocketMessageType.Close)
-        {
-            return null;
-        }
-        length += result.Count;
-        if (result.EndOfMessage)
-        {
-            return buffer[..length];
-        }
-    }
-}
-
-static async Task<(Guid RoomId, List<string> Tokens)> SetUpRoomAsync(Uri apiUrl, int clients, CancellationToken cancellationToken)
-{
-    using var http = new HttpClient { BaseAddress = apiUrl };
-    var tokens = new List<string>();
-    for (var i = 0; i < clients; i++)
-    {
-        using var login = await http.PostAsJsonAsync("/auth/dev", new { login = $"bench{i}" }, cancellationToken);
-        login.EnsureSuccessStatusCode();
-        tokens.Add((await login.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("access_token").GetString()!);
-    }
-    using var create = new HttpRequestMessage(HttpMethod.Post, "/rooms") { Content = JsonContent.Create(new { name = "bench" }) };
-    create.Headers.Authorization = new("Bearer", tokens[0]);
-    using var created = await http.SendAsync(create, cancellationToken);
-    created.EnsureSuccessStatusCode();
-    var roomId = (await created.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("room_id").GetGuid();
-    foreach (var guest in tokens.Skip(1))
-    {
-        using var inviteRequest = new HttpRequestMessage(HttpMethod.Post, $"/rooms/{roomId}/invites") { Content = JsonContent.Create(new { }) };
-        inviteRequest.Headers.Authorization = new("Bearer", tokens[0]);
-        using var invite = await http.SendAsync(inviteRequest, cancellationToken);
-        invite.EnsureSuccessStatusCode();
-        var inviteToken = (await invite.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("token").GetString();
-        using var joinRequest = new HttpRequestMessage(HttpMethod.Post, "/rooms/join") { Content = JsonContent.Create(new { token = inviteToken }) };
-        joinRequest.Headers.Authorization = new("Bearer", guest);
-        using var joined = await http.SendAsync(joinRequest, cancellationToken);
-        joined.EnsureSuccessStatusCode();
-    }
-    return (roomId, tokens);
-}
-
-static Process StartApi(Uri url, string database, string redis)
-{
-    // bench/Conductor.Bench.Chat/bin/<configuration>/net10.0/ → Conductor.Api/bin/<configuration>/net10.0/Conductor.Api.dll
     var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
     var configuration = output.Parent!.Name;
     var root = output.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-    var dll = Path.Combine(root, "Conductor.Api", "bin", configuration, output.Name, "Conductor.Api.dll");
-    var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll) };
-    start.ArgumentList.Add(dll);
-    var environment = new Dictionary<string, string>
-    {
-        ["ASPNETCORE_URLS"] = url.ToString(),
-        ["ConnectionStrings__conductordb"] = database,
-        ["ConnectionStrings__redis"] = redis,
-        ["Auth__DevLogin"] = "true",
-        ["Auth__RateLimit__PermitLimit"] = "100000",
-        ["Web__PublicUrl"] = "http://127.0.0.1",
-        // The bench measures throughput, not the per-user limits.
-        ["Chat__MessageBurst"] = "1000000",
-        ["Chat__MessagesPerSecond"] = "1000000",
-        ["Logging__LogLevel__Default"] = "Warning",
-    };
-    foreach (var (name, value) in environment)
-    {
-        start.Environment[name] = value;
-    }
-    var process = Process.Start(start)!;
-    // Drain the output so the Api never blocks on a full pipe; show errors.
-    process.OutputDataReceived += (_, e) => { };
-    process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"[api] {e.Data}"); };
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
-}
-
-static async Task WaitUntilAliveAsync(Uri url, Process api, CancellationToken cancellationToken)
-{
-    using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(2) };
-    for (var attempt = 0; attempt < 600; attempt++)
-    {
-        if (api.HasExited)
-        {
-            throw new InvalidOperationException($"The Api exited with {api.ExitCode} before it was alive.");
-        }
-        try
-        {
-            using var response = await http.GetAsync("/alive", cancellationToken);
-            if (response.IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-        }
-        await Task.Delay(100, cancellationToken);
-    }
-    throw new TimeoutException("The Api did not become alive.");
-}
-
-internal sealed record Result(long Sent, long Delivered, TimeSpan Elapsed, List<double> LatenciesMs);
-
-/// <summary>
-/// The baseline: a WebSocket endpoint that sends every text frame it receives, turned into a chat-shaped frame, to
-/// every connected socket (one room, in memory, one send loop per socket): no auth, storage, Redis or ordering.
-/// </summary>
-internal static class BareEcho
-{
-    public static Microsoft.AspNetCore.Builder.WebApplication Build()
-    {
-        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.UseWebSockets();
-        var sockets = new ConcurrentDictionary<Guid, System.Threading.Channels.Channel<byte[]>>();
-        app.Map("/echo", async (Microsoft.AspNetCore.Http.HttpContext context) =>
-        {
-            using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            var id = Guid.NewGuid();
-            var outbound = System.Threading.Channels.Channel.CreateUnbounded<byte[]>();
-            sockets[id] = outbound;
-            var sender = Task.Run(async () =>
-            {
-                await foreach (var frame in outbound.Reader.ReadAllAsync())
-                {
-                    await socket.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None);
-                }
-            });
-            outbound.Writer.TryWrite("{\"type\":\"hello\"}"u8.ToArray());
-            var buffer = new byte[1 << 16];
-            try
-            {
-                while (true)
-                {
-                    var length = 0;
-                    ValueWebSocketReceiveResult result;
-                    do
-                    {
-                        result = await socket.ReceiveAsync(buffer.AsMemory(length), context.RequestAborted);
-                        length += result.Count;
-                    }
-                    while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        break;
-                    }
-                    using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
-                    var frame = JsonSerializer.SerializeToUtf8Bytes(new
-                    {
-                        type = "chat", id = Guid.NewGuid(), content = document.RootElement.GetProperty("content").GetString(), timestamp = DateTime.UtcNow,
-                    });
-                    foreach (var target in sockets.Values)
-                    {
-                        target.Writer.TryWrite(frame);
-                    }
-                }
-            }
-            catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
-            {
-            }
-            finally
-            {
-                sockets.TryRemove(id, out _);
-                outbound.Writer.TryComplete();
-                await sender.ContinueWith(_ => { }, TaskScheduler.Default);
-                if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-                {
-                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
-                }
-            }
-        });
-        return app;
-    }
+    return Path.Combine(root, project, "bin", configuration, output.Name, $"{project}.dll");
 }
