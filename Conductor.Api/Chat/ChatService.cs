@@ -7,11 +7,13 @@ using Microsoft.Extensions.Options;
 namespace Conductor.Api.Chat;
 
 /// <summary>
-/// Chat's one service, used by the hub, the raw socket and the HTTP API alike: checks membership and limits, stores
-/// (Postgres first, always), then publishes the stored message on <c>room:{id}:chat</c> for every instance to fan out.
+/// Chat's one service, used by the hub, the raw socket and the HTTP API alike: checks membership (from the instance's
+/// <see cref="RoomStateCache"/>) and limits, stores (Postgres first, always, grouped with other sends by
+/// <see cref="ChatMessageWriter"/>), then publishes the stored message on <c>room:{id}:chat</c> for every instance to fan out.
 /// </summary>
 public sealed partial class ChatService(
     ChatStore store,
+    ChatMessageWriter writer,
     IRoomMembership membership,
     ChatRateLimiter rateLimiter,
     ChatTyping typing,
@@ -76,7 +78,8 @@ public sealed partial class ChatService(
                 throw new ChatException(ChatErrors.InvalidMessage, "reply_to is not a message of this room.");
             }
         }
-        var (stored, created) = await store.InsertAsync(message, cancellationToken);
+        // Stored (grouped with whatever else this instance is storing), then published, before this returns.
+        var (stored, created) = await writer.WriteAsync(message, cancellationToken);
         if (stored.RoomId != message.RoomId || stored.UserId != senderId)
         {
             // Ids are global: someone else's id must not reveal their message, nor be claimed.
@@ -86,9 +89,6 @@ public sealed partial class ChatService(
         {
             LogStored(logger, stored.Id, stored.RoomId, stored.Seq, stored.Kind);
         }
-        // A resend is published again too: if this instance died between storing and publishing the first time, the
-        // other instances learn of it now (they drop seqs they already delivered).
-        await PublishAsync(ChatChannels.Chat(stored.RoomId), JsonSerializer.SerializeToUtf8Bytes(stored, ChatJson.Options), cancellationToken);
         return (stored, created);
     }
 

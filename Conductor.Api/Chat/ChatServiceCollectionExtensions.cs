@@ -18,6 +18,8 @@ public static class ChatServiceCollectionExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ChatStore>();
+        builder.Services.AddSingleton<ChatMessageWriter>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ChatMessageWriter>());
         builder.Services.AddSingleton<ChatRateLimiter>();
         builder.Services.AddSingleton<ChatTyping>();
         builder.Services.AddSingleton<ChatPresence>();

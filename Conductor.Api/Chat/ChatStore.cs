@@ -4,9 +4,6 @@ using NpgsqlTypes;
 
 namespace Conductor.Api.Chat;
 
-/// <summary>A message about to be stored; the store assigns its seq and timestamp.</summary>
-public sealed record NewChatMessage(Guid Id, Guid RoomId, Guid? UserId, string Login, string Kind, string ContentJson, Guid? ReplyTo);
-
 /// <summary>Messages and read receipts in Postgres, the only place they live.</summary>
 public sealed class ChatStore(NpgsqlDataSource dataSource, TimeProvider timeProvider)
 {
@@ -61,6 +58,98 @@ public sealed class ChatStore(NpgsqlDataSource dataSource, TimeProvider timeProv
         var existing = await GetAsync(message.Id, cancellationToken)
             ?? throw new InvalidOperationException($"Message {message.Id} conflicted on insert but cannot be read.");
         return (existing, false);
+    }
+
+    // One message of a batch. The sequence moves only when no message has the id yet, so a resend uses up no seq; the
+    // row says whether the sequence moved and what was stored (nothing for a known id).
+    private const string BatchInsert = """
+        WITH s AS (
+            INSERT INTO chat_room_sequences AS s (room_id, last_seq, last_at)
+            SELECT $1, 1, $2 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE id = $3)
+            ON CONFLICT (room_id) DO UPDATE
+                SET last_seq = s.last_seq + 1, last_at = GREATEST($2, s.last_at + interval '1 microsecond')
+            RETURNING last_seq, last_at),
+        m AS (
+            INSERT INTO messages (id, room_id, seq, user_id, login, kind, content, reply_to, created_at)
+            SELECT $3, $1, s.last_seq, $4, $5, $6, $7, $8, s.last_at FROM s
+            ON CONFLICT (id) DO NOTHING
+            RETURNING seq, created_at)
+        SELECT (SELECT count(*) FROM s), (SELECT seq FROM m), (SELECT created_at FROM m)
+        """;
+
+    /// <summary>
+    /// Group commit: stores many messages (of any rooms) in one transaction and two round trips, each with its room's
+    /// next seq, in the order given within a room. Answers per message, in the order given, the stored message and
+    /// whether this call created it (a known id answers with the stored one). Null when a first send of the same id
+    /// committed elsewhere while this batch ran (it would leave a hole in the seqs): nothing was stored, and the
+    /// caller stores the messages one at a time with <see cref="InsertAsync"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<(ChatMessage Message, bool Created)>?> InsertBatchAsync(IReadOnlyList<NewChatMessage> messages,
+        CancellationToken cancellationToken)
+    {
+        // Rooms' sequence rows are locked in one order (by room id) in every batch, so two instances' batches cannot deadlock.
+        var order = Enumerable.Range(0, messages.Count).OrderBy(i => messages[i].RoomId).ToArray();
+        var now = timeProvider.GetUtcNow().UtcDateTime;
+        var stored = new (long Seq, DateTime At)?[messages.Count];
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using var batch = new NpgsqlBatch(connection, transaction);
+            foreach (var i in order)
+            {
+                var message = messages[i];
+                var command = new NpgsqlBatchCommand(BatchInsert);
+                command.Parameters.Add(new NpgsqlParameter { Value = message.RoomId });
+                command.Parameters.Add(new NpgsqlParameter { Value = now });
+                command.Parameters.Add(new NpgsqlParameter { Value = message.Id });
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = (object?)message.UserId ?? DBNull.Value });
+                command.Parameters.Add(new NpgsqlParameter { Value = message.Login });
+                command.Parameters.Add(new NpgsqlParameter { Value = message.Kind });
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = message.ContentJson });
+                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = (object?)message.ReplyTo ?? DBNull.Value });
+                batch.BatchCommands.Add(command);
+            }
+            var holeLeft = false;
+            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+            {
+                foreach (var i in order)
+                {
+                    await reader.ReadAsync(cancellationToken);
+                    if (!reader.IsDBNull(1))
+                    {
+                        stored[i] = (reader.GetInt64(1), reader.GetDateTime(2));
+                    }
+                    else if (reader.GetInt64(0) > 0)
+                    {
+                        holeLeft = true;
+                    }
+                    await reader.NextResultAsync(cancellationToken);
+                }
+            }
+            if (holeLeft)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return null;
+            }
+            await transaction.CommitAsync(cancellationToken);
+        }
+        var results = new (ChatMessage Message, bool Created)[messages.Count];
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if (stored[i] is var (seq, at))
+            {
+                using var content = JsonDocument.Parse(message.ContentJson);
+                results[i] = (new ChatMessage(message.Id, message.RoomId, seq, message.UserId, message.Login, message.Kind,
+                    content.RootElement.Clone(), at, message.ReplyTo), true);
+            }
+            else
+            {
+                results[i] = (await GetAsync(message.Id, cancellationToken)
+                    ?? throw new InvalidOperationException($"Message {message.Id} exists but cannot be read."), false);
+            }
+        }
+        return results;
     }
 
     public async Task<ChatMessage?> GetAsync(Guid id, CancellationToken cancellationToken)

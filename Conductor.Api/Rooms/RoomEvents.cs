@@ -31,10 +31,12 @@ public sealed record RoomEvent(string Type, Guid RoomId, Guid? UserId, string? L
 /// Publishes after the change committed. Postgres holds the truth; a lost event (Redis down) costs a live update,
 /// not data, so a failed publish is logged, not turned into a failed request for a change that already happened.
 /// </summary>
-public sealed partial class RoomEventPublisher(IConnectionMultiplexer redis, ILogger<RoomEventPublisher> logger)
+public sealed partial class RoomEventPublisher(IConnectionMultiplexer redis, RoomStateCache cache, ILogger<RoomEventPublisher> logger)
 {
     public async Task PublishAsync(RoomEvent roomEvent, CancellationToken cancellationToken)
     {
+        // This instance forgets the room's cached state whether or not the event gets through Redis.
+        cache.Invalidate(roomEvent.RoomId);
         try
         {
             await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(RoomEvent.ChannelFor(roomEvent.RoomId)), JsonSerializer.Serialize(roomEvent, RoomEvent.SerializerOptions))

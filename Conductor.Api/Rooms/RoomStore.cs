@@ -84,6 +84,29 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
         return await command.ExecuteScalarAsync(cancellationToken) is string role ? ParseRole(role) : null;
     }
 
+    /// <summary>Whether the room has ended and who its members are, in one query; null when there is no such room.</summary>
+    public async Task<RoomState?> GetStateAsync(Guid roomId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT r.ended_at IS NOT NULL, m.user_id, m.role
+            FROM rooms r LEFT JOIN room_members m ON m.room_id = r.id
+            WHERE r.id = $1
+            """);
+        command.Parameters.AddWithValue(roomId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        RoomState? state = null;
+        var members = new Dictionary<Guid, RoomRole>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            state ??= new RoomState(reader.GetBoolean(0), members);
+            if (!reader.IsDBNull(1))
+            {
+                members[reader.GetGuid(1)] = ParseRole(reader.GetString(2));
+            }
+        }
+        return state;
+    }
+
     public async Task<bool> IsEndedAsync(Guid roomId, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("SELECT ended_at IS NOT NULL FROM rooms WHERE id = $1");
@@ -322,13 +345,4 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
     };
 
     public static string RoleName(RoomRole role) => role == RoomRole.Host ? "host" : "guest";
-}
-
-/// <summary>The <see cref="IRoomMembership"/> every feature checks, straight from Postgres: a removal takes effect at once.</summary>
-public sealed class RoomMembership(RoomStore rooms) : IRoomMembership
-{
-    public Task<RoomRole?> GetRoleAsync(Guid roomId, Guid userId, CancellationToken cancellationToken) =>
-        rooms.GetRoleAsync(roomId, userId, cancellationToken);
-
-    public Task<bool> IsEndedAsync(Guid roomId, CancellationToken cancellationToken) => rooms.IsEndedAsync(roomId, cancellationToken);
 }

@@ -5,7 +5,7 @@ namespace Conductor.Api.Rooms;
 
 public static class RoomsSetup
 {
-    /// <summary>Rooms, membership (<see cref="IRoomMembership"/>), invites, presence and membership events.</summary>
+    /// <summary>Rooms, membership (<see cref="IRoomMembership"/>, cached per instance), invites, presence and membership events.</summary>
     public static WebApplicationBuilder AddConductorRooms(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -19,7 +19,11 @@ public static class RoomsSetup
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebOptions>, WebOptionsValidator>());
 
         services.AddSingleton<RoomStore>();
-        services.AddSingleton<IRoomMembership, RoomMembership>();
+        services.AddOptions<RoomStateCacheOptions>().Bind(builder.Configuration.GetSection(RoomStateCacheOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RoomStateCacheOptions>, RoomStateCacheOptionsValidator>());
+        services.AddSingleton<RoomStateCache>();
+        services.AddSingleton<IRoomMembership>(provider => provider.GetRequiredService<RoomStateCache>());
+        services.AddHostedService<RoomEventListener>();
         services.AddSingleton<InviteTokenCodec>();
         services.AddSingleton<RoomEventPublisher>();
         services.AddSingleton<IPresence, RedisPresence>();

@@ -1,0 +1,178 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Conductor.Api.Chat;
+
+/// <summary>
+/// Group commit for chat: every send on this instance, whatever its room, joins a queue; one loop takes whatever has
+/// queued up (up to <see cref="MaxBatch"/>) and stores it in one transaction (<see cref="ChatStore.InsertBatchAsync"/>,
+/// two round trips however many messages), then publishes each stored message (pipelined on the one Redis
+/// connection, serialised once) and only then answers the senders. Under load a batch grows while the previous one
+/// commits, so the cost per message falls as the rate rises; alone, a message pays what it paid before. Stored
+/// before delivered still holds: nothing is published before its transaction committed.
+/// </summary>
+public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultiplexer redis, ILogger<ChatMessageWriter> logger) : BackgroundService
+{
+    /// <summary>The most messages in one transaction: bounds the time a room's sequence row stays locked.</summary>
+    public const int MaxBatch = 256;
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>Stores and publishes the message; a known id answers with the stored message (<c>Created=false</c>), published again.</summary>
+    public async Task<(ChatMessage Message, bool Created)> WriteAsync(NewChatMessage message, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(message);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new ChatException(ChatErrors.Unavailable, "The server is shutting down; send again.", StatusCodes.Status503ServiceUnavailable);
+        }
+        // A cancelled sender stops waiting; the message may still be stored (a resend with the same id is safe).
+        return await pending.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await base.StopAsync(cancellationToken);
+        while (_queue.Reader.TryRead(out var pending))
+        {
+            pending.Completion.TrySetException(new ChatException(ChatErrors.Unavailable, "The server is shutting down; send again.",
+                StatusCodes.Status503ServiceUnavailable));
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>(MaxBatch);
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+            {
+                while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
+                {
+                    batch.Add(pending);
+                }
+                await WriteBatchAsync(batch, stoppingToken);
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetCanceled(stoppingToken);
+            }
+        }
+    }
+
+    private async Task WriteBatchAsync(List<Pending> batch, CancellationToken cancellationToken)
+    {
+        var outcomes = new Outcome[batch.Count];
+        try
+        {
+            var stored = await store.InsertBatchAsync([.. batch.Select(p => p.Message)], cancellationToken);
+            if (stored is null)
+            {
+                LogBatchRetried(logger, batch.Count);
+                await WriteOneByOneAsync(batch, outcomes, cancellationToken);
+            }
+            else
+            {
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    outcomes[i] = new Outcome(stored[i], null);
+                }
+            }
+        }
+        catch (PostgresException exception) when (batch.Count > 1)
+        {
+            // One bad message (say, its room was deleted) fails the whole transaction: store them one at a time so
+            // only that one fails.
+            LogBatchFailed(logger, exception, batch.Count);
+            await WriteOneByOneAsync(batch, outcomes, cancellationToken);
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(exception);
+            }
+            return;
+        }
+
+        // Issued back to back without waiting in between: StackExchange.Redis pipelines them on its one connection,
+        // in this order, so a room's messages are published in seq order.
+        var publishes = new Task?[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (outcomes[i].Stored is var (message, _) && IsSendersOwn(message, batch[i].Message))
+            {
+                // A resend is published again too: if an instance died between storing and publishing the first time,
+                // the others learn of it now (they drop seqs they already delivered).
+                publishes[i] = redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(message.RoomId)),
+                    JsonSerializer.SerializeToUtf8Bytes(message, ChatJson.Options));
+            }
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (publishes[i] is { } publish)
+            {
+                try
+                {
+                    await publish.WaitAsync(cancellationToken);
+                }
+                catch (Exception exception) when (exception is RedisException or TimeoutException)
+                {
+                    // Redis is the fan-out, not the record: the message is stored and the next one in its room makes
+                    // every instance fill the gap, so the sender is answered as usual.
+                    LogPublishFailed(logger, exception, batch[i].Message.RoomId);
+                }
+            }
+            if (outcomes[i].Error is { } error)
+            {
+                batch[i].Completion.TrySetException(error);
+            }
+            else
+            {
+                batch[i].Completion.TrySetResult(outcomes[i].Stored!.Value);
+            }
+        }
+    }
+
+    private async Task WriteOneByOneAsync(List<Pending> batch, Outcome[] outcomes, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                outcomes[i] = new Outcome(await store.InsertAsync(batch[i].Message, cancellationToken), null);
+            }
+            catch (Exception exception) when (exception is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                outcomes[i] = new Outcome(null, exception);
+            }
+        }
+    }
+
+    // Ids are global: an id that is someone else's message (or in another room) is refused by the service, not republished.
+    private static bool IsSendersOwn(ChatMessage stored, NewChatMessage sent) => stored.RoomId == sent.RoomId && stored.UserId == sent.UserId;
+
+    private sealed class Pending(NewChatMessage message)
+    {
+        public NewChatMessage Message { get; } = message;
+        public TaskCompletionSource<(ChatMessage Message, bool Created)> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private readonly record struct Outcome((ChatMessage Message, bool Created)? Stored, Exception? Error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} messages met a concurrent first send of one of its ids; storing them one at a time")]
+    private static partial void LogBatchRetried(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} messages failed; storing them one at a time")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing a message of room {RoomId} failed; it reaches other instances when the next one arrives")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, Guid roomId);
+}

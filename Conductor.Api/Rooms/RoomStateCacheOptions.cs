@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Rooms;
+
+/// <summary>The per-instance room state cache (<see cref="RoomStateCache"/>), bound from <c>RoomStateCache</c>.</summary>
+public sealed class RoomStateCacheOptions
+{
+    public const string SectionName = "RoomStateCache";
+
+    /// <summary>
+    /// The longest a cached room state is used without reading Postgres again: the staleness bound when a room event
+    /// is lost while the Redis connection still looks healthy. Normally a change reaches every instance through its
+    /// room event at once.
+    /// </summary>
+    public TimeSpan Lifetime { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+internal sealed class RoomStateCacheOptionsValidator : IValidateOptions<RoomStateCacheOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RoomStateCacheOptions options) =>
+        options.Lifetime > TimeSpan.Zero && options.Lifetime <= TimeSpan.FromMinutes(5)
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"RoomStateCache:Lifetime must be positive and at most 5 minutes (got {options.Lifetime}).");
+}
