@@ -32,7 +32,7 @@ public sealed record ChatMessage(
     string Kind,
     JsonElement Content,
     DateTime Timestamp,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? ReplyTo)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Guid? ReplyTo) : IChatFrame
 {
     [JsonPropertyOrder(-1)]
     public string Type => "chat";

@@ -25,12 +25,6 @@ public sealed partial class ChatFanout(
     private readonly Lock _membershipLock = new();
     private ChannelMessageQueue? _subscription;
 
-    // The nested feeds cannot see the primary constructor's parameters.
-    private ChatStore Store => store;
-    private ILogger Logger => logger;
-    private ChatOptions Options => options.Value;
-    private TimeProvider Time => timeProvider;
-
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         // Subscribed before the server listens, so no connection can join a room this instance is deaf to. A message
@@ -90,7 +84,7 @@ public sealed partial class ChatFanout(
         RoomFeed feed;
         lock (_membershipLock)
         {
-            feed = _feeds.GetOrAdd(connection.RoomId, roomId => new RoomFeed(roomId, this));
+            feed = _feeds.GetOrAdd(connection.RoomId, roomId => new RoomFeed(roomId, store, options.Value, timeProvider, logger));
             feed.Add(connection);
         }
         await feed.Ready.WaitAsync(cancellationToken);
@@ -98,7 +92,7 @@ public sealed partial class ChatFanout(
         await roomPresence.ConnectedAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, cancellationToken);
         if (await presence.AddAsync(connection.RoomId, connection.Caller.UserId, connection.Caller.Login, connection.ConnectionId, cancellationToken) == 1)
         {
-            await PublishPresenceAsync("user_joined", connection, cancellationToken);
+            await PublishPresenceAsync(UserPresenceFrame.Joined, connection, cancellationToken);
         }
     }
 
@@ -119,7 +113,7 @@ public sealed partial class ChatFanout(
             await roomPresence.DisconnectedAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, cancellationToken);
             if (await presence.RemoveAsync(connection.RoomId, connection.Caller.UserId, connection.ConnectionId, cancellationToken) == 0)
             {
-                await PublishPresenceAsync("user_left", connection, cancellationToken);
+                await PublishPresenceAsync(UserPresenceFrame.Left, connection, cancellationToken);
             }
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
@@ -134,10 +128,9 @@ public sealed partial class ChatFanout(
 
     private async Task PublishPresenceAsync(string type, ChatConnection connection, CancellationToken cancellationToken)
     {
-        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(connection.RoomId)), JsonSerializer.SerializeToUtf8Bytes(new
-        {
-            type, room_id = connection.RoomId, user_id = connection.Caller.UserId, login = connection.Caller.Login,
-        }, ChatJson.Options)).WaitAsync(cancellationToken);
+        var frame = new UserPresenceFrame(type, connection.RoomId, connection.Caller.UserId, connection.Caller.Login);
+        await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(connection.RoomId)),
+            JsonSerializer.SerializeToUtf8Bytes(frame, ChatJson.Options)).WaitAsync(cancellationToken);
     }
 
     /// <summary>
@@ -171,251 +164,11 @@ public sealed partial class ChatFanout(
         feed.Post(frame);
     }
 
-    /// <summary>One room's local delivery: a single loop, so frames reach each connection in one order.</summary>
-    private sealed class RoomFeed
-    {
-        private readonly Guid _roomId;
-        private readonly ChatFanout _owner;
-        private readonly List<ChatConnection> _connections = [];
-        private readonly Channel<OutboundFrame> _incoming = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true });
-        private readonly CancellationTokenSource _stop = new();
-        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>A frame no one else can post (compared by reference): the loop's cue to catch up from Postgres.</summary>
-        private static readonly OutboundFrame CatchUpSignal = OutboundFrame.TryParse("{\"type\":\"catch_up\"}"u8.ToArray())!;
-
-        /// <summary>At most this many messages are replayed after a reconnect; clients page further back through history.</summary>
-        private const int MaxCatchUp = 500;
-
-        public RoomFeed(Guid roomId, ChatFanout owner)
-        {
-            _roomId = roomId;
-            _owner = owner;
-            _ = Task.Run(RunAsync);
-        }
-
-        public Task Ready => _ready.Task;
-
-        public bool IsEmpty => _connections.Count == 0;
-
-        public void Add(ChatConnection connection)
-        {
-            lock (_connections)
-            {
-                _connections.Add(connection);
-            }
-        }
-
-        public bool Remove(ChatConnection connection)
-        {
-            lock (_connections)
-            {
-                return _connections.Remove(connection);
-            }
-        }
-
-        public IReadOnlyList<ChatConnection> Snapshot()
-        {
-            lock (_connections)
-            {
-                return [.. _connections];
-            }
-        }
-
-        public void Post(OutboundFrame frame) => _incoming.Writer.TryWrite(frame);
-
-        /// <summary>
-        /// Asks the feed's loop to deliver whatever Postgres holds beyond what it delivered: now, and once more a
-        /// second later for a message stored while the resubscription was still on its way.
-        /// </summary>
-        public void CatchUp()
-        {
-            _incoming.Writer.TryWrite(CatchUpSignal);
-            _ = Task.Delay(TimeSpan.FromSeconds(1), _owner.Time, _stop.Token)
-                .ContinueWith(_ => _incoming.Writer.TryWrite(CatchUpSignal), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-        }
-
-        public void Stop()
-        {
-            _incoming.Writer.TryComplete();
-            _stop.Cancel();
-        }
-
-        private async Task RunAsync()
-        {
-            var stop = _stop.Token;
-            long next;
-            try
-            {
-                next = await _owner.Store.GetLastSeqAsync(_roomId, stop) + 1;
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                // Without the database's position, start from the first message Redis brings.
-                LogSequenceUnknown(_owner.Logger, exception, _roomId);
-                next = 0;
-            }
-            _ready.TrySetResult();
-            var pending = new SortedDictionary<long, OutboundFrame>();
-            try
-            {
-                while (true)
-                {
-                    OutboundFrame frame;
-                    if (pending.Count == 0)
-                    {
-                        frame = await _incoming.Reader.ReadAsync(stop);
-                    }
-                    else
-                    {
-                        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                        wait.CancelAfter(_owner.Options.GapWait);
-                        try
-                        {
-                            frame = await _incoming.Reader.ReadAsync(wait.Token);
-                        }
-                        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-                        {
-                            next = await FillGapAsync(next, pending, stop);
-                            continue;
-                        }
-                    }
-
-                    if (ReferenceEquals(frame, CatchUpSignal))
-                    {
-                        next = await CatchUpAsync(next, pending, stop);
-                        continue;
-                    }
-                    if (frame.Type == "chat" && frame.Element.TryGetProperty("seq", out var seqElement) && seqElement.TryGetInt64(out var seq))
-                    {
-                        if (next == 0)
-                        {
-                            next = seq;
-                        }
-                        if (seq < next)
-                        {
-                            continue; // already delivered (a resend, or a gap filled from Postgres)
-                        }
-                        pending.TryAdd(seq, frame);
-                        next = DeliverInOrder(next, pending);
-                    }
-                    else
-                    {
-                        Deliver(frame);
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-            }
-            catch (ChannelClosedException)
-            {
-            }
-        }
-
-        private async Task<long> CatchUpAsync(long next, SortedDictionary<long, OutboundFrame> pending, CancellationToken stop)
-        {
-            try
-            {
-                var last = await _owner.Store.GetLastSeqAsync(_roomId, stop);
-                if (next == 0)
-                {
-                    return last + 1; // nothing delivered yet: start from what comes next
-                }
-                if (last >= next)
-                {
-                    var from = Math.Max(next, last - MaxCatchUp + 1);
-                    foreach (var message in await _owner.Store.GetRangeAsync(_roomId, from, last, stop))
-                    {
-                        pending.TryAdd(message.Seq, OutboundFrame.Create("chat", message));
-                    }
-                    LogCaughtUp(_owner.Logger, _roomId, from, last);
-                    next = from;
-                }
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                // The next message's gap fill (or the client's history request) still brings what was missed.
-                LogCatchUpFailed(_owner.Logger, exception, _roomId, next);
-            }
-            return DeliverInOrder(next, pending);
-        }
-
-        private long DeliverInOrder(long next, SortedDictionary<long, OutboundFrame> pending)
-        {
-            while (pending.Remove(next, out var frame))
-            {
-                Deliver(frame);
-                next++;
-            }
-            return next;
-        }
-
-        private async Task<long> FillGapAsync(long next, SortedDictionary<long, OutboundFrame> pending, CancellationToken stop)
-        {
-            var upTo = pending.Keys.First() - 1;
-            try
-            {
-                foreach (var message in await _owner.Store.GetRangeAsync(_roomId, next, upTo, stop))
-                {
-                    pending.TryAdd(message.Seq, OutboundFrame.Create("chat", message));
-                }
-                LogGapFilled(_owner.Logger, _roomId, next, upTo);
-            }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                LogGapFillFailed(_owner.Logger, exception, _roomId, next, upTo);
-            }
-            next = DeliverInOrder(next, pending);
-            if (pending.Count > 0 && pending.Keys.First() > next)
-            {
-                // Postgres could not supply the gap: move on rather than hold the room forever (clients can still
-                // read it through history).
-                next = DeliverInOrder(pending.Keys.First(), pending);
-            }
-            return next;
-        }
-
-        private void Deliver(OutboundFrame frame)
-        {
-            var connections = Snapshot();
-            Guid? removedUser = null;
-            if (frame.Type == "member_removed" && frame.Element.TryGetProperty("user_id", out var userElement)
-                && userElement.ValueKind == JsonValueKind.String && Guid.TryParse(userElement.GetString(), out var userId))
-            {
-                removedUser = userId;
-            }
-            foreach (var connection in connections)
-            {
-                connection.Enqueue(frame);
-                if (removedUser == connection.Caller.UserId)
-                {
-                    _ = connection.CloseAsync(ChatCloseReason.Removed);
-                }
-            }
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a malformed event on {Channel}")]
     private static partial void LogMalformedEvent(ILogger logger, string channel);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read room {RoomId}'s sequence; ordering starts from the first message received")]
-    private static partial void LogSequenceUnknown(ILogger logger, Exception exception, Guid roomId);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Filled room {RoomId}'s gap {From}..{To} from Postgres")]
-    private static partial void LogGapFilled(ILogger logger, Guid roomId, long from, long to);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not fill room {RoomId}'s gap {From}..{To} from Postgres")]
-    private static partial void LogGapFillFailed(ILogger logger, Exception exception, Guid roomId, long from, long to);
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection ({ConnectionType}) restored; {Rooms} room(s) with local clients catch up from Postgres")]
     private static partial void LogConnectionRestored(ILogger logger, ConnectionType connectionType, int rooms);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Room {RoomId} caught up {From}..{To} from Postgres after a reconnect")]
-    private static partial void LogCaughtUp(ILogger logger, Guid roomId, long from, long to);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Room {RoomId} could not catch up from seq {From} after a reconnect")]
-    private static partial void LogCatchUpFailed(ILogger logger, Exception exception, Guid roomId, long from);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Presence update for room {RoomId} failed")]
     private static partial void LogPresenceFailed(ILogger logger, Exception exception, Guid roomId);

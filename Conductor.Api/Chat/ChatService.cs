@@ -128,10 +128,7 @@ public sealed partial class ChatService(
         await EnsureMemberAsync(caller, roomId, cancellationToken);
         await EnsureNotEndedAsync(roomId, cancellationToken);
         var state = await typing.SetAsync(roomId, caller, cancellationToken);
-        await PublishAsync(ChatChannels.Chat(roomId), JsonSerializer.SerializeToUtf8Bytes(new
-        {
-            type = "typing", room_id = roomId, user_id = state.UserId, login = state.Login, expires_at = state.ExpiresAt,
-        }, ChatJson.Options), cancellationToken);
+        await PublishAsync(ChatChannels.Chat(roomId), JsonSerializer.SerializeToUtf8Bytes(TypingFrame.For(roomId, state), ChatJson.Options), cancellationToken);
         return state;
     }
 
@@ -149,10 +146,8 @@ public sealed partial class ChatService(
             ?? throw new ChatException(ChatErrors.NotFound, "message_id is not a message of this room.", StatusCodes.Status404NotFound);
         if (marked.Advanced)
         {
-            await PublishAsync(ChatChannels.Chat(roomId), JsonSerializer.SerializeToUtf8Bytes(new
-            {
-                type = "read_receipt", room_id = roomId, message_id = messageId, user_id = caller.UserId, read_at = marked.Receipt.ReadAt,
-            }, ChatJson.Options), cancellationToken);
+            await PublishAsync(ChatChannels.Chat(roomId), JsonSerializer.SerializeToUtf8Bytes(
+                new ReadReceiptFrame(roomId, messageId, caller.UserId, marked.Receipt.ReadAt), ChatJson.Options), cancellationToken);
         }
         return marked.Receipt;
     }

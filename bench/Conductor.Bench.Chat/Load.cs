@@ -11,7 +11,7 @@ internal sealed record ClientTarget(Uri Url, int RoomSize);
 
 /// <summary>What one load run measured, and the servers' CPU time and peak memory while it ran.</summary>
 internal sealed record LoadResult(int Connections, long Sent, long Expected, long Delivered, long Errors, TimeSpan Elapsed, double[] LatenciesMs,
-    TimeSpan ServerCpu, long ServerPeakBytes)
+    TimeSpan ServerCpu, long ServerPeakBytes, TimeSpan BackendCpu)
 {
     public double Percentile(double p)
     {
@@ -42,12 +42,13 @@ internal static class Load
     /// all clients are in one room, so every client receives every message.
     /// </summary>
     public static async Task<LoadResult> ClosedLoopAsync(IReadOnlyList<ClientTarget> targets, int count, IReadOnlyList<ServerProcess> servers,
-        CancellationToken cancellationToken)
+        Func<TimeSpan> backendCpu, CancellationToken cancellationToken)
     {
         var sockets = await ConnectAllAsync(targets, cancellationToken);
         var latencies = new ConcurrentBag<double>();
         long delivered = 0;
         var cpuBefore = Cpu(servers);
+        var backendBefore = backendCpu();
         ResetPeaks(servers);
         var started = Clock.Elapsed;
         var tasks = sockets.Select((socket, index) => Task.Run(async () =>
@@ -87,9 +88,10 @@ internal static class Load
         await Task.WhenAll(receivers).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
         var elapsed = Clock.Elapsed - started;
         var cpu = Cpu(servers) - cpuBefore;
+        var backend = backendCpu() - backendBefore;
         await CloseAllAsync(sockets);
         var expected = (long)count * sockets.Count * sockets.Count;
-        return new LoadResult(sockets.Count, count * sockets.Count, expected, delivered, 0, elapsed, [.. latencies], cpu, Peak(servers));
+        return new LoadResult(sockets.Count, count * sockets.Count, expected, delivered, 0, elapsed, [.. latencies], cpu, Peak(servers), backend);
     }
 
     /// <summary>
@@ -98,7 +100,7 @@ internal static class Load
     /// Only messages due in the measured window count; deliveries still missing 10 s after it are lost.
     /// </summary>
     public static async Task<LoadResult> OpenLoopAsync(IReadOnlyList<ClientTarget> targets, TimeSpan interval, TimeSpan warmup, TimeSpan duration,
-        IReadOnlyList<ServerProcess> servers, CancellationToken cancellationToken)
+        IReadOnlyList<ServerProcess> servers, Func<TimeSpan> backendCpu, CancellationToken cancellationToken)
     {
         var sockets = await ConnectAllAsync(targets, cancellationToken);
         var start = Clock.Elapsed.TotalMilliseconds + 500;
@@ -147,9 +149,10 @@ internal static class Load
         {
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, measureFrom - Clock.Elapsed.TotalMilliseconds)), cancellationToken);
             var before = Cpu(servers);
+            var backendBefore = backendCpu();
             ResetPeaks(servers);
             await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(0, measureTo - Clock.Elapsed.TotalMilliseconds)), cancellationToken);
-            return (Cpu(servers) - before, Peak(servers));
+            return (Cpu(servers) - before, Peak(servers), backendCpu() - backendBefore);
         }, cancellationToken);
 
         var senders = sockets.Select((socket, index) => Task.Run(async () =>
@@ -171,7 +174,7 @@ internal static class Load
             }
         }, cancellationToken)).ToList();
         await Task.WhenAll(senders);
-        var (cpu, peak) = await measuring;
+        var (cpu, peak, backend) = await measuring;
         var drainUntil = Clock.Elapsed + TimeSpan.FromSeconds(10);
         while (Interlocked.Read(ref delivered) < Interlocked.Read(ref expected) && Clock.Elapsed < drainUntil)
         {
@@ -180,7 +183,7 @@ internal static class Load
         await receiving.CancelAsync();
         await Task.WhenAll(receivers);
         await CloseAllAsync(sockets);
-        return new LoadResult(sockets.Count, sent, expected, delivered, errors, duration, [.. latencies.SelectMany(l => l)], cpu, peak);
+        return new LoadResult(sockets.Count, sent, expected, delivered, errors, duration, [.. latencies.SelectMany(l => l)], cpu, peak, backend);
     }
 
     private static async Task<List<ClientWebSocket>> ConnectAllAsync(IReadOnlyList<ClientTarget> targets, CancellationToken cancellationToken)

@@ -6,8 +6,8 @@ using Conductor.LocalServers;
 //  1. closed loop: N clients in one room, each sending M messages, the next once its previous came back;
 //  2. open loop: rooms × room size clients plus one big room, each client sending every few seconds at a fixed rate,
 //     spread over one or more Api instances.
-// Prints connections, messages/s, deliveries/s, p50/p99/max delivery latency, lost deliveries, and the servers' CPU
-// (% of one core) and peak memory. Stops by itself (bounded to 15 minutes) and stops everything it started.
+// Prints connections, messages/s, deliveries/s, p50/p99/max delivery latency, lost deliveries, the servers' CPU
+// (% of one core) and peak memory, and the CPU Postgres and Redis spent meanwhile. Stops by itself (bounded to 15 minutes) and stops everything it started.
 // Usage: dotnet run -c Release --project bench/Conductor.Bench.Chat [-- options]; bench/README.md lists them.
 
 if (args is ["--bare-server", var bareUrl])
@@ -40,6 +40,9 @@ try
     bare = ServerProcess.Start("bare", benchDll, ["--bare-server", bareServerUrl.ToString()], new Dictionary<string, string>(), bareServerUrl);
     await bare.WaitUntilAliveAsync("/alive", token);
 
+    var backendPids = new[] { servers.Postgres.ProcessId, servers.Redis.ProcessId }.OfType<int>().ToArray();
+    var backendCpu = () => ProcessTreeCpu.Read(backendPids);
+    var none = () => TimeSpan.Zero;
     Console.WriteLine($"Api: {apiDll}");
     Console.WriteLine($"{Environment.ProcessorCount} cores, load average {LoadAverage()} at the start; {options.Instances} Api instance(s); " +
         $"Postgres {servers.Postgres.Port}, Redis {servers.Redis.Port}");
@@ -51,10 +54,10 @@ try
         var apiTargets = tokens.Select((t, i) => new ClientTarget(ApiSocket(apis[i % apis.Count].Url, roomId, t), tokens.Length)).ToList();
         var bareTargets = tokens.Select(_ => new ClientTarget(BareSocket(bare.Url, "closed"), tokens.Length)).ToList();
         // Warm-up of both paths so the JIT is not what we measure.
-        await Load.ClosedLoopAsync(bareTargets, 5, [bare], token);
-        await Load.ClosedLoopAsync(apiTargets, 5, apis, token);
-        var bareResult = await Load.ClosedLoopAsync(bareTargets, options.Messages, [bare], token);
-        var apiResult = await Load.ClosedLoopAsync(apiTargets, options.Messages, apis, token);
+        await Load.ClosedLoopAsync(bareTargets, 5, [bare], none, token);
+        await Load.ClosedLoopAsync(apiTargets, 5, apis, backendCpu, token);
+        var bareResult = await Load.ClosedLoopAsync(bareTargets, options.Messages, [bare], none, token);
+        var apiResult = await Load.ClosedLoopAsync(apiTargets, options.Messages, apis, backendCpu, token);
         Console.WriteLine();
         Console.WriteLine($"Closed loop: {options.Clients} clients in one room x {options.Messages} messages each (load average {LoadAverage()})");
         PrintHeader();
@@ -91,8 +94,8 @@ try
         var interval = TimeSpan.FromSeconds(options.Interval);
         var (warmup, duration) = (TimeSpan.FromSeconds(options.Warmup), TimeSpan.FromSeconds(options.Duration));
         var loadBefore = LoadAverage();
-        var bareResult = await Load.OpenLoopAsync(bareTargets, interval, warmup, duration, [bare], token);
-        var apiResult = await Load.OpenLoopAsync(apiTargets, interval, warmup, duration, apis, token);
+        var bareResult = await Load.OpenLoopAsync(bareTargets, interval, warmup, duration, [bare], none, token);
+        var apiResult = await Load.OpenLoopAsync(apiTargets, interval, warmup, duration, apis, backendCpu, token);
         Console.WriteLine();
         Console.WriteLine($"Open loop: {options.Rooms} rooms of {options.RoomSize} + one room of {options.BigRoom}, each client sending every " +
             $"{options.Interval:0.##} s, {options.Duration:0.##} s measured after {options.Warmup:0.##} s (load average {loadBefore} before, {LoadAverage()} after)");
@@ -119,12 +122,13 @@ finally
 }
 
 static void PrintHeader() =>
-    Console.WriteLine($"{"endpoint",-14} {"conns",6} {"msg/s",8} {"deliv/s",9} {"lost",6} {"errors",6} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"CPU %",6} {"peak MB",8}");
+    Console.WriteLine($"{"endpoint",-14} {"conns",6} {"msg/s",8} {"deliv/s",9} {"lost",6} {"errors",6} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"CPU %",6} {"peak MB",8} {"PG+Redis CPU %",14}");
 
 static void Print(string name, LoadResult r) =>
     Console.WriteLine($"{name,-14} {r.Connections,6} {r.Sent / r.Elapsed.TotalSeconds,8:N0} {r.Delivered / r.Elapsed.TotalSeconds,9:N0} " +
         $"{r.Expected - r.Delivered,6} {r.Errors,6} {r.Percentile(0.50),8:F1} {r.Percentile(0.99),8:F1} {r.Max,8:F1} " +
-        $"{100 * r.ServerCpu.TotalSeconds / r.Elapsed.TotalSeconds,6:F0} {r.ServerPeakBytes / (1024.0 * 1024),8:F0}");
+        $"{100 * r.ServerCpu.TotalSeconds / r.Elapsed.TotalSeconds,6:F0} {r.ServerPeakBytes / (1024.0 * 1024),8:F0} " +
+        $"{100 * r.BackendCpu.TotalSeconds / r.Elapsed.TotalSeconds,14:F0}");
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
