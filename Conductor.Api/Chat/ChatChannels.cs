@@ -8,7 +8,9 @@ public static class ChatChannels
 
     public static string Chat(Guid roomId) => $"room:{roomId:D}:chat";
 
-    public static string Events(Guid roomId) => $"room:{roomId:D}:events";
+    public const string EventsSuffix = ":events";
+
+    public static string Events(Guid roomId) => $"room:{roomId:D}{EventsSuffix}";
 
     /// <summary>The room id of a <c>room:{id}:...</c> channel.</summary>
     public static bool TryParse(string channel, out Guid roomId)

@@ -47,6 +47,25 @@ public sealed class ChatPresence(IConnectionMultiplexer redis, TimeProvider time
     public Task<long> RemoveAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken) =>
         RunAsync("remove", roomId, userId, "", connectionId, cancellationToken);
 
+    /// <summary>
+    /// Keeps this instance's connections in the room alive (the periodic refresh): one HSET for them all instead of
+    /// the script per connection; expired entries are pruned by the next add or remove.
+    /// </summary>
+    public async Task RefreshAsync(Guid roomId, IReadOnlyCollection<ChatConnection> connections, CancellationToken cancellationToken)
+    {
+        if (connections.Count == 0)
+        {
+            return;
+        }
+        var lifetime = options.Value.PresenceLifetime;
+        var expires = (timeProvider.GetUtcNow() + lifetime).ToUnixTimeMilliseconds();
+        var database = redis.GetDatabase();
+        await Task.WhenAll(
+            database.HashSetAsync(Key(roomId), [.. connections.Select(c =>
+                new HashEntry(Field(c.Caller.UserId, c.ConnectionId), $"{expires.ToString(CultureInfo.InvariantCulture)}|{c.Caller.Login}"))]),
+            database.KeyExpireAsync(Key(roomId), lifetime)).WaitAsync(cancellationToken);
+    }
+
     public async Task<IReadOnlyList<OnlineUser>> GetOnlineAsync(Guid roomId, CancellationToken cancellationToken)
     {
         var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();

@@ -15,6 +15,9 @@ public interface IPresence
 
     Task DisconnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken);
 
+    /// <summary>The heartbeat of many connections in one room at once (what <see cref="ConnectedAsync"/> does for one).</summary>
+    Task RefreshAsync(Guid roomId, IReadOnlyCollection<(Guid UserId, string ConnectionId)> connections, CancellationToken cancellationToken);
+
     /// <summary>Forgets every connection of the user in the room (they were removed or left).</summary>
     Task ForgetUserAsync(Guid roomId, Guid userId, CancellationToken cancellationToken);
 
@@ -61,6 +64,26 @@ public sealed class RedisPresence(IConnectionMultiplexer redis, IOptions<Presenc
         var keyLifetime = ttl * 2;
         await database.KeyExpireAsync(key, keyLifetime, ExpireWhen.HasNoExpiry).WaitAsync(cancellationToken);
         await database.KeyExpireAsync(key, keyLifetime, ExpireWhen.GreaterThanCurrentExpiry).WaitAsync(cancellationToken);
+    }
+
+    public async Task RefreshAsync(Guid roomId, IReadOnlyCollection<(Guid UserId, string ConnectionId)> connections, CancellationToken cancellationToken)
+    {
+        if (connections.Count == 0)
+        {
+            return;
+        }
+        var database = redis.GetDatabase();
+        var key = KeyFor(roomId);
+        var now = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var ttl = options.Value.Ttl;
+        var until = now + (long)ttl.TotalMilliseconds;
+        // Sent together (StackExchange.Redis pipelines what is not awaited in between): one round trip for the room.
+        var keyLifetime = ttl * 2;
+        await Task.WhenAll(
+            database.SortedSetAddAsync(key, [.. connections.Select(c => new SortedSetEntry(Member(c.UserId, c.ConnectionId), until))]),
+            database.SortedSetRemoveRangeByScoreAsync(key, double.NegativeInfinity, now, Exclude.Stop),
+            database.KeyExpireAsync(key, keyLifetime, ExpireWhen.HasNoExpiry),
+            database.KeyExpireAsync(key, keyLifetime, ExpireWhen.GreaterThanCurrentExpiry)).WaitAsync(cancellationToken);
     }
 
     public async Task DisconnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken) =>

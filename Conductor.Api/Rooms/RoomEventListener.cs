@@ -76,8 +76,7 @@ public sealed partial class RoomEventListener(IConnectionMultiplexer redis, Room
             using var document = JsonDocument.ParseValue(ref reader);
             return document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
-                && type.GetString() is RoomEvent.MemberJoined or RoomEvent.MemberLeft or RoomEvent.MemberRemoved or RoomEvent.HostTransferred
-                    or RoomEvent.RoomEnded;
+                && RoomEvent.ChangesAccess(type.GetString());
         }
         catch (JsonException)
         {

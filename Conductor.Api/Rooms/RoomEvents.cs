@@ -20,6 +20,9 @@ public sealed record RoomEvent(string Type, Guid RoomId, Guid? UserId, string? L
 
     public static string ChannelFor(Guid roomId) => $"room:{roomId:D}:events";
 
+    /// <summary>Whether an event of this type changes who may do what in the room (job progress, on the same channel, does not).</summary>
+    public static bool ChangesAccess(string? type) => type is MemberJoined or MemberLeft or MemberRemoved or HostTransferred or RoomEnded;
+
     public static readonly JsonSerializerOptions SerializerOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
