@@ -396,6 +396,83 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     }
 
     [Fact]
+    public async Task A_removed_member_is_refused_at_once_on_the_other_instance_and_gets_no_more_deliveries()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var roomId = await cluster.CreateRoomAsync(alice, bob);
+        await using var aliceSocket = await cluster.ConnectAsync(0, roomId, alice);
+        await using var bobSocket = await cluster.ConnectAsync(1, roomId, bob);
+        using var bobHttp = cluster.Http(1, bob);
+        // Bob's membership is now cached on instance 1: his socket's check and this send read it.
+        using (var sent = await bobHttp.PostAsJsonAsync($"/chat/{roomId}/messages", new { content = "before" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, sent.StatusCode);
+        }
+        await aliceSocket.WaitForChatsAsync(1);
+        await bobSocket.WaitForChatsAsync(1);
+
+        // Removed through instance 0; instance 1 learns of it from the room's member_removed event.
+        await cluster.RemoveMemberAsync(roomId, bob);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await bobSocket.WaitForCloseAsync());
+        using (var refused = await bobHttp.PostAsJsonAsync($"/chat/{roomId}/messages", new { content = "after removal" }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+        using (var history = await bobHttp.GetAsync($"/chat/{roomId}/history"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, history.StatusCode);
+        }
+        await using (var again = await cluster.ConnectAsync(1, roomId, bob, waitUntilJoined: false))
+        {
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, await again.WaitForCloseAsync());
+            Assert.Empty(again.Chats);
+        }
+
+        await aliceSocket.SendAsync(Chat("after"));
+        await aliceSocket.WaitForChatsAsync(2);
+        Assert.Equal(["before"], bobSocket.Chats.Select(c => c.GetProperty("content").GetString()));
+        using var aliceHttp = cluster.Http(0, alice);
+        Assert.Equal(["before", "after"], (await aliceHttp.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history"))!
+            .Select(m => m.GetProperty("content").GetString()));
+    }
+
+    [Fact]
+    public async Task A_removal_no_event_announced_is_refused_once_the_room_state_cache_lifetime_has_passed()
+    {
+        var lifetime = TimeSpan.FromSeconds(2);
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: new Dictionary<string, string?>(Unlimited)
+        {
+            ["RoomStateCache__Lifetime"] = lifetime.ToString("c"),
+        });
+        var alice = await cluster.CreateUserAsync("alice");
+        var bob = await cluster.CreateUserAsync("bob");
+        var roomId = await cluster.CreateRoomAsync(alice, bob);
+        using var bobHttp = cluster.Http(1, bob);
+        using (var sent = await bobHttp.PostAsJsonAsync($"/chat/{roomId}/messages", new { content = "cached now" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, sent.StatusCode);
+        }
+
+        // Behind the Api's back: no member_removed event, so only the lifetime bounds what instance 1 believes.
+        await using (var dataSource = NpgsqlDataSource.Create(cluster.DatabaseConnectionString))
+        await using (var command = dataSource.CreateCommand("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2"))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = roomId });
+            command.Parameters.Add(new NpgsqlParameter { Value = bob.Id });
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+        await Task.Delay(lifetime + TimeSpan.FromMilliseconds(100));
+        using (var refused = await bobHttp.PostAsJsonAsync($"/chat/{roomId}/messages", new { content = "too late" }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+        await using var socket = await cluster.ConnectAsync(1, roomId, bob, waitUntilJoined: false);
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, await socket.WaitForCloseAsync());
+    }
+
+    [Fact]
     public async Task Read_receipts_are_stored_relayed_and_only_move_forward()
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis);
