@@ -1,23 +1,37 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Conductor.Api.Chat;
 
 /// <summary>
 /// One frame for the clients of a room, serialised once and shared by every connection: raw sockets send
-/// <see cref="Utf8"/> as is, the hub sends <see cref="Element"/> as the argument of <see cref="HubEvent"/>.
+/// <see cref="Utf8"/> as is, the hub sends <see cref="Element"/> as the argument of <see cref="HubEvent"/>. Reading a
+/// frame off Redis looks only at its top level (<see cref="Type"/>, <see cref="Seq"/>); the element is built the first
+/// time a hub connection (or a membership event) needs it, so a room of raw sockets never pays for a DOM.
 /// </summary>
 public sealed class OutboundFrame
 {
-    private OutboundFrame(string type, ReadOnlyMemory<byte> utf8, JsonElement element)
+    private StrongBox<JsonElement>? _element;
+
+    private OutboundFrame(string type, long? seq, ReadOnlyMemory<byte> utf8)
     {
         Type = type;
+        Seq = seq;
         Utf8 = utf8;
-        Element = element;
     }
 
     public string Type { get; }
+
+    /// <summary>A chat message's place in its room; null for every other frame.</summary>
+    public long? Seq { get; }
+
     public ReadOnlyMemory<byte> Utf8 { get; }
-    public JsonElement Element { get; }
+
+    public JsonElement Element => LazyInitializer.EnsureInitialized(ref _element, () =>
+    {
+        var reader = new Utf8JsonReader(Utf8.Span);
+        return new StrongBox<JsonElement>(JsonElement.ParseValue(ref reader));
+    }).Value;
 
     /// <summary>The hub's event for the frame's type; events the chat does not know by name (jobs, membership) are "RoomEvent".</summary>
     public string HubEvent => Type switch
@@ -30,18 +44,39 @@ public sealed class OutboundFrame
         _ => "RoomEvent",
     };
 
-    /// <summary>From a JSON object with a string <c>type</c>; null for anything else.</summary>
+    /// <summary>From a JSON object with a string <c>type</c>; null for anything else (including malformed JSON).</summary>
     public static OutboundFrame? TryParse(ReadOnlyMemory<byte> utf8)
     {
         try
         {
-            using var document = JsonDocument.Parse(utf8);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            var reader = new Utf8JsonReader(utf8.Span);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 return null;
             }
-            return new OutboundFrame(type.GetString()!, utf8, root.Clone());
+            string? type = null;
+            long? seq = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isType = reader.ValueTextEquals("type"u8);
+                var isSeq = reader.ValueTextEquals("seq"u8);
+                reader.Read();
+                if (isType)
+                {
+                    type = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (isSeq)
+                {
+                    seq = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var number) ? number : null;
+                }
+                reader.Skip(); // past a nested object or array; nothing for a plain value
+            }
+            // The loop ends on the object's end; anything after it is not one JSON object.
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read() || type is null)
+            {
+                return null;
+            }
+            return new OutboundFrame(type, type == "chat" ? seq : null, utf8);
         }
         catch (JsonException)
         {
@@ -50,12 +85,8 @@ public sealed class OutboundFrame
     }
 
     /// <summary>Serialises the frame once, for every connection it goes to.</summary>
-    public static OutboundFrame Create<T>(T frame) where T : IChatFrame
-    {
-        var utf8 = JsonSerializer.SerializeToUtf8Bytes(frame, ChatJson.Options);
-        using var document = JsonDocument.Parse(utf8);
-        return new OutboundFrame(frame.Type, utf8, document.RootElement.Clone());
-    }
+    public static OutboundFrame Create<T>(T frame) where T : IChatFrame =>
+        new(frame.Type, frame is ChatMessage message ? message.Seq : null, JsonSerializer.SerializeToUtf8Bytes(frame, ChatJson.Options));
 
     public static OutboundFrame Error(string code, string message, Guid? id = null) => Create(new ErrorFrame(code, message, id));
 }

@@ -124,7 +124,7 @@ internal sealed partial class RoomFeed
                     next = await CatchUpAsync(next, pending, stop);
                     continue;
                 }
-                if (frame.Type == "chat" && frame.Element.TryGetProperty("seq", out var seqElement) && seqElement.TryGetInt64(out var seq))
+                if (frame.Seq is { } seq)
                 {
                     if (next == 0)
                     {

@@ -2,10 +2,10 @@ using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Rooms;
 
-/// <summary>The per-instance room state cache (<see cref="RoomStateCache"/>), bound from <c>RoomStateCache</c>.</summary>
+/// <summary>The per-instance room state cache (<see cref="RoomStateCache"/>), bound from <c>Rooms:StateCache</c>.</summary>
 public sealed class RoomStateCacheOptions
 {
-    public const string SectionName = "RoomStateCache";
+    public const string SectionName = "Rooms:StateCache";
 
     /// <summary>
     /// The longest a cached room state is used without reading Postgres again: the staleness bound when a room event
@@ -20,5 +20,5 @@ internal sealed class RoomStateCacheOptionsValidator : IValidateOptions<RoomStat
     public ValidateOptionsResult Validate(string? name, RoomStateCacheOptions options) =>
         options.Lifetime > TimeSpan.Zero && options.Lifetime <= TimeSpan.FromMinutes(5)
             ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail($"RoomStateCache:Lifetime must be positive and at most 5 minutes (got {options.Lifetime}).");
+            : ValidateOptionsResult.Fail($"Rooms:StateCache:Lifetime must be positive and at most 5 minutes (got {options.Lifetime}).");
 }

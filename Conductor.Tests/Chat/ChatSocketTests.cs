@@ -444,7 +444,7 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
         var lifetime = TimeSpan.FromSeconds(2);
         await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: new Dictionary<string, string?>(Unlimited)
         {
-            ["RoomStateCache__Lifetime"] = lifetime.ToString("c"),
+            ["Rooms__StateCache__Lifetime"] = lifetime.ToString("c"),
         });
         var alice = await cluster.CreateUserAsync("alice");
         var bob = await cluster.CreateUserAsync("bob");
