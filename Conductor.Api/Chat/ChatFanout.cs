@@ -130,6 +130,19 @@ public sealed partial class ChatFanout(
         }
     }
 
+    /// <summary>
+    /// Hands a message this instance just stored to the room's local feed at once, without waiting for its own publish
+    /// to come back from Redis (a round trip less for local clients). The feed orders by seq as for anything else and
+    /// drops the published copy when it arrives.
+    /// </summary>
+    public void PostStored(OutboundFrame frame, Guid roomId)
+    {
+        if (_feeds.TryGetValue(roomId, out var feed))
+        {
+            feed.Post(frame);
+        }
+    }
+
     /// <summary>Local connections in a room (for tests and diagnostics).</summary>
     public int LocalConnectionCount(Guid roomId) => _feeds.TryGetValue(roomId, out var feed) ? feed.Snapshot().Count : 0;
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
 using StackExchange.Redis;
@@ -8,12 +7,14 @@ namespace Conductor.Api.Chat;
 /// <summary>
 /// Group commit for chat: every send on this instance, whatever its room, joins a queue; one loop takes whatever has
 /// queued up (up to <see cref="MaxBatch"/>) and stores it in one transaction (<see cref="ChatStore.InsertBatchAsync"/>,
-/// two round trips however many messages), then publishes each stored message (pipelined on the one Redis
-/// connection, serialised once) and only then answers the senders. Under load a batch grows while the previous one
+/// two round trips however many messages), then hands each stored message to this instance's room feed and publishes
+/// it for the other instances (pipelined on the one Redis connection, serialised once) and only then answers the
+/// senders. Under load a batch grows while the previous one
 /// commits, so the cost per message falls as the rate rises; alone, a message pays what it paid before. Stored
 /// before delivered still holds: nothing is published before its transaction committed.
 /// </summary>
-public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultiplexer redis, ILogger<ChatMessageWriter> logger) : BackgroundService
+public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultiplexer redis, ChatFanout fanout, ILogger<ChatMessageWriter> logger)
+    : BackgroundService
 {
     /// <summary>The most messages in one transaction: bounds the time a room's sequence row stays locked.</summary>
     public const int MaxBatch = 256;
@@ -111,8 +112,10 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
             {
                 // A resend is published again too: if an instance died between storing and publishing the first time,
                 // the others learn of it now (they drop seqs they already delivered).
-                publishes[i] = redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(message.RoomId)),
-                    JsonSerializer.SerializeToUtf8Bytes(message, ChatJson.Options));
+                // Serialised once: the same bytes go to this instance's clients and, through Redis, to the others'.
+                var frame = OutboundFrame.Create(message);
+                fanout.PostStored(frame, message.RoomId);
+                publishes[i] = redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(message.RoomId)), frame.Utf8);
             }
         }
         for (var i = 0; i < batch.Count; i++)
