@@ -131,6 +131,42 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     }
 
     [Fact]
+    public async Task Sends_racing_with_the_same_ids_on_both_instances_and_in_many_rooms_store_each_id_once_with_no_hole_in_the_seqs()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
+        var alice = await cluster.CreateUserAsync("alice");
+        var rooms = new List<Guid>();
+        for (var r = 0; r < 3; r++)
+        {
+            rooms.Add(await cluster.CreateRoomAsync(alice));
+        }
+        using var first = cluster.Http(0, alice);
+        using var second = cluster.Http(1, alice);
+        // Group commit puts sends of several rooms in one transaction; each id is sent twice at once, through either
+        // instance, so a batch may meet the other instance's first send of its id.
+        var ids = rooms.SelectMany(room => Enumerable.Range(0, 10).Select(n => (Room: room, Id: Guid.NewGuid(), Text: $"{room:N} {n}"))).ToList();
+        var answers = await Task.WhenAll(ids.SelectMany(m => new[] { first, second }.Select(async http =>
+        {
+            using var response = await http.PostAsJsonAsync($"/chat/{m.Room}/messages", new { id = m.Id, content = m.Text });
+            return (m.Id, response.StatusCode, Seq: response.IsSuccessStatusCode
+                ? (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("seq").GetInt64() : -1);
+        })));
+
+        foreach (var sent in answers.GroupBy(a => a.Id))
+        {
+            // One send created it, the other was answered with the same stored message.
+            Assert.Equal([HttpStatusCode.Created, HttpStatusCode.OK], sent.Select(a => a.StatusCode).Order());
+            Assert.Single(sent.Select(a => a.Seq).Distinct());
+        }
+        foreach (var room in rooms)
+        {
+            var history = (await first.GetFromJsonAsync<JsonElement[]>($"/chat/{room}/history?limit=100"))!;
+            Assert.Equal(Enumerable.Range(1, 10).Select(n => (long)n), history.Select(m => m.GetProperty("seq").GetInt64()));
+            Assert.Equal(ids.Where(m => m.Room == room).Select(m => m.Id).Order(), history.Select(m => m.GetProperty("id").GetGuid()).Order());
+        }
+    }
+
+    [Fact]
     public async Task A_client_that_missed_messages_recovers_exactly_them_with_since_and_pages_back_with_before()
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
