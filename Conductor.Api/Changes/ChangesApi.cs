@@ -4,8 +4,8 @@ using Conductor.Api.Audit;
 using Conductor.Api.Auth;
 using Conductor.Api.Rooms;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Conductor.Api.Changes;

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Conductor.Api.Rooms;
-using StackExchange.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Chat;
 

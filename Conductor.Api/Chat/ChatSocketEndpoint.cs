@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Conductor.Api.Rooms;
-using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Chat;
 

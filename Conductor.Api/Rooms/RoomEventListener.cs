@@ -1,6 +1,6 @@
 using System.Text.Json;
-using StackExchange.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Rooms;
 
