@@ -29,6 +29,8 @@ public static class ChatServiceCollectionExtensions
         builder.Services.AddHostedService(services => services.GetRequiredService<ChatFanout>());
         builder.Services.AddAuthorization();
 
+        builder.Services.AddSingleton<ChatHubLifetimeManager>();
+        builder.Services.AddSingleton<HubLifetimeManager<ChatHub>>(services => services.GetRequiredService<ChatHubLifetimeManager>());
         builder.Services.AddSignalR().AddJsonProtocol(json =>
             json.PayloadSerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddOptions<HubOptions<ChatHub>>().Configure<IOptions<ChatOptions>>((hub, chat) =>

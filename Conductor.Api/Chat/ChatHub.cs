@@ -13,7 +13,7 @@ namespace Conductor.Api.Chat;
 /// </summary>
 [Authorize]
 public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence presence, HubRooms rooms,
-    IHubContext<ChatHub> hubContext, IOptions<ChatOptions> options) : Hub
+    ChatHubLifetimeManager hubConnections, IOptions<ChatOptions> options) : Hub
 {
     private ChatCaller Caller => ChatCaller.From(Context.User!);
 
@@ -25,7 +25,7 @@ public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence pr
         return await GuardAsync(async () =>
         {
             await chat.EnsureMemberAsync(caller, roomId, cancellationToken);
-            var connection = new HubChatConnection(hubContext, Context, roomId, caller, options.Value.OutboundQueueLimit, rooms, fanout);
+            var connection = new HubChatConnection(hubConnections, Context, roomId, caller, options.Value.OutboundQueueLimit, rooms, fanout);
             if (rooms.TryAdd(Context.ConnectionId, roomId, connection))
             {
                 connection.Start();

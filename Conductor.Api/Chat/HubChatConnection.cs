@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.SignalR;
 namespace Conductor.Api.Chat;
 
 /// <summary>One hub connection's membership of one room, fed by the room's feed like a socket.</summary>
-internal sealed class HubChatConnection(IHubContext<ChatHub> hubContext, HubCallerContext context, Guid roomId, ChatCaller caller,
+internal sealed class HubChatConnection(ChatHubLifetimeManager hubConnections, HubCallerContext context, Guid roomId, ChatCaller caller,
     int queueLimit, HubRooms rooms, ChatFanout fanout)
     : ChatConnection(roomId, caller, $"hub:{context.ConnectionId}:{roomId:N}", queueLimit)
 {
@@ -23,7 +23,7 @@ internal sealed class HubChatConnection(IHubContext<ChatHub> hubContext, HubCall
     }
 
     protected override Task SendAsync(OutboundFrame frame, CancellationToken cancellationToken) =>
-        hubContext.Clients.Client(_hubConnectionId).SendAsync(frame.HubEvent, frame.Element, cancellationToken);
+        hubConnections.WriteAsync(_hubConnectionId, frame, cancellationToken).AsTask();
 
     public override async Task CloseAsync(ChatCloseReason reason)
     {

@@ -1,17 +1,20 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 
 namespace Conductor.Api.Chat;
 
 /// <summary>
 /// One frame for the clients of a room, serialised once and shared by every connection: raw sockets send
-/// <see cref="Utf8"/> as is, the hub sends <see cref="Element"/> as the argument of <see cref="HubEvent"/>. Reading a
+/// <see cref="Utf8"/> as is, the hub writes <see cref="HubMessage"/> (<see cref="HubEvent"/> with <see cref="Element"/>). Reading a
 /// frame off Redis looks only at its top level (<see cref="Type"/>, <see cref="Seq"/>); the element is built the first
 /// time a hub connection (or a membership event) needs it, so a room of raw sockets never pays for a DOM.
 /// </summary>
 public sealed class OutboundFrame
 {
     private StrongBox<JsonElement>? _element;
+    private SerializedHubMessage? _hubMessage;
 
     private OutboundFrame(string type, long? seq, ReadOnlyMemory<byte> utf8)
     {
@@ -32,6 +35,10 @@ public sealed class OutboundFrame
         var reader = new Utf8JsonReader(Utf8.Span);
         return new StrongBox<JsonElement>(JsonElement.ParseValue(ref reader));
     }).Value;
+
+    /// <summary>The hub invocation (<see cref="HubEvent"/> with <see cref="Element"/>), serialised once per protocol however many connections get it.</summary>
+    public SerializedHubMessage HubMessage =>
+        LazyInitializer.EnsureInitialized(ref _hubMessage, () => new SerializedHubMessage(new InvocationMessage(HubEvent, [Element])));
 
     /// <summary>The hub's event for the frame's type; events the chat does not know by name (jobs, membership) are "RoomEvent".</summary>
     public string HubEvent => Type switch

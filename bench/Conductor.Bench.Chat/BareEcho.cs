@@ -59,7 +59,10 @@ internal static class BareEcho
                     using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
                     var frame = JsonSerializer.SerializeToUtf8Bytes(new
                     {
-                        type = "chat", id = Guid.NewGuid(), content = document.RootElement.GetProperty("content").GetString(), timestamp = DateTime.UtcNow,
+                        type = "chat",
+                        id = Guid.NewGuid(),
+                        content = document.RootElement.GetProperty("content").GetString(),
+                        timestamp = DateTime.UtcNow,
                     });
                     foreach (var target in members.Values)
                     {

@@ -33,7 +33,10 @@ internal sealed class ServerProcess : IAsyncDisposable
     {
         var start = new ProcessStartInfo("dotnet")
         {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll),
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(dll),
         };
         start.ArgumentList.Add(dll);
         foreach (var argument in arguments)
