@@ -47,66 +47,91 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var batch = new List<Pending>(MaxBatch);
+        while (await ReadBatchAsync(batch, stoppingToken))
+        {
+            try
+            {
+                await WriteBatchAsync([.. batch], stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                Fail(batch, new ChatException(ChatErrors.Unavailable, "The server is shutting down; send again.", StatusCodes.Status503ServiceUnavailable));
+                return;
+            }
+            catch (Exception exception)
+            {
+                // Whatever went wrong, those senders hear of it (they resend by id) and the loop goes on for the others.
+                LogBatchCrashed(logger, exception, batch.Count);
+                Fail(batch, exception);
+            }
+            batch.Clear();
+        }
+    }
+
+    private async Task<bool> ReadBatchAsync(List<Pending> batch, CancellationToken stoppingToken)
+    {
         try
         {
-            while (await _queue.Reader.WaitToReadAsync(stoppingToken))
+            if (!await _queue.Reader.WaitToReadAsync(stoppingToken))
             {
-                while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
-                {
-                    batch.Add(pending);
-                }
-                await WriteBatchAsync(batch, stoppingToken);
-                batch.Clear();
+                return false;
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            foreach (var pending in batch)
-            {
-                pending.Completion.TrySetCanceled(stoppingToken);
-            }
+            return false;
+        }
+        while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
+        {
+            batch.Add(pending);
+        }
+        return true;
+    }
+
+    private static void Fail(IEnumerable<Pending> batch, Exception exception)
+    {
+        foreach (var pending in batch)
+        {
+            pending.Completion.TrySetException(exception);
         }
     }
 
-    private async Task WriteBatchAsync(List<Pending> batch, CancellationToken cancellationToken)
+    private async Task WriteBatchAsync(Pending[] batch, CancellationToken cancellationToken)
     {
-        var outcomes = new Outcome[batch.Count];
+        var outcomes = new Outcome[batch.Length];
         try
         {
             var stored = await store.InsertBatchAsync([.. batch.Select(p => p.Message)], cancellationToken);
             if (stored is null)
             {
-                LogBatchRetried(logger, batch.Count);
+                LogBatchRetried(logger, batch.Length);
                 await WriteOneByOneAsync(batch, outcomes, cancellationToken);
             }
             else
             {
-                for (var i = 0; i < batch.Count; i++)
+                for (var i = 0; i < batch.Length; i++)
                 {
                     outcomes[i] = new Outcome(stored[i], null);
                 }
             }
         }
-        catch (PostgresException exception) when (batch.Count > 1)
+        catch (PostgresException exception) when (batch.Length > 1)
         {
             // One bad message (say, its room was deleted) fails the whole transaction: store them one at a time so
             // only that one fails.
-            LogBatchFailed(logger, exception, batch.Count);
+            LogBatchFailed(logger, exception, batch.Length);
             await WriteOneByOneAsync(batch, outcomes, cancellationToken);
         }
         catch (Exception exception) when (exception is NpgsqlException or TimeoutException or InvalidOperationException)
         {
-            foreach (var pending in batch)
-            {
-                pending.Completion.TrySetException(exception);
-            }
+            Fail(batch, exception);
             return;
         }
 
         // Issued back to back without waiting in between: StackExchange.Redis pipelines them on its one connection,
         // in this order, so a room's messages are published in seq order.
-        var publishes = new Task?[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
+        var publishes = new Task?[batch.Length];
+        for (var i = 0; i < batch.Length; i++)
         {
             if (outcomes[i].Stored is var (message, _) && IsSendersOwn(message, batch[i].Message))
             {
@@ -118,13 +143,20 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
                 publishes[i] = redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(message.RoomId)), frame.Utf8);
             }
         }
-        for (var i = 0; i < batch.Count; i++)
+        // The next batch need not wait for these publishes (with Redis away they wait up to its timeout): the order is
+        // fixed once they are issued.
+        _ = AnswerAfterPublishingAsync(batch, outcomes, publishes);
+    }
+
+    private async Task AnswerAfterPublishingAsync(Pending[] batch, Outcome[] outcomes, Task?[] publishes)
+    {
+        for (var i = 0; i < batch.Length; i++)
         {
             if (publishes[i] is { } publish)
             {
                 try
                 {
-                    await publish.WaitAsync(cancellationToken);
+                    await publish;
                 }
                 catch (Exception exception) when (exception is RedisException or TimeoutException)
                 {
@@ -144,9 +176,9 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
         }
     }
 
-    private async Task WriteOneByOneAsync(List<Pending> batch, Outcome[] outcomes, CancellationToken cancellationToken)
+    private async Task WriteOneByOneAsync(Pending[] batch, Outcome[] outcomes, CancellationToken cancellationToken)
     {
-        for (var i = 0; i < batch.Count; i++)
+        for (var i = 0; i < batch.Length; i++)
         {
             try
             {
@@ -172,6 +204,9 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
 
     [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} messages met a concurrent first send of one of its ids; storing them one at a time")]
     private static partial void LogBatchRetried(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} messages could not be stored")]
+    private static partial void LogBatchCrashed(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} messages failed; storing them one at a time")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
