@@ -122,11 +122,11 @@ finally
 }
 
 static void PrintHeader() =>
-    Console.WriteLine($"{"endpoint",-14} {"conns",6} {"msg/s",8} {"deliv/s",9} {"lost",6} {"errors",6} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"CPU %",6} {"peak MB",8} {"PG+Redis CPU %",14}");
+    Console.WriteLine($"{"endpoint",-14} {"conns",6} {"msg/s",8} {"deliv/s",9} {"missing",7} {"errors",6} {"p50 ms",8} {"p99 ms",8} {"max ms",8} {"CPU %",6} {"peak MB",8} {"PG+Redis CPU %",14}");
 
 static void Print(string name, LoadResult r) =>
     Console.WriteLine($"{name,-14} {r.Connections,6} {r.Sent / r.Elapsed.TotalSeconds,8:N0} {r.Delivered / r.Elapsed.TotalSeconds,9:N0} " +
-        $"{r.Expected - r.Delivered,6} {r.Errors,6} {r.Percentile(0.50),8:F1} {r.Percentile(0.99),8:F1} {r.Max,8:F1} " +
+        $"{r.Expected - r.Delivered,7} {r.Errors,6} {r.Percentile(0.50),8:F1} {r.Percentile(0.99),8:F1} {r.Max,8:F1} " +
         $"{100 * r.ServerCpu.TotalSeconds / r.Elapsed.TotalSeconds,6:F0} {r.ServerPeakBytes / (1024.0 * 1024),8:F0} " +
         $"{100 * r.BackendCpu.TotalSeconds / r.Elapsed.TotalSeconds,14:F0}");
 
