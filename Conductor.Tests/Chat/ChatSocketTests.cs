@@ -157,7 +157,7 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
         foreach (var sent in answers.GroupBy(a => a.Id))
         {
             // One send created it, the other was answered with the same stored message.
-            Assert.Equal([HttpStatusCode.Created, HttpStatusCode.OK], sent.Select(a => a.StatusCode).Order());
+            Assert.Equal([HttpStatusCode.OK, HttpStatusCode.Created], sent.Select(a => a.StatusCode).Order());
             Assert.Single(sent.Select(a => a.Seq).Distinct());
         }
         foreach (var room in rooms)
