@@ -34,7 +34,10 @@ internal sealed class GitClient : IDisposable
 
     public string Folder(string name) => Path.Combine(Home, name);
 
-    public GitResult Run(string directory, params string[] arguments)
+    public GitResult Run(string directory, params string[] arguments) => RunWith(null, directory, arguments);
+
+    /// <summary>Runs git with extra environment variables (trace settings, which git reads only from there).</summary>
+    public GitResult RunWith(IReadOnlyDictionary<string, string>? environment, string directory, params string[] arguments)
     {
         var start = new ProcessStartInfo("git")
         {
@@ -55,6 +58,10 @@ internal sealed class GitClient : IDisposable
         start.Environment["XDG_CONFIG_HOME"] = Path.Combine(Home, ".config");
         start.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
         start.Environment["GIT_TERMINAL_PROMPT"] = "0";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEnd();

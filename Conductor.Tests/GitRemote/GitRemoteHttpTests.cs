@@ -37,7 +37,8 @@ public sealed class GitRemoteHttpTests(PostgresServerFixture postgres, RedisServ
         var shallow = aliceGit.Run(aliceGit.Home, "-c", "protocol.version=2", "clone", "--quiet", "--depth", "1", "-b", branch, url, "shallow");
         Assert.True(shallow.ExitCode == 0, shallow.Error);
         Assert.Equal("true", aliceGit.Ok(aliceGit.Folder("shallow"), "rev-parse", "--is-shallow-repository").Trim());
-        var traced = aliceGit.Run(aliceGit.Folder("shallow"), "-c", "protocol.version=2", "-c", "trace2.eventTarget=" + Path.Combine(aliceGit.Home, "trace.json"), "fetch", "--quiet", "--depth", "1", "origin");
+        var traced = aliceGit.RunWith(new Dictionary<string, string> { ["GIT_TRACE2_EVENT"] = Path.Combine(aliceGit.Home, "trace.json") },
+            aliceGit.Folder("shallow"), "-c", "protocol.version=2", "fetch", "--quiet", "--depth", "1", "origin");
         Assert.True(traced.ExitCode == 0, traced.Error);
         Assert.Contains("\"negotiated_version\",\"value\":\"2\"", File.ReadAllText(Path.Combine(aliceGit.Home, "trace.json")).Replace(" ", ""), StringComparison.Ordinal);
 
