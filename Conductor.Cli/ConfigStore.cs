@@ -59,12 +59,11 @@ public sealed class ConfigStore
     {
         EnsureDirectory();
         var staging = Path.Combine(Directory, $".session-{Guid.NewGuid():N}.tmp");
-        var options = new FileStreamOptions
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
         {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.Write,
-            UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        };
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
         using (var stream = new FileStream(staging, options))
         {
             JsonSerializer.Serialize(stream, session);
@@ -105,7 +104,15 @@ public sealed class ConfigStore
 
     private void EnsureDirectory()
     {
-        if (!System.IO.Directory.Exists(Directory))
+        if (System.IO.Directory.Exists(Directory))
+        {
+            return;
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(Directory); // the user's profile is private there
+        }
+        else
         {
             System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
