@@ -88,7 +88,7 @@ public sealed class GitRemoteHttpTests(PostgresServerFixture postgres, RedisServ
         var guestPush = bobGit.Run(bobWork, "push", "origin", branch);
         Assert.NotEqual(0, guestPush.ExitCode);
         Assert.Contains("403", guestPush.Error, StringComparison.Ordinal);
-        var bobId = (await ApiClient.ExpectAsync(await bob.GetAsync("/auth/me"), HttpStatusCode.OK)).GetProperty("user_id").GetGuid();
+        var bobId = (await ApiClient.ExpectAsync(await bob.GetAsync("/auth/me"), HttpStatusCode.OK)).GetProperty("id").GetGuid();
         await ApiClient.ExpectProblemAsync(await bob.SendAsync(new HttpRequestMessage(HttpMethod.Put, $"/workspace/{roomId}/pushers/{bobId}")), HttpStatusCode.Forbidden);
         await ApiClient.ExpectAsync(await alice.SendAsync(new HttpRequestMessage(HttpMethod.Put, $"/workspace/{roomId}/pushers/{bobId}")), HttpStatusCode.OK);
         bobGit.Ok(bobWork, "push", "--quiet", "origin", branch);

@@ -112,15 +112,15 @@ public sealed class WorkspaceSyncHttpTests(PostgresServerFixture postgres, Redis
         // Every sync and publish is in the audit trail and was a room event.
         var audit = await ApiClient.ExpectAsync(await alice.GetAsync($"/audit?room_id={roomId}"), HttpStatusCode.OK);
         var actions = audit.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("action").GetString()).ToList();
-        Assert.Equal(5, actions.Count(a => a == "synced"));
+        Assert.Equal(4, actions.Count(a => a == "synced"));
         Assert.Equal(1, actions.Count(a => a == "sync_conflicts"));
         Assert.Equal(1, actions.Count(a => a == "published"));
         var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (events.Count(e => e.GetProperty("type").GetString() == "workspace_sync") < 7 && DateTime.UtcNow < deadline)
+        while (events.Count(e => e.GetProperty("type").GetString() == "workspace_sync") < 6 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
-        Assert.Equal(7, events.Count(e => e.GetProperty("type").GetString() == "workspace_sync"));
+        Assert.Equal(6, events.Count(e => e.GetProperty("type").GetString() == "workspace_sync"));
     }
 
     private static async Task PutAsync(ApiClient client, Guid roomId, string path, string content, bool me) =>
