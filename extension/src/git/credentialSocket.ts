@@ -15,7 +15,8 @@ export class CredentialSocket {
     const folder = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'conductor-git-'));
     await fs.promises.chmod(folder, 0o700);
     const socketPath = path.join(folder, 'credential.sock');
-    const server = net.createServer(connection => {
+    // allowHalfOpen: the helper ends its side after the request, and the answer still has to go back.
+    const server = net.createServer({ allowHalfOpen: true }, connection => {
       let input = '';
       connection.on('data', chunk => {
         input += chunk.toString('utf8');

@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { execFileSync } from 'child_process';
+import { spawn } from 'child_process';
 import { CredentialSocket } from '../../src/git/credentialSocket';
 import { HelperScript, SocketVariable, credentialAnswer, helperArguments, memberBranch, origin, parseCredentialRequest, remoteUrl, roomBranch, roomNameFor } from '../../src/git/localRoom';
 
@@ -37,14 +37,23 @@ describe('a room through its git remote', () => {
     const socket = await CredentialSocket.open('http://127.0.0.1:5080', 'alice', () => Promise.resolve('secret-token'));
     try {
       const env = { ...process.env, [SocketVariable]: socket.path };
-      const answer = execFileSync(process.execPath, ['-e', HelperScript, 'get'], { input: 'protocol=http\nhost=127.0.0.1:5080\n\n', env }).toString();
-      assert.equal(answer, 'username=alice\npassword=secret-token\n');
-      const other = execFileSync(process.execPath, ['-e', HelperScript, 'get'], { input: 'protocol=https\nhost=github.com\n\n', env }).toString();
-      assert.equal(other, '');
-      const store = execFileSync(process.execPath, ['-e', HelperScript, 'store'], { input: 'protocol=http\nhost=127.0.0.1:5080\npassword=x\n\n', env }).toString();
-      assert.equal(store, '');
+      assert.equal(await helper('get', 'protocol=http\nhost=127.0.0.1:5080\n\n', env), 'username=alice\npassword=secret-token\n');
+      assert.equal(await helper('get', 'protocol=https\nhost=github.com\n\n', env), '');
+      assert.equal(await helper('store', 'protocol=http\nhost=127.0.0.1:5080\npassword=x\n\n', env), '');
     } finally {
       await socket.dispose();
     }
   });
 });
+
+/** Runs the helper as git would (asynchronously: the socket it talks to lives in this process). */
+function helper(operation: string, input: string, env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', HelperScript, operation], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', chunk => (output += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', () => resolve(output));
+    child.stdin.end(input);
+  });
+}
