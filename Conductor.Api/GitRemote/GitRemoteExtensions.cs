@@ -2,10 +2,10 @@ using Conductor.Api.Workspaces;
 
 namespace Conductor.Api.GitRemote;
 
-public static class GitRemoteSetup
+public static class GitRemoteExtensions
 {
     /// <summary>The rooms' git remote and members' syncs (issue 17). Needs auth, rooms and workspaces.</summary>
-    public static WebApplicationBuilder AddConductorGitRemote(this WebApplicationBuilder builder)
+    public static IHostApplicationBuilder AddConductorGitRemote(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<GitRemoteOptions>().Bind(builder.Configuration.GetSection(GitRemoteOptions.SectionName))
             .ValidateDataAnnotations().ValidateOnStart();
