@@ -1,8 +1,8 @@
 using Conductor.Workspaces.Git;
 using Conductor.Workspaces.Personal;
-using Signature = LibGit2Sharp.Signature;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Signature = LibGit2Sharp.Signature;
 
 namespace Conductor.Workspaces.Sync;
 
