@@ -228,7 +228,7 @@ export class ApiClient {
     return this.request("GET", `/audit?room_id=${encodeURIComponent(roomId)}&limit=200`);
   }
 
-  search(roomId: string, options: SearchOptions, signal?: AbortSignal): Promise<SearchMatch[]> {
+  search(roomId: string, options: SearchOptions, signal?: AbortSignal, worktree: WorktreeChoice = "room"): Promise<SearchMatch[]> {
     const query = new URLSearchParams({
       q: options.q,
       max_results: "200",
@@ -238,7 +238,7 @@ export class ApiClient {
     });
     options.include.forEach((glob) => query.append("include", glob));
     options.exclude.forEach((glob) => query.append("exclude", glob));
-    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/search?${query}`, undefined, signal);
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/search?${query}${worktreeQuery(worktree)}`, undefined, signal);
   }
 }
 

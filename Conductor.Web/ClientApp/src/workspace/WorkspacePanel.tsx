@@ -309,7 +309,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree }: { 
           <br />
           Branch <code>{workspace.branch}</code>
         </p>
-        <SearchPanel roomId={roomId} onOpen={(path, line, column) => void open(path, line, column)} />
+        <SearchPanel roomId={roomId} worktree={worktree} onOpen={(path, line, column) => void open(path, line, column)} />
         <h3 id="files-heading">Files</h3>
         {!readOnly && (
           <button type="button" onClick={() => void newFile()}>
