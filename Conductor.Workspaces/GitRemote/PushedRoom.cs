@@ -79,6 +79,7 @@ public sealed partial class PushedRoom(
             return null;
         }
         var store = StorePath(workspace.StoreId);
+        LibGitStore.Isolate(_options.ScratchPath);
         string head;
         await using (await locks.LockStoreAsync(workspace.StoreId, cancellationToken).ConfigureAwait(false))
         {
