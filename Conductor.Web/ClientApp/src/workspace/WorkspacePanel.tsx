@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
 import type { CommitResult, FileEntry, RoomEvent, Workspace, WorktreeChoice } from "../api/contracts";
 import { ApiError } from "../api/errors";
 import { ErrorText } from "../ui/ErrorText";
@@ -139,28 +139,32 @@ function CreateWorkspaceForm({ roomId, onCreated }: { roomId: string; onCreated:
 function WorktreeChooser({ workspace, roomId, readOnly, subscribe }: { workspace: Workspace } & Props) {
   const [worktree, setWorktree] = useState<WorktreeChoice>("room");
   const [revision, setRevision] = useState(0);
-  return (
+  // Rendered in the side column of the one workspace section, so the room's layout keeps a single panel here.
+  const chooser = readOnly ? null : (
     <>
-      {!readOnly && (
-        <fieldset className="worktree-choice">
-          <legend>Worktree</legend>
-          <label>
-            <input type="radio" name="worktree" checked={worktree === "room"} onChange={() => setWorktree("room")} />
-            Room's worktree
-          </label>
-          <label>
-            <input type="radio" name="worktree" checked={worktree === "me"} onChange={() => setWorktree("me")} />
-            My worktree
-          </label>
-        </fieldset>
-      )}
+      <fieldset className="worktree-choice">
+        <legend>Worktree</legend>
+        <label>
+          <input type="radio" name="worktree" checked={worktree === "room"} onChange={() => setWorktree("room")} />
+          Room's worktree
+        </label>
+        <label>
+          <input type="radio" name="worktree" checked={worktree === "me"} onChange={() => setWorktree("me")} />
+          My worktree
+        </label>
+      </fieldset>
       {worktree === "me" && <MyWorktreePanel roomId={roomId} subscribe={subscribe} onSynced={() => setRevision((n) => n + 1)} />}
-      <ReadyWorkspace key={`${worktree}-${revision}`} workspace={workspace} roomId={roomId} readOnly={readOnly} subscribe={subscribe} worktree={worktree} />
     </>
+  );
+  return (
+    <ReadyWorkspace key={worktree} workspace={workspace} roomId={roomId} readOnly={readOnly} subscribe={subscribe} worktree={worktree}
+      chooser={chooser} revision={revision} />
   );
 }
 
-function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree }: { workspace: Workspace; worktree: WorktreeChoice } & Props) {
+/** `revision` changes after a sync or publish rewrote the member's worktree: the file list is read again. */
+function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, chooser, revision }:
+  { workspace: Workspace; worktree: WorktreeChoice; chooser: ReactNode; revision: number } & Props) {
   const { api } = useServices();
   const [files, setFiles] = useState<FileEntry[]>([]);
   const [file, setFile] = useState<OpenFile | null>(null);
@@ -184,7 +188,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree }: { 
 
   useEffect(() => {
     void loadFiles();
-  }, [loadFiles]);
+  }, [loadFiles, revision]);
 
   const open = useCallback(
     async (path: string, line?: number, column?: number) => {
@@ -304,6 +308,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree }: { 
   return (
     <section className="workspace ready">
       <div className="workspace-side">
+        {chooser}
         <p className="branch">
           <span className="hint">{workspace.repo_url}</span>
           <br />
