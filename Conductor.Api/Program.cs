@@ -4,6 +4,7 @@ using Conductor.Api.Auth;
 using Conductor.Api.Changes;
 using Conductor.Api.Chat;
 using Conductor.Api.Files;
+using Conductor.Api.GitRemote;
 using Conductor.Api.Jobs;
 using Conductor.Api.Rooms;
 using Conductor.Api.Workspaces;
@@ -28,6 +29,7 @@ builder.AddConductorChanges();
 builder.AddWebOriginCors();
 builder.AddConductorChat();
 builder.AddConductorWorkspaces();
+builder.AddConductorGitRemote();
 builder.Services.AddOpenApi(options => options.AddRoomAccess());
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -57,6 +59,8 @@ app.MapAuditApi();
 app.MapChat();
 app.MapWorkspacesApi();
 app.MapWorkspaceSourceControlApi();
+app.MapWorkspaceSyncApi();
+app.MapGitRemote();
 
 app.Run();
 

@@ -209,6 +209,7 @@ public sealed partial class WorkspaceProvisioner(
             await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
             {
                 LibGitStore.RemoveWorktree(store, WorktreeName(roomId), WorktreePath(roomId));
+                Personal.PersonalWorktrees.RemoveAll(_options, store, roomId);
             }
             if (Directory.Exists(store))
             {

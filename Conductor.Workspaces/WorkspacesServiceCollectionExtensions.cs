@@ -1,8 +1,11 @@
 using Conductor.Jobs;
 using Conductor.Workspaces.Files;
 using Conductor.Workspaces.Git;
+using Conductor.Workspaces.GitRemote;
+using Conductor.Workspaces.Personal;
 using Conductor.Workspaces.Search;
 using Conductor.Workspaces.SourceControl;
+using Conductor.Workspaces.Sync;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -36,6 +39,9 @@ public static class WorkspacesServiceCollectionExtensions
         builder.Services.TryAddSingleton<WorkspaceProvisioner>();
         builder.Services.TryAddSingleton<CodeSearch>();
         builder.Services.TryAddSingleton<WorkspaceSourceControl>();
+        builder.Services.TryAddSingleton<PersonalWorktrees>();
+        builder.Services.TryAddSingleton<WorkspaceSync>();
+        builder.Services.TryAddSingleton<PushedRoom>();
         return builder;
     }
 }

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Conductor.Api.Rooms;
 using Conductor.Workspaces.SourceControl;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -25,13 +26,13 @@ public static class WorkspaceSourceControlApi
         return group;
     }
 
-    internal static async Task<Ok<WorkspaceStatusResponse>> StatusAsync(RoomScope scope,
+    internal static async Task<Ok<WorkspaceStatusResponse>> StatusAsync(RoomScope scope, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user,
         [FromServices] WorkspaceSourceControl sourceControl, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await sourceControl.StatusAsync(scope.RoomId, cancellationToken));
+        TypedResults.Ok(await sourceControl.StatusAsync(WorktreeQuery.Parse(scope.RoomId, worktree, user), cancellationToken));
 
-    internal static async Task<Ok<WorkspaceDiffResponse>> DiffAsync(RoomScope scope, string? path,
+    internal static async Task<Ok<WorkspaceDiffResponse>> DiffAsync(RoomScope scope, string? path, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user,
         [FromServices] WorkspaceSourceControl sourceControl, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await sourceControl.DiffAsync(scope.RoomId, path, cancellationToken));
+        TypedResults.Ok(await sourceControl.DiffAsync(WorktreeQuery.Parse(scope.RoomId, worktree, user), path, cancellationToken));
 
     internal static async Task<Ok<WorkspaceLogResponse>> LogAsync(RoomScope scope, int? limit,
         [FromServices] WorkspaceSourceControl sourceControl, CancellationToken cancellationToken) =>

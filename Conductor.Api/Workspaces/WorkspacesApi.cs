@@ -97,47 +97,47 @@ public static class WorkspacesApi
         return TypedResults.Accepted($"/jobs/{job.Id:D}", new JobAccepted(room, job.Id, WorkspaceStatus.Deleting));
     }
 
-    internal static async Task<Ok<IReadOnlyList<FileEntry>>> ListFilesAsync(RoomScope scope, string? path, bool? recursive, ClaimsPrincipal user,
+    internal static async Task<Ok<IReadOnlyList<FileEntry>>> ListFilesAsync(RoomScope scope, string? path, bool? recursive, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
-        return TypedResults.Ok(await files.ListAsync(room, path, recursive ?? false, cancellationToken));
+        return TypedResults.Ok(await files.ListAsync(WorktreeQuery.Parse(room, worktree, user), path, recursive ?? false, cancellationToken));
     }
 
-    internal static async Task<Ok<FileContent>> ReadFileAsync(RoomScope scope, string? path, ClaimsPrincipal user, HttpResponse response,
+    internal static async Task<Ok<FileContent>> ReadFileAsync(RoomScope scope, string? path, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user, HttpResponse response,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
-        var content = await files.ReadAsync(room, path, cancellationToken);
+        var content = await files.ReadAsync(WorktreeQuery.Parse(room, worktree, user), path, cancellationToken);
         response.Headers.ETag = content.Etag;
         return TypedResults.Ok(content);
     }
 
-    internal static async Task<Ok<WriteFileResponse>> WriteFileAsync(RoomScope scope, string? path, WriteFileRequest request, ClaimsPrincipal user,
+    internal static async Task<Ok<WriteFileResponse>> WriteFileAsync(RoomScope scope, string? path, WriteFileRequest request, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user,
         [FromHeader(Name = "If-Match")] string? ifMatch, [FromHeader(Name = "If-None-Match")] string? ifNoneMatch, HttpResponse response,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
         var bytes = Decode(request, files.MaxFileBytes);
-        var written = await files.WriteAsync(room, path, bytes, ifMatch, user.GetUserId(), cancellationToken, ifNoneMatch);
+        var written = await files.WriteAsync(WorktreeQuery.Parse(room, worktree, user), path, bytes, ifMatch, user.GetUserId(), cancellationToken, ifNoneMatch);
         response.Headers.ETag = written.Etag;
         return TypedResults.Ok(new WriteFileResponse(written.Path, written.Size, written.Etag));
     }
 
-    internal static async Task<NoContent> DeleteFileAsync(RoomScope scope, string? path, ClaimsPrincipal user,
+    internal static async Task<NoContent> DeleteFileAsync(RoomScope scope, string? path, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user,
         [FromHeader(Name = "If-Match")] string? ifMatch,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
-        await files.DeleteAsync(room, path, user.GetUserId(), cancellationToken, ifMatch);
+        await files.DeleteAsync(WorktreeQuery.Parse(room, worktree, user), path, user.GetUserId(), cancellationToken, ifMatch);
         return TypedResults.NoContent();
     }
 
-    internal static async Task<Ok<RenameResponse>> RenameAsync(RoomScope scope, RenameRequest request, ClaimsPrincipal user,
+    internal static async Task<Ok<RenameResponse>> RenameAsync(RoomScope scope, RenameRequest request, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user,
         [FromServices] WorkspaceFileService files, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
-        return TypedResults.Ok(new RenameResponse(await files.RenameAsync(room, request.From, request.To, user.GetUserId(), cancellationToken)));
+        return TypedResults.Ok(new RenameResponse(await files.RenameAsync(WorktreeQuery.Parse(room, worktree, user), request.From, request.To, user.GetUserId(), cancellationToken)));
     }
 
     internal static async Task<Results<Ok<CommitResponse>, Accepted<JobAccepted>, ProblemHttpResult>> CommitAsync(RoomScope scope, CommitRequest request, int? wait, ClaimsPrincipal user,
@@ -166,7 +166,7 @@ public static class WorkspacesApi
     internal static async Task<Ok<IReadOnlyList<SearchMatch>>> SearchAsync(RoomScope scope, string? q,
         [FromQuery(Name = "max_results")] int? maxResults, [FromQuery(Name = "case_sensitive")] bool? caseSensitive, bool? regex,
         [FromQuery(Name = "whole_word")] bool? wholeWord,
-        string[]? include, string[]? exclude, ClaimsPrincipal user, [FromServices] WorkspaceFileService files, [FromServices] CodeSearch search, [FromServices] IOptions<WorkspaceOptions> options,
+        string[]? include, string[]? exclude, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user, [FromServices] WorkspaceFileService files, [FromServices] CodeSearch search, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
@@ -179,8 +179,8 @@ public static class WorkspacesApi
             Exclude = exclude ?? [],
             MaxResults = maxResults ?? CodeSearch.DefaultMaxResults,
         }, options.Value.RegexTimeout);
-        var worktree = await files.GetWorktreeAsync(room, cancellationToken);
-        return TypedResults.Ok(await search.SearchAsync(worktree, prepared, cancellationToken));
+        var folder = await files.GetWorktreeAsync(WorktreeQuery.Parse(room, worktree, user), cancellationToken);
+        return TypedResults.Ok(await search.SearchAsync(folder, prepared, cancellationToken));
     }
 
     private static readonly JsonSerializerOptions JobResultJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };

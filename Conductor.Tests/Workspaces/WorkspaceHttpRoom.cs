@@ -11,8 +11,12 @@ namespace Conductor.Tests.Workspaces;
 /// </summary>
 internal sealed class WorkspaceHttpRoom : IAsyncDisposable
 {
-    private WorkspaceHttpRoom(WorkspaceTestEnvironment env, ServiceInstance api, string remote, string aliceLogin, ApiClient alice, ApiClient bob, Guid roomId)
+    private WorkspaceHttpRoom(WorkspaceTestEnvironment env, ServiceInstance api, string remote, string aliceLogin, ApiClient alice, ApiClient bob, Guid roomId,
+        string aliceToken, string bobToken, string bobLogin)
     {
+        AliceToken = aliceToken;
+        BobToken = bobToken;
+        BobLogin = bobLogin;
         Env = env;
         Api = api;
         Remote = remote;
@@ -30,6 +34,10 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
     public ApiClient Alice { get; }
     public ApiClient Bob { get; }
     public Guid RoomId { get; }
+    /// <summary>The access tokens, for clients that take one another way (git's credential helper, the CLI).</summary>
+    public string AliceToken { get; }
+    public string BobToken { get; }
+    public string BobLogin { get; }
 
     public static async Task<WorkspaceHttpRoom> StartAsync(PostgresServerFixture postgres, RedisServerFixture redis, string remoteName, string roomName)
     {
@@ -46,12 +54,15 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
                 var url = await api.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
                 var alice = new ApiClient(url);
                 var aliceLogin = ApiCluster.UniqueLogin("alice");
-                alice.Authorize((await alice.DevLoginAsync(aliceLogin)).AccessToken);
+                var aliceToken = (await alice.DevLoginAsync(aliceLogin)).AccessToken;
+                alice.Authorize(aliceToken);
                 var roomId = (await ApiClient.ExpectAsync(await alice.PostAsync("/rooms", new { name = roomName }), HttpStatusCode.Created))
                     .GetProperty("room_id").GetGuid();
                 var bob = new ApiClient(url);
-                bob.Authorize((await bob.DevLoginAsync(ApiCluster.UniqueLogin("bob"))).AccessToken);
-                return new WorkspaceHttpRoom(env, api, remote, aliceLogin, alice, bob, roomId);
+                var bobLogin = ApiCluster.UniqueLogin("bob");
+                var bobToken = (await bob.DevLoginAsync(bobLogin)).AccessToken;
+                bob.Authorize(bobToken);
+                return new WorkspaceHttpRoom(env, api, remote, aliceLogin, alice, bob, roomId, aliceToken, bobToken, bobLogin);
             }
             catch
             {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Conductor.Workspaces.Personal;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Workspaces.Files;
@@ -27,15 +28,24 @@ public sealed class WorkspaceFileService(
     WorkspaceRepository repository,
     WorkspaceLocks locks,
     WorkspaceEvents events,
+    PersonalWorktrees personal,
     IOptions<WorkspaceOptions> options)
 {
     private readonly WorkspaceOptions _options = options.Value;
 
     public long MaxFileBytes => _options.MaxFileBytes;
 
-    /// <summary>The worktree of a ready workspace: 404 without one, 409 while it is not ready.</summary>
-    public async Task<string> GetWorktreeAsync(Guid roomId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The worktree of a ready workspace: 404 without one, 409 while it is not ready. A member's own worktree
+    /// (<c>worktree=me</c>) is made from the room's branch the first time it is asked for.
+    /// </summary>
+    public async Task<string> GetWorktreeAsync(WorktreeTarget target, CancellationToken cancellationToken)
     {
+        if (target.Login is { } login)
+        {
+            return await personal.EnsureAsync(target.RoomId, login, cancellationToken).ConfigureAwait(false);
+        }
+        var roomId = target.RoomId;
         var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceProblemException.NoWorkspace();
         if (workspace.Status != WorkspaceStatus.Ready)
         {
@@ -45,9 +55,10 @@ public sealed class WorkspaceFileService(
         return Directory.Exists(worktree) ? worktree : throw WorkspaceProblemException.NoWorkspace();
     }
 
-    public async Task<IReadOnlyList<FileEntry>> ListAsync(Guid roomId, string? path, bool recursive, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FileEntry>> ListAsync(WorktreeTarget target, string? path, bool recursive, CancellationToken cancellationToken)
     {
-        var worktree = await GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var roomId = target.RoomId;
+        var worktree = await GetWorktreeAsync(target, cancellationToken).ConfigureAwait(false);
         var directory = WorkspacePaths.Resolve(worktree, path, FinalLink.Follow, allowRoot: true);
         if (!Directory.Exists(directory.FullPath))
         {
@@ -87,9 +98,10 @@ public sealed class WorkspaceFileService(
         return entries;
     }
 
-    public async Task<FileContent> ReadAsync(Guid roomId, string? path, CancellationToken cancellationToken)
+    public async Task<FileContent> ReadAsync(WorktreeTarget target, string? path, CancellationToken cancellationToken)
     {
-        var worktree = await GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var roomId = target.RoomId;
+        var worktree = await GetWorktreeAsync(target, cancellationToken).ConfigureAwait(false);
         var file = WorkspacePaths.Resolve(worktree, path);
         var info = new FileInfo(file.FullPath);
         if (!info.Exists)
@@ -118,14 +130,15 @@ public sealed class WorkspaceFileService(
     /// <paramref name="ifMatch"/> must be the current etag (<c>*</c>: the file exists), and <paramref name="ifNoneMatch"/>
     /// <c>*</c> means create only, when the file does not exist yet; 412 otherwise.
     /// </summary>
-    public async Task<FileWritten> WriteAsync(Guid roomId, string? path, byte[] content, string? ifMatch, Guid userId, CancellationToken cancellationToken,
+    public async Task<FileWritten> WriteAsync(WorktreeTarget target, string? path, byte[] content, string? ifMatch, Guid userId, CancellationToken cancellationToken,
         string? ifNoneMatch = null)
     {
         if (content.LongLength > _options.MaxFileBytes)
         {
             throw TooLarge(content.LongLength);
         }
-        var worktree = await GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var roomId = target.RoomId;
+        var worktree = await GetWorktreeAsync(target, cancellationToken).ConfigureAwait(false);
         FileWritten written;
         await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
         {
@@ -164,14 +177,15 @@ public sealed class WorkspaceFileService(
             await WriteAtomicallyAsync(file.FullPath, content, cancellationToken).ConfigureAwait(false);
             written = new FileWritten(file.RelativePath, content.LongLength, Etag(content), !exists);
         }
-        await events.PublishFileChangedAsync(roomId, written.Path, written.Created ? FileChange.Created : FileChange.Changed, userId, null, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(target, roomId, written.Path, written.Created ? FileChange.Created : FileChange.Changed, userId, null, cancellationToken).ConfigureAwait(false);
         return written;
     }
 
     /// <summary>Deletes the file (a symlink itself, never its target); with <paramref name="ifMatch"/> only when it is still at that etag (412).</summary>
-    public async Task DeleteAsync(Guid roomId, string? path, Guid userId, CancellationToken cancellationToken, string? ifMatch = null)
+    public async Task DeleteAsync(WorktreeTarget target, string? path, Guid userId, CancellationToken cancellationToken, string? ifMatch = null)
     {
-        var worktree = await GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var roomId = target.RoomId;
+        var worktree = await GetWorktreeAsync(target, cancellationToken).ConfigureAwait(false);
         string relative;
         await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
         {
@@ -194,12 +208,13 @@ public sealed class WorkspaceFileService(
             File.Delete(entry.FullPath); // a symlink itself, never its target
             relative = entry.RelativePath;
         }
-        await events.PublishFileChangedAsync(roomId, relative, FileChange.Deleted, userId, null, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(target, roomId, relative, FileChange.Deleted, userId, null, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<string> RenameAsync(Guid roomId, string? from, string? to, Guid userId, CancellationToken cancellationToken)
+    public async Task<string> RenameAsync(WorktreeTarget worktreeTarget, string? from, string? to, Guid userId, CancellationToken cancellationToken)
     {
-        var worktree = await GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var roomId = worktreeTarget.RoomId;
+        var worktree = await GetWorktreeAsync(worktreeTarget, cancellationToken).ConfigureAwait(false);
         ResolvedPath source, target;
         await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
         {
@@ -234,9 +249,13 @@ public sealed class WorkspaceFileService(
                 File.Move(source.FullPath, target.FullPath, overwrite: false);
             }
         }
-        await events.PublishFileChangedAsync(roomId, target.RelativePath, FileChange.Renamed, userId, source.RelativePath, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(worktreeTarget, roomId, target.RelativePath, FileChange.Renamed, userId, source.RelativePath, cancellationToken).ConfigureAwait(false);
         return target.RelativePath;
     }
+
+    /// <summary>A member's own worktree is theirs until they sync: its edits are not announced to the room.</summary>
+    private Task PublishAsync(WorktreeTarget target, Guid roomId, string path, string change, Guid userId, string? from, CancellationToken cancellationToken) =>
+        target.IsPersonal ? Task.CompletedTask : events.PublishFileChangedAsync(roomId, path, change, userId, from, cancellationToken);
 
     private async Task WriteAtomicallyAsync(string destination, byte[] content, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using Conductor.Workspaces.Files;
+using Conductor.Workspaces.Personal;
 using LibGit2Sharp;
 
 namespace Conductor.Workspaces.SourceControl;
@@ -13,10 +14,11 @@ public sealed class WorkspaceSourceControl(WorkspaceFileService files, Workspace
     public const int DefaultLogLimit = 50;
     public const int MaxLogLimit = 500;
 
-    public async Task<WorkspaceStatusResponse> StatusAsync(Guid roomId, CancellationToken cancellationToken)
+    public async Task<WorkspaceStatusResponse> StatusAsync(WorktreeTarget target, CancellationToken cancellationToken)
     {
-        var worktree = await files.GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
-        var branch = await BranchAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var roomId = target.RoomId;
+        var worktree = await files.GetWorktreeAsync(target, cancellationToken).ConfigureAwait(false);
+        var branch = await BranchAsync(target, cancellationToken).ConfigureAwait(false);
         return await Task.Run(() =>
         {
             using var repo = new Repository(worktree);
@@ -29,10 +31,11 @@ public sealed class WorkspaceSourceControl(WorkspaceFileService files, Workspace
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<WorkspaceDiffResponse> DiffAsync(Guid roomId, string? path, CancellationToken cancellationToken)
+    public async Task<WorkspaceDiffResponse> DiffAsync(WorktreeTarget target, string? path, CancellationToken cancellationToken)
     {
+        var roomId = target.RoomId;
         var relative = WorkspacePaths.Normalize(path, allowRoot: false);
-        var worktree = await files.GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
+        var worktree = await files.GetWorktreeAsync(target, cancellationToken).ConfigureAwait(false);
         return await Task.Run(() =>
         {
             using var repo = new Repository(worktree);
@@ -70,8 +73,10 @@ public sealed class WorkspaceSourceControl(WorkspaceFileService files, Workspace
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<string> BranchAsync(Guid roomId, CancellationToken cancellationToken) =>
-        (await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceProblemException.NoWorkspace()).Branch;
+    private async Task<string> BranchAsync(WorktreeTarget target, CancellationToken cancellationToken) =>
+        target.Login is { } login
+            ? PersonalWorktreeNames.Branch(target.RoomId, login)
+            : (await repository.GetAsync(target.RoomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceProblemException.NoWorkspace()).Branch;
 
     private static ChangedFile ToChangedFile(StatusEntry entry)
     {

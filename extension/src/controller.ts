@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { ConductorApi } from './api/client';
 import { ApiError, BackendUnreachableError, NotSignedInError, describeError } from './api/errors';
-import type { CodeSnippet, RoomRole } from './api/types';
+import type { CodeSnippet, RoomRole, SyncOutcome } from './api/types';
 import { AuthSession } from './auth/authSession';
 import { withRetry } from './chat/backoff';
 import { ChatConnection } from './chat/chatConnection';
@@ -12,6 +12,8 @@ import { MaxUploadBytes, uploadTooLargeMessage, type WebviewToHost } from './pan
 import { SessionStateMachine } from './session/stateMachine';
 import { maskToken, parseInvite, validateBranchName, validateRepositoryUrl } from './validation';
 import { reviewChanges } from './commands/reviewChanges';
+import { gitOk, runGit } from './git/git';
+import { RemoteName, RoomConfigKey, memberBranch, remoteUrl, roomBranch, roomNameFor } from './git/localRoom';
 
 interface CurrentRoom {
   readonly id: string;
@@ -415,6 +417,120 @@ export class SessionController implements vscode.Disposable {
     }
   }
 
+  /**
+   * A room from the open folder's git repository, through the room's git remote: the room is created, the folder's
+   * HEAD is pushed to `session/{room}` with the signed-in session answering git's credential request (no token is
+   * asked for, and the server never sees the folder's own remote credentials), and the folder remembers the room.
+   */
+  async createRoomFromFolder(): Promise<void> {
+    this.requireSignedIn();
+    this.requireIdle();
+    const folder = await this.gitFolder();
+    if ((await runGit(folder, ['rev-parse', '--verify', 'HEAD'])).code !== 0) {
+      throw new Error('The folder\'s repository has no commit yet: commit something first.');
+    }
+    const created = await this.api.createRoom(roomNameFor(folder));
+    const url = remoteUrl(this.backendUrl, created.room_id);
+    const remotes = (await gitOk(folder, ['remote'])).split('\n').filter(Boolean);
+    await gitOk(folder, remotes.includes(RemoteName) ? ['remote', 'set-url', RemoteName, url] : ['remote', 'add', RemoteName, url]);
+    await gitOk(folder, ['config', '--local', RoomConfigKey, created.room_id]);
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pushing ${created.name} to the room…` },
+      () => gitOk(folder, ['push', RemoteName, `HEAD:refs/heads/${roomBranch(created.room_id)}`], this.gitCredentials()));
+    this.enterRoom({ id: created.room_id, name: created.name, role: 'host' }, 'host');
+    const choice = await vscode.window.showInformationMessage(`Room "${created.name}" is up with this folder's repository. You are the host.`, 'Copy Invite Link');
+    if (choice === 'Copy Invite Link') {
+      await this.copyInvite();
+    }
+  }
+
+  /**
+   * Conductor: Sync. In a folder set up for this room: local changes are committed, pushed to the member's branch, merged
+   * into the room's branch by the server, and the folder is fast-forwarded to the result. Otherwise the member's own
+   * worktree on the server is synced.
+   */
+  async sync(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const outcome = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Syncing with the room…' },
+      () => this.syncCore(room.id));
+    void vscode.window.showInformationMessage(describeSync(outcome));
+  }
+
+  /** Conductor: Publish. Sync, then push: the folder to its own `origin` for a room made from it, else the server pushes to origin. */
+  async publish(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const folder = await this.roomFolder(room.id);
+    if (folder) {
+      const outcome = await this.syncCore(room.id);
+      const branch = (await gitOk(folder, ['rev-parse', '--abbrev-ref', 'HEAD'])).trim();
+      if (branch === 'HEAD') {
+        throw new Error('The folder is on a detached HEAD: check out the branch to publish to.');
+      }
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pushing ${branch} to origin…` },
+        () => gitOk(folder, ['push', 'origin', `HEAD:refs/heads/${branch}`]));
+      void vscode.window.showInformationMessage(`${describeSync(outcome)} Pushed ${branch} to origin.`);
+      return;
+    }
+    const published = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Publishing…' },
+      () => this.api.publish(room.id));
+    if (published.pushed) {
+      void vscode.window.showInformationMessage(`${describeSync(published.sync)} The server pushed the room's branch to origin.`);
+    } else {
+      void vscode.window.showWarningMessage(`${describeSync(published.sync)} The push was refused: ${published.push_error ?? 'unknown reason'}.`);
+    }
+  }
+
+  private async syncCore(roomId: string): Promise<SyncOutcome> {
+    const folder = await this.roomFolder(roomId);
+    if (!folder) {
+      return await this.api.sync(roomId);
+    }
+    const login = this.auth.user?.login;
+    if (!login) {
+      throw new NotSignedInError();
+    }
+    if ((await gitOk(folder, ['status', '--porcelain'])).trim().length > 0) {
+      await gitOk(folder, ['add', '--all']);
+      await gitOk(folder, ['commit', '--quiet', '-m', `Work by ${login}`]);
+    }
+    await gitOk(folder, ['push', '--quiet', RemoteName, `HEAD:refs/heads/${memberBranch(roomId, login)}`], this.gitCredentials());
+    const outcome = await this.api.sync(roomId);
+    await gitOk(folder, ['fetch', '--quiet', RemoteName], this.gitCredentials());
+    await gitOk(folder, ['merge', '--quiet', '--ff-only', `${RemoteName}/${roomBranch(roomId)}`]);
+    return outcome;
+  }
+
+  /** The open folder, if its repository is set up for this room (by Create Room from Folder or `conductor up`). */
+  private async roomFolder(roomId: string): Promise<string | undefined> {
+    const folder = vscode.workspace.workspaceFolders?.find(f => f.uri.scheme === 'file')?.uri.fsPath;
+    if (!folder) {
+      return undefined;
+    }
+    const configured = await runGit(folder, ['config', '--get', RoomConfigKey]).catch(() => undefined);
+    return configured?.code === 0 && configured.stdout.trim() === roomId ? folder : undefined;
+  }
+
+  private async gitFolder(): Promise<string> {
+    const folder = vscode.workspace.workspaceFolders?.find(f => f.uri.scheme === 'file')?.uri.fsPath;
+    if (!folder) {
+      throw new Error('Open the folder of a git repository first.');
+    }
+    const top = await runGit(folder, ['rev-parse', '--show-toplevel']);
+    if (top.code !== 0) {
+      throw new Error('The open folder is not in a git repository.');
+    }
+    return top.stdout.trim();
+  }
+
+  private gitCredentials(): { backendUrl: string; login: string; accessToken: () => Promise<string> } {
+    const login = this.auth.user?.login;
+    if (!login) {
+      throw new NotSignedInError();
+    }
+    return { backendUrl: this.backendUrl, login, accessToken: () => this.auth.accessToken() };
+  }
+
   async leaveSession(): Promise<void> {
     const room = this.requireRoom();
     this.closeRoom();
@@ -641,3 +757,13 @@ export class SessionController implements vscode.Disposable {
   }
 }
 
+function describeSync(outcome: SyncOutcome): string {
+  switch (outcome.status) {
+    case 'up_to_date':
+      return `Nothing new to merge; ${outcome.branch} is at ${outcome.head_commit.slice(0, 12)}.`;
+    case 'fast_forward':
+      return `${outcome.branch} moved forward to your work (${outcome.head_commit.slice(0, 12)}).`;
+    default:
+      return `Merged your work into ${outcome.branch} (${outcome.head_commit.slice(0, 12)}).`;
+  }
+}

@@ -25,6 +25,9 @@ export function activate(context: vscode.ExtensionContext): void {
     'conductor.shareSelection': () => controller.shareSelection(),
     'conductor.generateChanges': () => controller.generateChanges(),
     'conductor.commitAndPush': () => controller.commitAndPush(),
+    'conductor.createRoomFromFolder': () => controller.createRoomFromFolder(),
+    'conductor.sync': () => controller.sync(),
+    'conductor.publish': () => controller.publish(),
     'conductor.leaveSession': () => controller.leaveSession(),
   };
   for (const [id, handler] of Object.entries(commands)) {

@@ -1,8 +1,8 @@
 import { ApiError, BackendUnreachableError, NotSignedInError } from './errors';
 import type {
   AiStatus, ApplyResult, ChangeSet, ChatMessage, CommitOutcome, DeviceFlowStart, DevicePoll, FileContent, FileEntry, FileWritten,
-  Invite, JobStatus, JoinedRoom, Me, NewMessage, PolicyEvaluation, PresentUser, RoomCreated, RoomDetails, SearchHit,
-  SearchOptions, TokenResponse, UploadedFile, Workspace, WorkspaceAccepted,
+  Invite, JobStatus, JoinedRoom, Me, NewMessage, PolicyEvaluation, PresentUser, PublishOutcome, RoomCreated, RoomDetails, SearchHit,
+  SearchOptions, SyncOutcome, TokenResponse, UploadedFile, Workspace, WorkspaceAccepted,
 } from './types';
 
 /** Supplies a fresh access token for each request (refreshing it first when it is about to expire). */
@@ -188,6 +188,16 @@ export class ConductorApi {
   async commit(roomId: string, message: string, push: boolean, waitSeconds: number): Promise<CommitOutcome | { job_id: string }> {
     const { status, body } = await this.send('POST', `/workspace/${enc(roomId)}/commit`, { query: { wait: waitSeconds }, body: { message, push } });
     return status === 202 ? { job_id: (body as { job_id: string }).job_id } : (body as CommitOutcome);
+  }
+
+  /** Commits the caller's own worktree in the room and merges it into the room's branch (409 `sync_conflicts` when it cannot). */
+  sync(roomId: string, message?: string): Promise<SyncOutcome> {
+    return this.request('POST', `/workspace/${enc(roomId)}/sync`, { body: { message } });
+  }
+
+  /** Sync, then the server pushes the room's branch to origin. */
+  publish(roomId: string, message?: string): Promise<PublishOutcome> {
+    return this.request('POST', `/workspace/${enc(roomId)}/publish`, { body: { message } });
   }
 
   // Changes, policy, audit -----------------------------------------------------------------------------------------

@@ -244,3 +244,21 @@ export interface AiStatus {
   readonly providers: readonly ProviderStatus[];
   readonly active_provider: string;
 }
+
+/** A sync that landed (POST /workspace/{room}/sync); a conflicting one is a 409 problem with code `sync_conflicts`. */
+export interface SyncOutcome {
+  readonly room_id: string;
+  readonly login: string;
+  readonly status: 'up_to_date' | 'fast_forward' | 'merged' | string;
+  readonly branch: string;
+  readonly member_branch: string;
+  readonly committed: string | null;
+  readonly base_commit: string;
+  readonly head_commit: string;
+}
+
+export interface PublishOutcome {
+  readonly sync: SyncOutcome;
+  readonly pushed: boolean;
+  readonly push_error: string | null;
+}

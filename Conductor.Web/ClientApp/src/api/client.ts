@@ -7,7 +7,11 @@ import type {
   CommitResult,
   FileContent,
   FileEntry,
+  PersonalWorktree,
+  PublishResult,
   SearchMatch,
+  SyncResult,
+  WorktreeChoice,
   SearchOptions,
   Workspace,
   CreatedRoom,
@@ -128,32 +132,47 @@ export class ApiClient {
     });
   }
 
-  listFiles(roomId: string): Promise<FileEntry[]> {
-    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/files?recursive=true`);
+  listFiles(roomId: string, worktree: WorktreeChoice = "room"): Promise<FileEntry[]> {
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/files?recursive=true${worktreeQuery(worktree)}`);
   }
 
-  readFile(roomId: string, path: string): Promise<FileContent> {
-    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}`);
+  readFile(roomId: string, path: string, worktree: WorktreeChoice = "room"): Promise<FileContent> {
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}${worktreeQuery(worktree)}`);
   }
 
   /** Saves only if the file is still the version read (etag), or creates it only if it does not exist (etag null). */
-  async writeFile(roomId: string, path: string, content: string, etag: string | null): Promise<string> {
+  async writeFile(roomId: string, path: string, content: string, etag: string | null, worktree: WorktreeChoice = "room"): Promise<string> {
     const answer = await this.requestWithEtag<{ path: string; size: number; etag: string }>(
       "PUT",
-      `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}`,
+      `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}${worktreeQuery(worktree)}`,
       { content, encoding: "utf-8" },
       etag ? { "If-Match": etag } : { "If-None-Match": "*" },
     );
     return answer.value.etag;
   }
 
-  deleteFile(roomId: string, path: string, etag: string | null): Promise<void> {
-    return this.request("DELETE", `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}`, undefined, undefined,
+  deleteFile(roomId: string, path: string, etag: string | null, worktree: WorktreeChoice = "room"): Promise<void> {
+    return this.request("DELETE", `/workspace/${encodeURIComponent(roomId)}/file?path=${encodeURIComponent(path)}${worktreeQuery(worktree)}`, undefined, undefined,
       etag ? { "If-Match": etag } : undefined);
   }
 
-  renameFile(roomId: string, from: string, to: string): Promise<{ path: string }> {
-    return this.request("POST", `/workspace/${encodeURIComponent(roomId)}/rename`, { from, to });
+  renameFile(roomId: string, from: string, to: string, worktree: WorktreeChoice = "room"): Promise<{ path: string }> {
+    return this.request("POST", `/workspace/${encodeURIComponent(roomId)}/rename${worktreeQuery(worktree).replace("&", "?")}`, { from, to });
+  }
+
+  /** The signed-in member's own worktree (made from the room's branch the first time). */
+  myWorktree(roomId: string): Promise<PersonalWorktree> {
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/worktrees/me`);
+  }
+
+  /** Commits the member's worktree and merges it into the room's branch; a 409 `sync_conflicts` problem lists the files. */
+  sync(roomId: string, message?: string): Promise<SyncResult> {
+    return this.request("POST", `/workspace/${encodeURIComponent(roomId)}/sync`, { message: message || undefined });
+  }
+
+  /** Sync, then the server pushes the room's branch to origin. */
+  publish(roomId: string, message?: string): Promise<PublishResult> {
+    return this.request("POST", `/workspace/${encodeURIComponent(roomId)}/publish`, { message: message || undefined });
   }
 
   /** Waits up to 30 s for the commit job; a 202 (still running) answers null. */
@@ -209,7 +228,7 @@ export class ApiClient {
     return this.request("GET", `/audit?room_id=${encodeURIComponent(roomId)}&limit=200`);
   }
 
-  search(roomId: string, options: SearchOptions, signal?: AbortSignal): Promise<SearchMatch[]> {
+  search(roomId: string, options: SearchOptions, signal?: AbortSignal, worktree: WorktreeChoice = "room"): Promise<SearchMatch[]> {
     const query = new URLSearchParams({
       q: options.q,
       max_results: "200",
@@ -219,7 +238,7 @@ export class ApiClient {
     });
     options.include.forEach((glob) => query.append("include", glob));
     options.exclude.forEach((glob) => query.append("exclude", glob));
-    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/search?${query}`, undefined, signal);
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/search?${query}${worktreeQuery(worktree)}`, undefined, signal);
   }
 }
 
@@ -302,4 +321,9 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** `&worktree=me` for the member's own worktree; nothing for the room's (the Api's default). */
+export function worktreeQuery(worktree: WorktreeChoice): string {
+  return worktree === "me" ? "&worktree=me" : "";
 }

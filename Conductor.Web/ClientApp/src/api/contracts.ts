@@ -148,6 +148,50 @@ export interface Workspace {
   head_commit: string | null;
 }
 
+/** Which worktree of a room file operations act on: the room's shared one, or the signed-in member's own. */
+export type WorktreeChoice = "room" | "me";
+
+/** GET /workspace/{room}/worktrees/me: the member's own worktree against the room's branch. */
+export interface PersonalWorktree {
+  room_id: string;
+  login: string;
+  branch: string;
+  room_branch: string;
+  head_commit: string;
+  room_commit: string;
+  ahead: number;
+  behind: number;
+  changed_files: number;
+}
+
+export interface SyncResult {
+  room_id: string;
+  login: string;
+  status: "up_to_date" | "fast_forward" | "merged" | string;
+  branch: string;
+  member_branch: string;
+  committed: string | null;
+  base_commit: string;
+  head_commit: string;
+}
+
+export interface PublishResult {
+  sync: SyncResult;
+  pushed: boolean;
+  push_error: string | null;
+}
+
+/** One file that stopped a sync (409 problem `sync_conflicts`): the base, the room's side and the member's side. */
+export interface SyncConflict {
+  path: string;
+  kind: "content" | "worktree" | string;
+  base: string | null;
+  ours: string | null;
+  theirs: string | null;
+  binary: boolean;
+  truncated: boolean;
+}
+
 export interface FileEntry {
   path: string;
   type: "file" | "directory" | string;

@@ -1,15 +1,17 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import type { SearchMatch, SearchOptions } from "../api/contracts";
+import type { SearchMatch, SearchOptions, WorktreeChoice } from "../api/contracts";
 import { ErrorText } from "../ui/ErrorText";
 import { useServices } from "../ui/services";
 import { groupByFile, highlight, parseGlobs } from "./search";
 
 interface Props {
   roomId: string;
+  /** The worktree searched: the room's (default) or the member's own. */
+  worktree?: WorktreeChoice;
   onOpen: (path: string, line: number, column: number) => void;
 }
 
-export function SearchPanel({ roomId, onOpen }: Props) {
+export function SearchPanel({ roomId, worktree = "room", onOpen }: Props) {
   const { api } = useServices();
   const [q, setQ] = useState("");
   const [regex, setRegex] = useState(false);
@@ -39,7 +41,7 @@ export function SearchPanel({ roomId, onOpen }: Props) {
     setError(null);
     const options: SearchOptions = { q, regex, caseSensitive, wholeWord, include: parseGlobs(include), exclude: parseGlobs(exclude) };
     try {
-      setResults({ options, matches: await api.search(roomId, options) });
+      setResults({ options, matches: await api.search(roomId, options, undefined, worktree) });
     } catch (failure) {
       setResults(null);
       setError(failure);

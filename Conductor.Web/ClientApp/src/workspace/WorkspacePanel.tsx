@@ -1,10 +1,11 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import type { CommitResult, FileEntry, RoomEvent, Workspace } from "../api/contracts";
+import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from "react";
+import type { CommitResult, FileEntry, RoomEvent, Workspace, WorktreeChoice } from "../api/contracts";
 import { ApiError } from "../api/errors";
 import { ErrorText } from "../ui/ErrorText";
 import { useServices } from "../ui/services";
 import { CodeEditor, type Reveal } from "./CodeEditor";
 import { changedElsewhere, edited, isDirty, openFile, overwriteTheirs, saved, type OpenFile } from "./editorState";
+import { MyWorktreePanel } from "./MyWorktreePanel";
 import { SearchPanel } from "./SearchPanel";
 
 interface Props {
@@ -89,7 +90,7 @@ export function WorkspacePanel({ roomId, readOnly, subscribe }: Props) {
       </section>
     );
   }
-  return <ReadyWorkspace workspace={workspace} roomId={roomId} readOnly={readOnly} subscribe={subscribe} />;
+  return <WorktreeChooser workspace={workspace} roomId={roomId} readOnly={readOnly} subscribe={subscribe} />;
 }
 
 function CreateWorkspaceForm({ roomId, onCreated }: { roomId: string; onCreated: () => void }) {
@@ -134,7 +135,36 @@ function CreateWorkspaceForm({ roomId, onCreated }: { roomId: string; onCreated:
   );
 }
 
-function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace: Workspace } & Props) {
+/** The room's shared worktree, or the member's own one (edited privately, merged into the room with Sync). */
+function WorktreeChooser({ workspace, roomId, readOnly, subscribe }: { workspace: Workspace } & Props) {
+  const [worktree, setWorktree] = useState<WorktreeChoice>("room");
+  const [revision, setRevision] = useState(0);
+  // Rendered in the side column of the one workspace section, so the room's layout keeps a single panel here.
+  const chooser = readOnly ? null : (
+    <>
+      <fieldset className="worktree-choice">
+        <legend>Worktree</legend>
+        <label>
+          <input type="radio" name="worktree" checked={worktree === "room"} onChange={() => setWorktree("room")} />
+          Room's worktree
+        </label>
+        <label>
+          <input type="radio" name="worktree" checked={worktree === "me"} onChange={() => setWorktree("me")} />
+          My worktree
+        </label>
+      </fieldset>
+      {worktree === "me" && <MyWorktreePanel roomId={roomId} subscribe={subscribe} onSynced={() => setRevision((n) => n + 1)} />}
+    </>
+  );
+  return (
+    <ReadyWorkspace key={worktree} workspace={workspace} roomId={roomId} readOnly={readOnly} subscribe={subscribe} worktree={worktree}
+      chooser={chooser} revision={revision} />
+  );
+}
+
+/** `revision` changes after a sync or publish rewrote the member's worktree: the file list is read again. */
+function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, chooser, revision }:
+  { workspace: Workspace; worktree: WorktreeChoice; chooser: ReactNode; revision: number } & Props) {
   const { api } = useServices();
   const [files, setFiles] = useState<FileEntry[]>([]);
   const [file, setFile] = useState<OpenFile | null>(null);
@@ -150,22 +180,22 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace:
 
   const loadFiles = useCallback(async () => {
     try {
-      setFiles((await api.listFiles(roomId)).filter((entry) => entry.type === "file"));
+      setFiles((await api.listFiles(roomId, worktree)).filter((entry) => entry.type === "file"));
     } catch (failure) {
       setError(failure);
     }
-  }, [api, roomId]);
+  }, [api, roomId, worktree]);
 
   useEffect(() => {
     void loadFiles();
-  }, [loadFiles]);
+  }, [loadFiles, revision]);
 
   const open = useCallback(
     async (path: string, line?: number, column?: number) => {
       setError(null);
       setNotice(null);
       try {
-        const content = await api.readFile(roomId, path);
+        const content = await api.readFile(roomId, path, worktree);
         if (content.encoding !== "utf-8") {
           setError(new Error(`${path} is a binary file; it cannot be edited here.`));
           return;
@@ -176,14 +206,15 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace:
         setError(failure);
       }
     },
-    [api, roomId],
+    [api, roomId, worktree],
   );
 
   // Someone else's change to the open file: take it, or keep the user's edits and say there is a conflict.
   useEffect(
     () =>
       subscribe((event) => {
-        if (event.type !== "file_changed") return;
+        // file_changed events are about the room's worktree; the member's own is theirs alone.
+        if (event.type !== "file_changed" || worktree === "me") return;
         void loadFiles();
         const current = fileRef.current;
         if (!current || (event.path !== current.path && event.from !== current.path)) return;
@@ -204,19 +235,19 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace:
           })
           .catch(() => undefined);
       }),
-    [subscribe, loadFiles, api, roomId],
+    [subscribe, loadFiles, api, roomId, worktree],
   );
 
   const save = async (current: OpenFile) => {
     setError(null);
     try {
-      const etag = await api.writeFile(roomId, current.path, current.text, current.etag);
+      const etag = await api.writeFile(roomId, current.path, current.text, current.etag, worktree);
       setFile(saved(current, etag));
       setNotice(`Saved ${current.path}.`);
       void loadFiles();
     } catch (failure) {
       if (failure instanceof ApiError && failure.status === 412) {
-        const theirs = await api.readFile(roomId, current.path).catch(() => null);
+        const theirs = await api.readFile(roomId, current.path, worktree).catch(() => null);
         setFile({ ...current, conflictEtag: theirs?.etag ?? "unknown" });
         return;
       }
@@ -235,7 +266,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace:
     const to = window.prompt("Rename to", file.path);
     if (!to || to === file.path) return;
     try {
-      const answer = await api.renameFile(roomId, file.path, to.trim());
+      const answer = await api.renameFile(roomId, file.path, to.trim(), worktree);
       setFile({ ...file, path: answer.path });
       void loadFiles();
     } catch (failure) {
@@ -246,7 +277,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace:
   const remove = async () => {
     if (!file || file.etag === null || !window.confirm(`Delete ${file.path}?`)) return;
     try {
-      await api.deleteFile(roomId, file.path, file.etag);
+      await api.deleteFile(roomId, file.path, file.etag, worktree);
       setFile(null);
       void loadFiles();
     } catch (failure) {
@@ -277,12 +308,13 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace:
   return (
     <section className="workspace ready">
       <div className="workspace-side">
+        {chooser}
         <p className="branch">
           <span className="hint">{workspace.repo_url}</span>
           <br />
           Branch <code>{workspace.branch}</code>
         </p>
-        <SearchPanel roomId={roomId} onOpen={(path, line, column) => void open(path, line, column)} />
+        <SearchPanel roomId={roomId} worktree={worktree} onOpen={(path, line, column) => void open(path, line, column)} />
         <h3 id="files-heading">Files</h3>
         {!readOnly && (
           <button type="button" onClick={() => void newFile()}>
@@ -343,7 +375,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe }: { workspace:
         )}
         {notice && <p role="status" className="hint">{notice}</p>}
         <ErrorText error={error} />
-        {!readOnly && (
+        {!readOnly && worktree === "room" && (
           <form className="commit" onSubmit={(event) => void commit(event)}>
             <label htmlFor="commit-message">Commit message</label>
             <input id="commit-message" value={commitMessage} onChange={(event) => setCommitMessage(event.target.value)} required />
