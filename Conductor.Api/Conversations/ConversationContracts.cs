@@ -20,7 +20,8 @@ public sealed record StartConversationRequest(string? Topic, IReadOnlyList<BotRe
 /// <summary>PATCH body: each member given replaces the bot's value for its next turn.</summary>
 public sealed record UpdateBotRequest(string? Instructions, string? Model, string? Provider);
 
-public sealed record ConversationTurn(int Turn, int BotIndex, string BotName, string Provider, string Model, string Content, DateTimeOffset CreatedAt);
+public sealed record ConversationTurn(int Turn, int BotIndex, string BotName, string Provider, string Model, string Content, DateTimeOffset CreatedAt,
+    [property: JsonIgnore] string Attempt);
 
 public sealed record ConversationRecord(Guid Id, Guid RoomId, Guid CreatedBy, string Topic, IReadOnlyList<ConversationBot> Bots, int MaxTurns,
     int TurnsDone, string Status, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? EndedAt);

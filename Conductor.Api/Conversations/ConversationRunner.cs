@@ -73,21 +73,22 @@ public sealed partial class ConversationRunner(ConversationStore store, Conversa
                 var botIndex = turnNo % conversation.Bots.Count;
                 var bot = conversation.Bots[botIndex];
                 var history = await store.GetTurnsAsync(id, 0, cancellationToken);
-                live.Publish(new ConversationEvent(ConversationEventTypes.TurnStart, turnNo, botIndex, bot.Name, bot.Provider, bot.Model));
+                var attempt = Guid.NewGuid().ToString("N")[..8];
+                live.Publish(new ConversationEvent(ConversationEventTypes.TurnStart, turnNo, botIndex, attempt, bot.Name, bot.Provider, bot.Model));
                 var text = new StringBuilder();
                 await foreach (var token in agents.StreamTurnAsync(bot, botIndex, conversation.Topic, history, cancellationToken))
                 {
                     text.Append(token);
-                    live.Publish(new ConversationEvent(ConversationEventTypes.Token, turnNo, botIndex, Text: token, Offset: text.Length));
+                    live.Publish(new ConversationEvent(ConversationEventTypes.Token, turnNo, botIndex, attempt, Text: token, Offset: text.Length));
                 }
-                var turn = new ConversationTurn(turnNo, botIndex, bot.Name, bot.Provider, bot.Model, text.ToString(), time.GetUtcNow());
+                var turn = new ConversationTurn(turnNo, botIndex, bot.Name, bot.Provider, bot.Model, text.ToString(), time.GetUtcNow(), attempt);
                 if (!await store.AppendTurnAsync(id, RunnerId, turn, cancellationToken))
                 {
                     // Stopped meanwhile, or another instance holds the claim now: the turn is not stored, and the
                     // watchers learn the outcome from Postgres.
                     break;
                 }
-                live.Publish(new ConversationEvent(ConversationEventTypes.TurnEnd, turnNo, botIndex, Offset: text.Length));
+                live.Publish(new ConversationEvent(ConversationEventTypes.TurnEnd, turnNo, botIndex, attempt, Offset: text.Length));
                 LogTurn(logger, id, turnNo, bot.Provider, text.Length);
             }
         }

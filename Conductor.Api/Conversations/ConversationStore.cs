@@ -67,7 +67,7 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<ConversationTurn>> GetTurnsAsync(Guid id, int fromTurn, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT turn, bot_index, bot_name, provider, model, content, created_at FROM conversation_turns
+            SELECT turn, bot_index, bot_name, provider, model, content, created_at, attempt FROM conversation_turns
             WHERE conversation_id = $1 AND turn >= $2 ORDER BY turn
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
@@ -77,7 +77,7 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             turns.Add(new ConversationTurn(reader.GetInt32(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6)));
+                reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetString(7)));
         }
         return turns;
     }
@@ -124,8 +124,8 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
             }
         }
         await using (var insert = new NpgsqlCommand("""
-            INSERT INTO conversation_turns (conversation_id, turn, bot_index, bot_name, provider, model, content, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            INSERT INTO conversation_turns (conversation_id, turn, bot_index, bot_name, provider, model, content, created_at, attempt)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             """, connection, transaction))
         {
             insert.Parameters.Add(new NpgsqlParameter { Value = id });
@@ -136,6 +136,7 @@ public sealed class ConversationStore(NpgsqlDataSource dataSource)
             insert.Parameters.Add(new NpgsqlParameter { Value = turn.Model });
             insert.Parameters.Add(new NpgsqlParameter { Value = turn.Content });
             insert.Parameters.Add(new NpgsqlParameter { Value = turn.CreatedAt });
+            insert.Parameters.Add(new NpgsqlParameter { Value = turn.Attempt });
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);

@@ -5,52 +5,52 @@ namespace Conductor.Api.Conversations;
 
 /// <summary>
 /// Writes a conversation as server-sent events and remembers how far the client got, so stored turns, the live turn
-/// and a resumed stream never repeat or skip text. Event ids: <c>{turn}.s</c> (turn_start), <c>{turn}.{chars}</c>
-/// (token: the turn's length once applied), <c>{turn}.e</c> (turn_end); <c>Last-Event-ID</c> resumes after any of them.
+/// and a resumed stream never repeat or skip text. Event ids: <c>{turn}.{attempt}.s</c> (turn_start),
+/// <c>{turn}.{attempt}.{chars}</c> (token: the turn's length once applied), <c>{turn}.e</c> (turn_end);
+/// <c>Last-Event-ID</c> resumes after any of them. A turn cut off by a restart is generated again under a new
+/// attempt: the resumed stream sends its turn_start again and the whole new text (clients start the turn over).
 /// </summary>
 public sealed class ConversationStream(HttpResponse response, string? lastEventId)
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    /// <summary>The next turn the client has not fully received, whether it has its turn_start, and how many characters.</summary>
+    /// <summary>The next turn the client has not fully received; the attempt it has started (if any) and how many characters.</summary>
     public int Turn { get; private set; }
-    private bool _started;
+    private string? _attempt;
     private int _offset;
 
     public void Resume()
     {
-        if (lastEventId is not { Length: > 2 } id)
+        var parts = lastEventId?.Split('.');
+        if (parts is not { Length: 2 or 3 } || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var turn))
         {
             return;
         }
-        var dot = id.IndexOf('.', StringComparison.Ordinal);
-        if (dot < 1 || !int.TryParse(id.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out var turn))
-        {
-            return;
-        }
-        var rest = id.AsSpan(dot + 1);
-        if (rest is "e")
+        if (parts is [_, "e"])
         {
             Turn = turn + 1;
         }
-        else if (rest is "s")
+        else if (parts is [_, var attempt, "s"])
         {
-            (Turn, _started) = (turn, true);
+            (Turn, _attempt) = (turn, attempt);
         }
-        else if (int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        else if (parts is [_, var tokenAttempt, var chars] && int.TryParse(chars, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
         {
-            (Turn, _started, _offset) = (turn, true, offset);
+            (Turn, _attempt, _offset) = (turn, tokenAttempt, offset);
         }
     }
 
     public async Task StoredTurnAsync(ConversationTurn turn, CancellationToken cancellationToken)
     {
-        await EventAsync(new ConversationEvent(ConversationEventTypes.TurnStart, turn.Turn, turn.BotIndex, turn.BotName, turn.Provider, turn.Model), cancellationToken);
+        await EventAsync(new ConversationEvent(ConversationEventTypes.TurnStart, turn.Turn, turn.BotIndex, turn.Attempt, turn.BotName, turn.Provider,
+            turn.Model), cancellationToken);
         if (turn.Content.Length > 0)
         {
-            await EventAsync(new ConversationEvent(ConversationEventTypes.Token, turn.Turn, turn.BotIndex, Text: turn.Content, Offset: turn.Content.Length), cancellationToken);
+            await EventAsync(new ConversationEvent(ConversationEventTypes.Token, turn.Turn, turn.BotIndex, turn.Attempt, Text: turn.Content,
+                Offset: turn.Content.Length), cancellationToken);
         }
-        await EventAsync(new ConversationEvent(ConversationEventTypes.TurnEnd, turn.Turn, turn.BotIndex, Offset: turn.Content.Length), cancellationToken);
+        await EventAsync(new ConversationEvent(ConversationEventTypes.TurnEnd, turn.Turn, turn.BotIndex, turn.Attempt, Offset: turn.Content.Length),
+            cancellationToken);
     }
 
     /// <summary>Writes the event unless the client already has it (or the part of a token it already has).</summary>
@@ -63,27 +63,31 @@ public sealed class ConversationStream(HttpResponse response, string? lastEventI
         switch (e.Type)
         {
             case ConversationEventTypes.TurnStart:
-                if (e.Turn == Turn && _started)
+                if (e.Turn == Turn && _attempt == e.Attempt)
                 {
                     return;
                 }
-                (Turn, _started, _offset) = (e.Turn, true, 0);
-                await WriteAsync(e.Type, $"{e.Turn}.s", new { turn = e.Turn, bot_index = e.BotIndex, bot_name = e.BotName, provider = e.Provider, model = e.Model },
-                    cancellationToken);
+                (Turn, _attempt, _offset) = (e.Turn, e.Attempt, 0);
+                await WriteAsync(e.Type, $"{e.Turn}.{e.Attempt}.s",
+                    new { turn = e.Turn, bot_index = e.BotIndex, bot_name = e.BotName, provider = e.Provider, model = e.Model }, cancellationToken);
                 return;
             case ConversationEventTypes.Token:
                 var text = e.Text ?? "";
                 var from = e.Offset - text.Length;
-                if (e.Turn != Turn || !_started || e.Offset <= _offset || _offset < from)
+                if (e.Turn != Turn || _attempt != e.Attempt || e.Offset <= _offset || _offset < from)
                 {
                     return;
                 }
                 var piece = text[(_offset - from)..];
                 _offset = e.Offset;
-                await WriteAsync(e.Type, $"{e.Turn}.{e.Offset}", new { turn = e.Turn, bot_index = e.BotIndex, text = piece }, cancellationToken);
+                await WriteAsync(e.Type, $"{e.Turn}.{e.Attempt}.{e.Offset}", new { turn = e.Turn, bot_index = e.BotIndex, text = piece }, cancellationToken);
                 return;
             case ConversationEventTypes.TurnEnd:
-                (Turn, _started, _offset) = (e.Turn + 1, false, 0);
+                if (e.Turn != Turn || _attempt != e.Attempt)
+                {
+                    return;
+                }
+                (Turn, _attempt, _offset) = (e.Turn + 1, null, 0);
                 await WriteAsync(e.Type, $"{e.Turn}.e", new { turn = e.Turn, bot_index = e.BotIndex, length = e.Offset }, cancellationToken);
                 return;
         }
@@ -99,7 +103,7 @@ public sealed class ConversationStream(HttpResponse response, string? lastEventI
         await EventAsync(start, cancellationToken);
         if (subscription.CurrentText.Length > 0)
         {
-            await EventAsync(new ConversationEvent(ConversationEventTypes.Token, start.Turn, start.BotIndex, Text: subscription.CurrentText,
+            await EventAsync(new ConversationEvent(ConversationEventTypes.Token, start.Turn, start.BotIndex, start.Attempt, Text: subscription.CurrentText,
                 Offset: subscription.CurrentText.Length), cancellationToken);
         }
     }

@@ -33,6 +33,9 @@ CREATE TABLE conversation_turns (
     provider        text        NOT NULL,
     model           text        NOT NULL,
     content         text        NOT NULL,
+    -- Which generation of the turn this is: a turn cut off by a restart is generated again under a new attempt, and
+    -- a resuming stream that saw part of the old one starts the turn over.
+    attempt         text        NOT NULL,
     created_at      timestamptz NOT NULL,
     PRIMARY KEY (conversation_id, turn)
 );
