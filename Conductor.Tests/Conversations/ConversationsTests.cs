@@ -184,7 +184,9 @@ public sealed class ConversationsTests(ConversationCluster cluster)
             Assert.Equal("completed", after[^1].Data.GetProperty("status").GetString());
             Assert.Equal(4, after[^1].Data.GetProperty("turns").GetInt32());
 
-            var export = await ApiClient.ExpectAsync(await host.GetAsync($"{path}/export.json"), HttpStatusCode.OK);
+            // The same access token works on the new process (the key ring is in Postgres).
+            using var restarted = cluster.Client(user.AccessToken);
+            var export = await ApiClient.ExpectAsync(await restarted.GetAsync($"{path}/export.json"), HttpStatusCode.OK);
             var turns = export.GetProperty("turns").EnumerateArray().ToList();
             Assert.Equal([0, 1, 2, 3], turns.Select(t => t.GetProperty("turn").GetInt32()));
             Assert.Equal(["Call 1 says hello.", "Call 3 says hello.", "Call 4 says hello.", "Call 5 says hello."],
