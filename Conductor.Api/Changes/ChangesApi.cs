@@ -290,7 +290,7 @@ public static partial class ChangesApi
     /// Applies one change under a row lock on it (so two appliers cannot both apply it), writing only if the file is
     /// still as it was read at generation; the outcome is audited in the same transaction as the change's new status.
     /// </summary>
-    private static async Task<ApplyResult> ApplyOneAsync(StoredChangeSet set, StoredChange change, Guid userId, NpgsqlDataSource dataSource,
+    internal static async Task<ApplyResult> ApplyOneAsync(StoredChangeSet set, StoredChange change, Guid userId, NpgsqlDataSource dataSource,
         IWorkspaceFiles workspace, AuditLog audit, ILogger logger, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -364,6 +364,7 @@ public static class ChangesServiceCollectionExtensions
         builder.Services.AddSingleton<PolicyEvaluator>();
         builder.Services.AddSingleton<ChangeGenerator>();
         builder.Services.AddSingleton<ChangeStore>();
+        builder.Services.AddSingleton<ChangeProposals>();
         builder.Services.AddSingleton<AuditLog>();
         // Over the workspace feature's file service (AddConductorWorkspaces).
         builder.Services.TryAddSingleton<IWorkspaceFiles, WorkspaceFilesAdapter>();
