@@ -27,7 +27,7 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
     IOptions<WorkspaceOptions> workspaceOptions, ILogger<ConductorMcpTools> logger)
 {
     [McpServerTool(Name = "list_rooms", ReadOnly = true), Description("Lists the Conductor rooms you are a member of, with your role in each.")]
-    public Task<McpRooms> ListRoomsAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken) =>
+    public Task<McpRooms> ListRoomsAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default) =>
         CallAsync(request, "list_rooms", null, write: false, async (userId, _, ct) =>
         {
             var mine = await rooms.ListForUserAsync(userId, ct);
@@ -37,7 +37,7 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
     [McpServerTool(Name = "read_chat", ReadOnly = true), Description("Reads a room's recent chat messages, oldest first.")]
     public Task<McpChat> ReadChatAsync(RequestContext<CallToolRequestParams> request,
         [Description("The room's id (a UUID).")] string room_id,
-        [Description("How many of the latest messages (1-200, default 50).")] int? limit, CancellationToken cancellationToken) =>
+        [Description("How many of the latest messages (1-200, default 50).")] int? limit = null, CancellationToken cancellationToken = default) =>
         CallAsync(request, "read_chat", room_id, write: false, async (userId, roomId, ct) =>
         {
             var history = await chat.GetHistoryAsync(Caller(request, userId), roomId, new HistoryRequest(null, null, Math.Clamp(limit ?? 50, 1, 200)), ct);
@@ -47,7 +47,7 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
     [McpServerTool(Name = "post_message"), Description("Posts a text message to a room's chat as you.")]
     public Task<McpPosted> PostMessageAsync(RequestContext<CallToolRequestParams> request,
         [Description("The room's id (a UUID).")] string room_id,
-        [Description("The message text.")] string text, CancellationToken cancellationToken) =>
+        [Description("The message text.")] string text, CancellationToken cancellationToken = default) =>
         CallAsync(request, "post_message", room_id, write: true, async (userId, roomId, ct) =>
         {
             var (message, _) = await chat.SendAsync(Caller(request, userId), roomId,
@@ -58,15 +58,15 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
     [McpServerTool(Name = "list_files", ReadOnly = true), Description("Lists the files of a room's workspace (a folder, optionally recursively).")]
     public Task<McpFiles> ListFilesAsync(RequestContext<CallToolRequestParams> request,
         [Description("The room's id (a UUID).")] string room_id,
-        [Description("A folder relative to the workspace root; omit for the root.")] string? path,
-        [Description("List sub-folders' files too.")] bool? recursive, CancellationToken cancellationToken) =>
+        [Description("A folder relative to the workspace root; omit for the root.")] string? path = null,
+        [Description("List sub-folders' files too.")] bool? recursive = null, CancellationToken cancellationToken = default) =>
         CallAsync(request, "list_files", room_id, write: false,
             async (_, roomId, ct) => new McpFiles(roomId, await files.ListAsync(roomId, path, recursive ?? false, ct)), cancellationToken);
 
     [McpServerTool(Name = "read_file", ReadOnly = true), Description("Reads a file of a room's workspace, with its etag.")]
     public Task<McpFile> ReadFileAsync(RequestContext<CallToolRequestParams> request,
         [Description("The room's id (a UUID).")] string room_id,
-        [Description("The file's path relative to the workspace root.")] string path, CancellationToken cancellationToken) =>
+        [Description("The file's path relative to the workspace root.")] string path, CancellationToken cancellationToken = default) =>
         CallAsync(request, "read_file", room_id, write: false, async (_, roomId, ct) =>
         {
             var file = await files.ReadAsync(roomId, path, ct);
@@ -79,9 +79,9 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
     public Task<McpSearch> SearchFilesAsync(RequestContext<CallToolRequestParams> request,
         [Description("The room's id (a UUID).")] string room_id,
         [Description("The text (or regular expression) to find.")] string query,
-        [Description("Treat query as a regular expression.")] bool? regex,
-        [Description("Match case.")] bool? case_sensitive,
-        [Description("At most this many matches (default 50).")] int? max_results, CancellationToken cancellationToken) =>
+        [Description("Treat query as a regular expression.")] bool? regex = null,
+        [Description("Match case.")] bool? case_sensitive = null,
+        [Description("At most this many matches (default 50).")] int? max_results = null, CancellationToken cancellationToken = default) =>
         CallAsync(request, "search_files", room_id, write: false, async (_, roomId, ct) =>
         {
             var prepared = CodeSearch.Prepare(new SearchQuery(query ?? "")
@@ -96,13 +96,13 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
 
     [McpServerTool(Name = "workspace_status", ReadOnly = true), Description("The workspace's branch, HEAD commit and changed files (like git status).")]
     public Task<WorkspaceStatusResponse> StatusAsync(RequestContext<CallToolRequestParams> request,
-        [Description("The room's id (a UUID).")] string room_id, CancellationToken cancellationToken) =>
+        [Description("The room's id (a UUID).")] string room_id, CancellationToken cancellationToken = default) =>
         CallAsync(request, "workspace_status", room_id, write: false, (_, roomId, ct) => sourceControl.StatusAsync(roomId, ct), cancellationToken);
 
     [McpServerTool(Name = "workspace_diff", ReadOnly = true), Description("A unified diff of a workspace file against the session branch's HEAD.")]
     public Task<WorkspaceDiffResponse> DiffAsync(RequestContext<CallToolRequestParams> request,
         [Description("The room's id (a UUID).")] string room_id,
-        [Description("The file's path relative to the workspace root.")] string path, CancellationToken cancellationToken) =>
+        [Description("The file's path relative to the workspace root.")] string path, CancellationToken cancellationToken = default) =>
         CallAsync(request, "workspace_diff", room_id, write: false, (_, roomId, ct) => sourceControl.DiffAsync(roomId, path, ct), cancellationToken);
 
     [McpServerTool(Name = "propose_changes", Destructive = false),
@@ -112,7 +112,7 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
         [Description("The room's id (a UUID).")] string room_id,
         [Description("What the changes do and why (shown to reviewers).")] string description,
         [Description("The changes: file_path (relative), type (create, modify or delete), content (the whole new file; not for delete), rationale.")]
-        IReadOnlyList<McpChangeInput> changes, CancellationToken cancellationToken) =>
+        IReadOnlyList<McpChangeInput> changes, CancellationToken cancellationToken = default) =>
         CallAsync(request, "propose_changes", room_id, write: true, async (userId, roomId, ct) =>
         {
             if (string.IsNullOrWhiteSpace(description) || description.Length > 4000)

@@ -22,9 +22,17 @@ public static class McpSetup
         builder.Services.AddRateLimiter(options => options.AddPolicy<string, McpRateLimitPolicy>(RateLimitPolicy));
         builder.Services.AddMcpServer(server => server.ServerInfo = new() { Name = "Conductor", Version = "1.0" })
             .WithHttpTransport(transport => transport.Stateless = true)
-            .WithTools<ConductorMcpTools>(new JsonSerializerOptions(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+            .WithTools<ConductorMcpTools>(ToolJson);
         return builder;
     }
+
+    /// <summary>The SDK's options (its protocol types) with the Api's snake_case for the tools' arguments and results.</summary>
+    private static readonly JsonSerializerOptions ToolJson = new(ModelContextProtocol.McpJsonUtilities.DefaultOptions)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.Combine(
+            ModelContextProtocol.McpJsonUtilities.DefaultOptions.TypeInfoResolver, new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver()),
+    };
 
     public static IEndpointConventionBuilder MapConductorMcp(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapMcp("/mcp").WithTags("MCP").RequireAuthorization().RequireRateLimiting(RateLimitPolicy).ExcludeFromDescription();
