@@ -12,6 +12,7 @@ import { MaxUploadBytes, uploadTooLargeMessage, type WebviewToHost } from './pan
 import { SessionStateMachine } from './session/stateMachine';
 import { maskToken, parseInvite, validateBranchName, validateRepositoryUrl } from './validation';
 import { reviewChanges } from './commands/reviewChanges';
+import { ConversationCommands } from './commands/conversations';
 
 interface CurrentRoom {
   readonly id: string;
@@ -30,6 +31,7 @@ export class SessionController implements vscode.Disposable {
   private api!: ConductorApi;
   private auth!: AuthSession;
   private files!: WorkspaceFiles;
+  private conversations: ConversationCommands | undefined;
   private room: CurrentRoom | undefined;
   private chat: ChatConnection | undefined;
   private readonly panel: CollaborationPanel;
@@ -72,10 +74,12 @@ export class SessionController implements vscode.Disposable {
 
   private connect(): void {
     this.auth?.dispose();
+    this.conversations?.dispose();
     const anonymous = new ConductorApi(this.backendUrl);
     this.auth = new AuthSession(anonymous, this.context.secrets);
     this.api = anonymous.withAccessToken(this.auth.accessToken);
     this.files = new WorkspaceFiles(this.api);
+    this.conversations = new ConversationCommands(this.api);
     this.auth.onDidEnd(reason => {
       this.closeRoom();
       this.machine.reset();
@@ -392,6 +396,29 @@ export class SessionController implements vscode.Disposable {
     await reviewChanges(this.api, room.id, message => this.output.appendLine(message));
   }
 
+  private requireConversations(): ConversationCommands {
+    if (!this.conversations) {
+      throw new Error('Not connected to a Conductor Api.');
+    }
+    return this.conversations;
+  }
+
+  async startConversation(): Promise<void> {
+    await this.requireConversations().start(this.requireRoom().id);
+  }
+
+  async watchConversation(): Promise<void> {
+    await this.requireConversations().watch(this.requireRoom().id);
+  }
+
+  async stopConversation(): Promise<void> {
+    await this.requireConversations().stop(this.requireRoom().id);
+  }
+
+  async exportConversation(): Promise<void> {
+    await this.requireConversations().export(this.requireRoom().id);
+  }
+
   async commitAndPush(): Promise<void> {
     this.requireWorkspaceEnabled();
     const room = this.requireRoom();
@@ -447,6 +474,7 @@ export class SessionController implements vscode.Disposable {
   dispose(): void {
     this.closeRoom();
     this.auth.dispose();
+    this.conversations?.dispose();
     for (const disposable of this.disposables) {
       disposable.dispose();
     }

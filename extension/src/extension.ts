@@ -25,6 +25,10 @@ export function activate(context: vscode.ExtensionContext): void {
     'conductor.shareSelection': () => controller.shareSelection(),
     'conductor.generateChanges': () => controller.generateChanges(),
     'conductor.commitAndPush': () => controller.commitAndPush(),
+    'conductor.startConversation': () => controller.startConversation(),
+    'conductor.watchConversation': () => controller.watchConversation(),
+    'conductor.stopConversation': () => controller.stopConversation(),
+    'conductor.exportConversation': () => controller.exportConversation(),
     'conductor.leaveSession': () => controller.leaveSession(),
   };
   for (const [id, handler] of Object.entries(commands)) {

@@ -244,3 +244,28 @@ export interface AiStatus {
   readonly providers: readonly ProviderStatus[];
   readonly active_provider: string;
 }
+
+export interface ConversationBot {
+  readonly name: string;
+  readonly provider: string;
+  readonly model: string;
+  readonly instructions: string;
+}
+
+export interface Conversation {
+  readonly conversation_id: string;
+  readonly room_id: string;
+  readonly topic: string;
+  readonly bots: readonly ConversationBot[];
+  readonly max_turns: number;
+  readonly turns_done: number;
+  readonly status: string;
+  readonly error?: string;
+  readonly created_at: string;
+}
+
+export interface NewConversation {
+  readonly topic: string;
+  readonly bots: readonly { readonly name: string; readonly provider: string; readonly model?: string; readonly instructions: string }[];
+  readonly max_turns: number;
+}
