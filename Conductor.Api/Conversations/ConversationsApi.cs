@@ -15,6 +15,8 @@ public static partial class ConversationsApi
     public const string EndedCode = "conversation_ended";
     private const int MaxNameChars = 40;
     private const int MaxModelChars = 100;
+    /// <summary>How often a stream that is only polling Postgres sends a comment, so proxies keep it open.</summary>
+    private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
 
     public static RouteGroupBuilder MapConversationsApi(this IEndpointRouteBuilder endpoints)
     {
@@ -105,7 +107,7 @@ public static partial class ConversationsApi
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamAsync(RoomScope scope,
         [FromRoute(Name = "conversation_id")] string conversationId, [FromQuery(Name = "last_event_id")] string? lastEventIdQuery,
         HttpContext context, ConversationStore store, ConversationRunner runner, IOptions<ConversationOptions> options,
-        IHostApplicationLifetime lifetime)
+        IHostApplicationLifetime lifetime, TimeProvider time)
     {
         var conversation = await FindAsync(scope, conversationId, store, context.RequestAborted);
         if (conversation is null)
@@ -123,6 +125,7 @@ public static partial class ConversationsApi
         var lastEventId = context.Request.Headers["Last-Event-ID"].FirstOrDefault() is { Length: > 0 } header ? header : lastEventIdQuery;
         var stream = new ConversationStream(response, lastEventId);
         stream.Resume();
+        var lastWrite = time.GetTimestamp();
         try
         {
             await response.StartAsync(cancellationToken);
@@ -157,8 +160,12 @@ public static partial class ConversationsApi
                         continue;
                     }
                     // Run by another instance (or awaiting take-over after a restart): new turns appear in Postgres.
-                    await stream.KeepAliveAsync(cancellationToken);
-                    await Task.Delay(options.Value.PollInterval, cancellationToken);
+                    if (time.GetElapsedTime(lastWrite) >= KeepAliveInterval)
+                    {
+                        await stream.KeepAliveAsync(cancellationToken);
+                        lastWrite = time.GetTimestamp();
+                    }
+                    await Task.Delay(options.Value.PollInterval, time, cancellationToken);
                 }
                 finally
                 {
