@@ -123,8 +123,12 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
             var proposed = (changes ?? []).Select(c => new ProposedChange(c.FilePath, c.Type, c.Content, c.Rationale ?? "")).ToList();
             var outcome = await proposals.ProposeAsync(roomId, userId, agent, "mcp", request.Server.ClientInfo?.Version is { Length: > 0 } v ? Shorten(v, 60) : "client",
                 description, proposed, ct);
-            var status = outcome.Set is null ? "rejected" : outcome.Applied.Count > 0 && outcome.Applied.All(a => a.Outcome == "applied") ? "applied"
-                : outcome.Applied.Count > 0 ? "partly_applied" : "pending";
+            var applied = outcome.Applied.Count(a => a.Outcome == "applied");
+            var status = outcome.Set is null ? "rejected"
+                : outcome.Applied.Count == 0 ? "pending"
+                : applied == outcome.Applied.Count ? "applied"
+                : applied > 0 ? "partly_applied"
+                : "refused";
             if (outcome.Set is { } set)
             {
                 // The room hears of it where people look: the chat, with the set to review.
