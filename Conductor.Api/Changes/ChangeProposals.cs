@@ -1,24 +1,12 @@
-using Conductor.Api.Audit;
-
 namespace Conductor.Api.Changes;
-
-/// <summary>What became of a proposed change set: stored for review, applied (policy <c>apply_all</c>), or refused.</summary>
-public sealed record ProposalOutcome(StoredChangeSet? Set, PolicyDecision Decision, IReadOnlyList<ApplyResult> Applied);
-
-/// <summary>Proposed changes that cannot be stored as they are (bad paths, creates of existing files, ...).</summary>
-public sealed class ChangeProposalException(IReadOnlyList<string> errors) : Exception(string.Join("; ", errors))
-{
-    public IReadOnlyList<string> Errors { get; } = errors;
-}
 
 /// <summary>
 /// Changes an agent wrote itself (an MCP client) entering the same flow as generated ones: validated against the
 /// workspace like a provider's answer, stored as a change set with a diff per change, evaluated by the policy, and
 /// applied only when the policy says <c>apply_all</c> (through the same compare-and-write, audited, as
-/// <c>/changes/{id}/apply</c>). <c>review_required</c> leaves the set pending for review; <c>reject_all</c> stores nothing.
+/// <c>/changes/{id}/apply</c>, through <see cref="ChangeApplier"/>). <c>review_required</c> leaves the set pending for review; <c>reject_all</c> stores nothing.
 /// </summary>
-public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store, PolicyEvaluator policy, AuditLog audit, TimeProvider time,
-    ILoggerFactory loggers)
+public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store, PolicyEvaluator policy, ChangeApplier applier, TimeProvider time)
 {
     public async Task<ProposalOutcome> ProposeAsync(Guid roomId, Guid userId, string agent, string provider, string model, string instruction,
         IReadOnlyList<ProposedChange> proposed, CancellationToken cancellationToken)
@@ -102,12 +90,6 @@ public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store
         {
             return new ProposalOutcome(set, decision, []);
         }
-        var logger = loggers.CreateLogger("Conductor.Api.Changes.Apply");
-        var results = new List<ApplyResult>();
-        foreach (var change in stored)
-        {
-            results.Add(await ChangesApi.ApplyOneAsync(set, change, userId, store.DataSource, workspace, audit, logger, cancellationToken));
-        }
-        return new ProposalOutcome(set, decision, results);
+        return new ProposalOutcome(set, decision, await applier.ApplyAsync(set, stored, userId, cancellationToken));
     }
 }

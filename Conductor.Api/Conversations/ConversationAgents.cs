@@ -57,6 +57,3 @@ public sealed class ConversationAgents(AiProviderCatalog catalog, IOptions<AiOpt
     public static string Describe(Exception exception) =>
         exception is ConversationProviderException ? exception.Message : AiProviderCatalog.Describe(exception);
 }
-
-/// <summary>A bot's provider cannot be used (no longer configured).</summary>
-public sealed class ConversationProviderException(string message) : Exception(message);

@@ -1,14 +1,5 @@
 namespace Conductor.Api.Conversations;
 
-public static class ConversationEventTypes
-{
-    public const string TurnStart = "turn_start";
-    public const string Token = "token";
-    public const string TurnEnd = "turn_end";
-    public const string Error = "error";
-    public const string Done = "done";
-}
-
 /// <summary>
 /// One event of a running conversation as its runner publishes it. <see cref="Offset"/> is the number of characters of
 /// the turn's text once this event is applied, which is what makes a stream resumable at any token;

@@ -302,17 +302,3 @@ public static partial class ConversationsApi
     [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._:/\-]*$", RegexOptions.CultureInvariant)]
     private static partial Regex ModelPattern();
 }
-
-public static class ConversationsServiceCollectionExtensions
-{
-    public static IHostApplicationBuilder AddConductorConversations(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<ConversationOptions>().Bind(builder.Configuration.GetSection(ConversationOptions.Section)).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<ConversationOptions>, ConversationOptionsValidator>();
-        builder.Services.AddSingleton<ConversationStore>();
-        builder.Services.AddSingleton<ConversationAgents>();
-        builder.Services.AddSingleton<ConversationRunner>();
-        builder.Services.AddHostedService<ConversationRecovery>();
-        return builder;
-    }
-}

@@ -3,9 +3,6 @@ using System.Threading.Channels;
 
 namespace Conductor.Api.Conversations;
 
-/// <summary>What a stream sees when it subscribes: the turn in progress (if any), its text so far, and what follows.</summary>
-public sealed record LiveSubscription(ChannelReader<ConversationEvent> Events, ConversationEvent? CurrentTurn, string CurrentText);
-
 /// <summary>
 /// A conversation this instance is running: the turn in progress and the streams watching it. Tokens are published
 /// here as they arrive; a turn reaches Postgres only once it is complete.

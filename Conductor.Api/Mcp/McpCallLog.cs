@@ -2,15 +2,6 @@ using Npgsql;
 
 namespace Conductor.Api.Mcp;
 
-public static class McpOutcomes
-{
-    public const string Ok = "ok";
-    public const string Refused = "refused";
-    public const string Failed = "failed";
-}
-
-public sealed record McpCall(Guid UserId, string Tool, Guid? RoomId, string Outcome, string? Detail, DateTimeOffset CreatedAt);
-
 /// <summary>The append-only record of every MCP tool call (table <c>mcp_calls</c>, migration 0041).</summary>
 public sealed class McpCallLog(NpgsqlDataSource dataSource, TimeProvider time)
 {

@@ -2,14 +2,6 @@ using System.Text.Json.Serialization;
 
 namespace Conductor.Api.Conversations;
 
-public static class ConversationStatuses
-{
-    public const string Running = "running";
-    public const string Completed = "completed";
-    public const string Stopped = "stopped";
-    public const string Failed = "failed";
-}
-
 /// <summary>One bot of a conversation as stored and returned: the model is always resolved (the provider's default if none was named).</summary>
 public sealed record ConversationBot(string Name, string Provider, string Model, string Instructions);
 
