@@ -232,7 +232,9 @@ public sealed class McpServerTests(ConductorApiFixture fixture)
             {
                 using var response = await http.PostAsJsonAsync("/mcp", new
                 {
-                    jsonrpc = "2.0", id = i + 1, method = "initialize",
+                    jsonrpc = "2.0",
+                    id = i + 1,
+                    method = "initialize",
                     @params = new { protocolVersion = "2025-06-18", capabilities = new { }, clientInfo = new { name = "busy-agent", version = "1" } },
                 });
                 statuses.Add(response.StatusCode);
