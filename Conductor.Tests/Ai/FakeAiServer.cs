@@ -22,6 +22,8 @@ public sealed record FakeAnswer(IReadOnlyList<string> Tokens)
     public int? AbortAfter { get; init; }
     /// <summary>After the tokens the stream stays open without finishing (for cancellation tests).</summary>
     public bool HangAtEnd { get; init; }
+    /// <summary>After the first token the stream waits for this (a turn held mid-stream until the test lets it go).</summary>
+    public Task? HoldAfterFirstToken { get; init; }
     public int? Status { get; init; }
 
     public static FakeAnswer Text(string text, int pieces = 0) => new(Split(text, pieces));
@@ -179,6 +181,10 @@ public sealed class FakeAiServer : IAsyncDisposable
             else
             {
                 await SendAsync(context, "content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":{{{token}}}}}""");
+            }
+            if (i == 0 && answer.HoldAfterFirstToken is { } hold)
+            {
+                await hold.WaitAsync(aborted);
             }
         }
         if (answer.AbortAfter is { } after && after >= answer.Tokens.Count)

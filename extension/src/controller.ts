@@ -14,6 +14,7 @@ import { maskToken, parseInvite, validateBranchName, validateRepositoryUrl } fro
 import { reviewChanges } from './commands/reviewChanges';
 import { gitOk, runGit } from './git/git';
 import { RemoteName, RoomConfigKey, memberBranch, remoteUrl, roomBranch, roomNameFor } from './git/localRoom';
+import { ConversationCommands } from './commands/conversations';
 
 interface CurrentRoom {
   readonly id: string;
@@ -32,6 +33,7 @@ export class SessionController implements vscode.Disposable {
   private api!: ConductorApi;
   private auth!: AuthSession;
   private files!: WorkspaceFiles;
+  private conversations: ConversationCommands | undefined;
   private room: CurrentRoom | undefined;
   private chat: ChatConnection | undefined;
   private readonly panel: CollaborationPanel;
@@ -74,10 +76,12 @@ export class SessionController implements vscode.Disposable {
 
   private connect(): void {
     this.auth?.dispose();
+    this.conversations?.dispose();
     const anonymous = new ConductorApi(this.backendUrl);
     this.auth = new AuthSession(anonymous, this.context.secrets);
     this.api = anonymous.withAccessToken(this.auth.accessToken);
     this.files = new WorkspaceFiles(this.api);
+    this.conversations = new ConversationCommands(this.api);
     this.auth.onDidEnd(reason => {
       this.closeRoom();
       this.machine.reset();
@@ -394,6 +398,29 @@ export class SessionController implements vscode.Disposable {
     await reviewChanges(this.api, room.id, message => this.output.appendLine(message));
   }
 
+  private requireConversations(): ConversationCommands {
+    if (!this.conversations) {
+      throw new Error('Not connected to a Conductor Api.');
+    }
+    return this.conversations;
+  }
+
+  async startConversation(): Promise<void> {
+    await this.requireConversations().start(this.requireRoom().id);
+  }
+
+  async watchConversation(): Promise<void> {
+    await this.requireConversations().watch(this.requireRoom().id);
+  }
+
+  async stopConversation(): Promise<void> {
+    await this.requireConversations().stop(this.requireRoom().id);
+  }
+
+  async exportConversation(): Promise<void> {
+    await this.requireConversations().export(this.requireRoom().id);
+  }
+
   async commitAndPush(): Promise<void> {
     this.requireWorkspaceEnabled();
     const room = this.requireRoom();
@@ -563,6 +590,7 @@ export class SessionController implements vscode.Disposable {
   dispose(): void {
     this.closeRoom();
     this.auth.dispose();
+    this.conversations?.dispose();
     for (const disposable of this.disposables) {
       disposable.dispose();
     }

@@ -28,6 +28,10 @@ export function activate(context: vscode.ExtensionContext): void {
     'conductor.createRoomFromFolder': () => controller.createRoomFromFolder(),
     'conductor.sync': () => controller.sync(),
     'conductor.publish': () => controller.publish(),
+    'conductor.startConversation': () => controller.startConversation(),
+    'conductor.watchConversation': () => controller.watchConversation(),
+    'conductor.stopConversation': () => controller.stopConversation(),
+    'conductor.exportConversation': () => controller.exportConversation(),
     'conductor.leaveSession': () => controller.leaveSession(),
   };
   for (const [id, handler] of Object.entries(commands)) {

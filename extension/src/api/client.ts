@@ -1,8 +1,10 @@
+import { EventStreamParser, type StreamFrame } from '../conversations/conversationStream';
 import { ApiError, BackendUnreachableError, NotSignedInError } from './errors';
 import type {
-  AiStatus, ApplyResult, ChangeSet, ChatMessage, CommitOutcome, DeviceFlowStart, DevicePoll, FileContent, FileEntry, FileWritten,
-  Invite, JobStatus, JoinedRoom, Me, NewMessage, PolicyEvaluation, PresentUser, PublishOutcome, RoomCreated, RoomDetails, SearchHit,
-  SearchOptions, SyncOutcome, TokenResponse, UploadedFile, Workspace, WorkspaceAccepted,
+  AiStatus, ApplyResult, ChangeSet, ChatMessage, CommitOutcome, Conversation, DeviceFlowStart, DevicePoll, FileContent,
+  FileEntry, FileWritten, Invite, JobStatus, JoinedRoom, Me, NewConversation, NewMessage, PolicyEvaluation, PresentUser,
+  PublishOutcome, RoomCreated, RoomDetails, SearchHit, SearchOptions, SyncOutcome, TokenResponse, UploadedFile, Workspace,
+  WorkspaceAccepted,
 } from './types';
 
 /** Supplies a fresh access token for each request (refreshing it first when it is about to expire). */
@@ -265,6 +267,56 @@ export class ConductorApi {
           onToken(parsed.token);
         }
       }
+    }
+  }
+
+  // Agent conversations --------------------------------------------------------------------------------------------
+
+  startConversation(roomId: string, conversation: NewConversation): Promise<Conversation> {
+    return this.request('POST', `/rooms/${enc(roomId)}/conversations`, { body: conversation });
+  }
+
+  async listConversations(roomId: string): Promise<readonly Conversation[]> {
+    return (await this.request<{ conversations: Conversation[] }>('GET', `/rooms/${enc(roomId)}/conversations`)).conversations;
+  }
+
+  stopConversation(roomId: string, conversationId: string): Promise<Conversation> {
+    return this.request('POST', `/rooms/${enc(roomId)}/conversations/${enc(conversationId)}/stop`, { body: {} });
+  }
+
+  async exportConversationMarkdown(roomId: string, conversationId: string): Promise<string> {
+    const response = await this.fetchRaw('GET', `/rooms/${enc(roomId)}/conversations/${enc(conversationId)}/export.md`, { headers: { Accept: 'text/markdown' } });
+    const text = await response.text();
+    if (!response.ok) {
+      throw toApiError(response, isJson(response) ? safeParse(text) : undefined);
+    }
+    return text;
+  }
+
+  /**
+   * `GET .../stream` as server-sent events, resumed after `lastEventId` when given: calls `onFrame` per event and
+   * resolves when the stream ends (after `done`, or when the connection dropped: resume with the last frame's id).
+   */
+  async streamConversation(roomId: string, conversationId: string, lastEventId: string | undefined, onFrame: (frame: StreamFrame) => void,
+    signal?: AbortSignal): Promise<void> {
+    const headers: Record<string, string> = { Accept: 'text/event-stream' };
+    if (lastEventId) {
+      headers['Last-Event-ID'] = lastEventId;
+    }
+    const response = await this.fetchRaw('GET', `/rooms/${enc(roomId)}/conversations/${enc(conversationId)}/stream`, { headers, signal });
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      throw toApiError(response, isJson(response) ? safeParse(text) : undefined);
+    }
+    const parser = new EventStreamParser(lastEventId);
+    const decoder = new TextDecoder();
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        return;
+      }
+      parser.push(decoder.decode(value, { stream: true })).forEach(onFrame);
     }
   }
 

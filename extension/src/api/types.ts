@@ -262,3 +262,28 @@ export interface PublishOutcome {
   readonly pushed: boolean;
   readonly push_error: string | null;
 }
+
+export interface ConversationBot {
+  readonly name: string;
+  readonly provider: string;
+  readonly model: string;
+  readonly instructions: string;
+}
+
+export interface Conversation {
+  readonly conversation_id: string;
+  readonly room_id: string;
+  readonly topic: string;
+  readonly bots: readonly ConversationBot[];
+  readonly max_turns: number;
+  readonly turns_done: number;
+  readonly status: string;
+  readonly error?: string;
+  readonly created_at: string;
+}
+
+export interface NewConversation {
+  readonly topic: string;
+  readonly bots: readonly { readonly name: string; readonly provider: string; readonly model?: string; readonly instructions: string }[];
+  readonly max_turns: number;
+}

@@ -3,6 +3,7 @@ import { ConductorApi } from '../../src/api/client';
 import { ApiError, BackendUnreachableError, NotSignedInError } from '../../src/api/errors';
 import { AuthSession, type SecretStore } from '../../src/auth/authSession';
 import { ChatConnection } from '../../src/chat/chatConnection';
+import { applyEventData, emptyTranscript, type StreamFrame, type Transcript } from '../../src/conversations/conversationStream';
 import { WorkspaceFiles, WorkspaceFsError } from '../../src/fs/workspaceFiles';
 import { required, uniqueLogin } from '../support/environment';
 
@@ -183,6 +184,40 @@ describe('the Api client against a real Conductor Api', function () {
     assert.ok(tokens.length > 1, 'streamed in several tokens');
     assert.equal(tokens.join(''), 'Mock answer (3 words): one two three');
     await assert.rejects(api.selectProvider('no-such-provider'), (error: unknown) => error instanceof ApiError && error.status === 400);
+  });
+
+  it('starts an agent conversation, follows its stream to the end, resumes it after an event id and exports it', async () => {
+    const { api, auth } = await signedIn(baseUrl, uniqueLogin('dana'));
+    sessions.push(auth);
+    const roomId = (await api.createRoom('parley')).room_id;
+    const started = await api.startConversation(roomId, {
+      topic: 'Tabs or spaces', max_turns: 2,
+      bots: [{ name: 'Tabs', provider: 'mock', instructions: 'Argue for tabs.' }, { name: 'Spaces', provider: 'mock', instructions: 'Argue for spaces.' }],
+    });
+    const id = started.conversation_id;
+    const frames: StreamFrame[] = [];
+    let transcript: Transcript = emptyTranscript;
+    await api.streamConversation(roomId, id, undefined, frame => {
+      frames.push(frame);
+      transcript = applyEventData(transcript, frame.data);
+    });
+    assert.equal(transcript.status, 'completed');
+    assert.deepEqual(transcript.turns.map(t => [t.botName, t.provider, t.complete]), [['Tabs', 'mock', true], ['Spaces', 'mock', true]]);
+    assert.equal(transcript.turns[0]?.text, 'Mock answer (4 words): Topic: Tabs or spaces');
+
+    // Resumed after turn 0's end: only turn 1 and the end come again.
+    const firstEnd = frames.find(f => f.data.includes('"turn_end"') && f.data.includes('"turn":0'));
+    assert.ok(firstEnd, 'turn 0 ended');
+    let resumed: Transcript = emptyTranscript;
+    await api.streamConversation(roomId, id, firstEnd.lastEventId, frame => { resumed = applyEventData(resumed, frame.data); });
+    assert.deepEqual(resumed.turns.map(t => t.turn), [1]);
+    assert.equal(resumed.status, 'completed');
+
+    const markdown = await api.exportConversationMarkdown(roomId, id);
+    assert.ok(markdown.startsWith('# Tabs or spaces\n'), markdown);
+    assert.ok(markdown.includes('### 2. Spaces'), markdown);
+    assert.equal((await api.stopConversation(roomId, id)).status, 'completed');
+    assert.deepEqual((await api.listConversations(roomId)).map(c => c.conversation_id), [id]);
   });
 
   describe('the conductor:// file logic over the workspace file API', () => {

@@ -19,9 +19,31 @@ export async function* readEventData(stream: ReadableStream<Uint8Array>): AsyncG
   }
 }
 
+/**
+ * Like readEventData, with the stream's last event id as of each event (the `id:` field, kept until the next one),
+ * which a client sends back as Last-Event-ID to resume.
+ */
+export async function* readEvents(stream: ReadableStream<Uint8Array>): AsyncGenerator<{ data: string; lastEventId: string }> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  const parser = new EventDataParser();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (const data of parser.push(decoder.decode(value, { stream: true }))) yield { data, lastEventId: parser.lastEventId };
+    }
+    for (const data of parser.push(decoder.decode() + "\n\n")) yield { data, lastEventId: parser.lastEventId };
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 export class EventDataParser {
   private buffer = "";
   private data: string[] = [];
+  /** The last `id:` field seen (WHATWG: an id holding NUL is ignored). */
+  lastEventId = "";
 
   /** Feeds a chunk (any split, even mid-line); answers the data of every event completed by it. */
   *push(chunk: string): Generator<string> {
@@ -41,6 +63,9 @@ export class EventDataParser {
         }
       } else if (line.startsWith("data:")) {
         this.data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+      } else if (line.startsWith("id:")) {
+        const id = line.slice(line.startsWith("id: ") ? 4 : 3);
+        if (!id.includes("\0")) this.lastEventId = id;
       }
     }
   }

@@ -5,6 +5,8 @@ import type {
   ChangeSet,
   PolicyDecision,
   CommitResult,
+  Conversation,
+  NewConversation,
   FileContent,
   FileEntry,
   PersonalWorktree,
@@ -226,6 +228,46 @@ export class ApiClient {
 
   audit(roomId: string): Promise<{ room_id: string; entries: AuditEntry[] }> {
     return this.request("GET", `/audit?room_id=${encodeURIComponent(roomId)}&limit=200`);
+  }
+
+  startConversation(roomId: string, conversation: NewConversation): Promise<Conversation> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/conversations`, conversation);
+  }
+
+  listConversations(roomId: string): Promise<{ room_id: string; conversations: Conversation[] }> {
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/conversations`);
+  }
+
+  stopConversation(roomId: string, conversationId: string): Promise<Conversation> {
+    return this.request("POST", `/rooms/${encodeURIComponent(roomId)}/conversations/${encodeURIComponent(conversationId)}/stop`, {});
+  }
+
+  updateConversationBot(roomId: string, conversationId: string, index: number,
+    change: { instructions?: string; model?: string; provider?: string }): Promise<Conversation> {
+    return this.request("PATCH", `/rooms/${encodeURIComponent(roomId)}/conversations/${encodeURIComponent(conversationId)}/bots/${index}`, change);
+  }
+
+  /** GET .../stream: an event stream (read it with readEvents); resumes after lastEventId when given. */
+  async streamConversation(roomId: string, conversationId: string, lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const headers: Record<string, string> = { Accept: "text/event-stream" };
+    if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+    const response = await this.exchange("GET", `/rooms/${encodeURIComponent(roomId)}/conversations/${encodeURIComponent(conversationId)}/stream`,
+      undefined, signal, headers);
+    if (!response.ok || !response.body) {
+      return readAnswer<never>(response);
+    }
+    return response.body;
+  }
+
+  /** The export.json or export.md of a conversation, as text (to save as a file). */
+  async exportConversation(roomId: string, conversationId: string, format: "json" | "md"): Promise<string> {
+    const response = await this.exchange("GET",
+      `/rooms/${encodeURIComponent(roomId)}/conversations/${encodeURIComponent(conversationId)}/export.${format}`, undefined, undefined,
+      { Accept: format === "md" ? "text/markdown" : "application/json" });
+    if (!response.ok) {
+      return readAnswer<never>(response);
+    }
+    return response.text();
   }
 
   search(roomId: string, options: SearchOptions, signal?: AbortSignal, worktree: WorktreeChoice = "room"): Promise<SearchMatch[]> {

@@ -287,3 +287,31 @@ export interface AuditEntry {
   detail: string | null;
   created_at: string;
 }
+
+export interface ConversationBot {
+  name: string;
+  provider: string;
+  model: string;
+  instructions: string;
+}
+
+export interface Conversation {
+  conversation_id: string;
+  room_id: string;
+  created_by: string;
+  topic: string;
+  bots: ConversationBot[];
+  max_turns: number;
+  turns_done: number;
+  status: "running" | "completed" | "stopped" | "failed" | string;
+  error?: string;
+  created_at: string;
+  updated_at: string;
+  ended_at?: string;
+}
+
+export interface NewConversation {
+  topic: string;
+  bots: { name: string; provider: string; model?: string; instructions: string }[];
+  max_turns: number;
+}

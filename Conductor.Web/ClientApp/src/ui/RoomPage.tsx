@@ -8,6 +8,7 @@ import { ErrorText } from "./ErrorText";
 import { MembersPanel } from "./MembersPanel";
 import { WorkspacePanel } from "../workspace/WorkspacePanel";
 import { AiPanel } from "../ai/AiPanel";
+import { ConversationsPanel } from "../conversations/ConversationsPanel";
 import { navigate } from "./router";
 import { useServices } from "./services";
 
@@ -17,7 +18,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [invite, setInvite] = useState<{ url: string; expiresAt: string } | null>(null);
-  const [tab, setTab] = useState<"chat" | "workspace" | "ai">("chat");
+  const [tab, setTab] = useState<"chat" | "workspace" | "ai" | "conversations">("chat");
   // Room events (membership, jobs, file changes) for whichever panel wants them.
   const roomEvents = useMemo(() => new Set<(event: RoomEvent) => void>(), []);
   const subscribeRoomEvents = useCallback(
@@ -157,14 +158,19 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
         <button type="button" role="tab" aria-selected={tab === "ai"} onClick={() => setTab("ai")}>
           AI
         </button>
+        <button type="button" role="tab" aria-selected={tab === "conversations"} onClick={() => setTab("conversations")}>
+          Conversations
+        </button>
       </div>
       <div className="room-body">
         {tab === "chat" ? (
           <ChatPanel chat={chat} state={chatState} readOnly={ended || notice !== null} me={me?.id ?? ""} />
         ) : tab === "workspace" ? (
           <WorkspacePanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
-        ) : (
+        ) : tab === "ai" ? (
           <AiPanel roomId={roomId} readOnly={ended || notice !== null} />
+        ) : (
+          <ConversationsPanel roomId={roomId} readOnly={ended || notice !== null} />
         )}
         <MembersPanel
           room={room}
