@@ -69,8 +69,8 @@ public sealed class CodeSearch(GitCli git)
         Glob[] includes, excludes;
         try
         {
-            includes = query.Include.Where(g => !string.IsNullOrWhiteSpace(g)).Select(Glob.Parse).ToArray();
-            excludes = query.Exclude.Where(g => !string.IsNullOrWhiteSpace(g)).Select(Glob.Parse).ToArray();
+            includes = query.Include.Where(g => !string.IsNullOrWhiteSpace(g)).Select(g => Glob.Parse(g)).ToArray();
+            excludes = query.Exclude.Where(g => !string.IsNullOrWhiteSpace(g)).Select(g => Glob.Parse(g)).ToArray();
         }
         catch (ArgumentException ex)
         {

@@ -7,6 +7,8 @@ namespace Conductor.Workspaces.Search;
 /// A gitignore-style glob for include/exclude filters: <c>*</c> and <c>?</c> stay within a path segment, <c>**</c>
 /// crosses segments, <c>{a,b}</c> is either, <c>[abc]</c> a character class. A pattern without '/' is matched
 /// against a single segment (<c>*.cs</c> matches <c>src/a.cs</c>); one with '/' against the whole relative path.
+/// The one glob type of the solution: code search's include/exclude filters and the change-set policy's path rules
+/// (case-insensitive there) both use it.
 /// </summary>
 public sealed class Glob
 {
@@ -25,7 +27,7 @@ public sealed class Glob
     /// <summary>True when the pattern has no '/': it is matched against one segment (a file or folder name).</summary>
     public bool IsSegmentPattern { get; }
 
-    public static Glob Parse(string pattern)
+    public static Glob Parse(string pattern, bool ignoreCase = false)
     {
         if (string.IsNullOrWhiteSpace(pattern) || pattern.Length > MaxPatternLength)
         {
@@ -96,7 +98,7 @@ public sealed class Glob
             throw new ArgumentException("Unbalanced braces in the glob.", nameof(pattern));
         }
         regex.Append('$');
-        return new Glob(pattern, new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled, TimeSpan.FromMilliseconds(100)), segment);
+        return new Glob(pattern, new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None), TimeSpan.FromMilliseconds(100)), segment);
     }
 
     /// <summary>Include semantics: a segment pattern must match the file name; a path pattern the whole path.</summary>

@@ -92,6 +92,10 @@ public sealed partial class SearchIndexes(CodeSearch scan, IOptions<WorkspaceOpt
         return new SearchIndexStatistics(state.Base.Paths.Length, state.Overlay.Count, file.Exists ? file.Length : 0);
     }
 
+    /// <summary>The files the index would have searched (null: no index yet, or the query cannot use it): tests and the benchmark.</summary>
+    internal async Task<List<string>?> CandidatesAsync(string worktree, PreparedSearch search, CancellationToken cancellationToken) =>
+        search.IndexTrigrams.Length == 0 ? null : await For(worktree).CandidatesAsync(search.IndexTrigrams, cancellationToken).ConfigureAwait(false);
+
     private WorktreeIndex For(string worktree) =>
         _indexes.GetOrAdd(Path.TrimEndingDirectorySeparator(Path.GetFullPath(worktree)),
             root => new WorktreeIndex(root, scan, time, _options.SearchIndexMaxStaleness, logger));

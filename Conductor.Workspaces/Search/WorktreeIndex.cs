@@ -212,8 +212,6 @@ internal sealed partial class WorktreeIndex
             var gitAtStart = GitStamp();
             var files = await _scan.ListFilesAsync(_root, CancellationToken.None).ConfigureAwait(false);
             var built = await Task.Run(() => TrigramIndex.Build(_root, files, CancellationToken.None)).ConfigureAwait(false);
-            Directory.CreateDirectory(Path.GetDirectoryName(_indexFile)!);
-            built.Save(_indexFile, _root);
             await _update.WaitAsync().ConfigureAwait(false);
             try
             {
@@ -222,6 +220,9 @@ internal sealed partial class WorktreeIndex
                 _gitStamp = gitAtStart;
                 Volatile.Write(ref _lastSweep, _time.GetTimestamp());
                 await CatchUpAsync(CancellationToken.None).ConfigureAwait(false);
+                // Saved once it answers: an index file on disk means this process's index is in use.
+                Directory.CreateDirectory(Path.GetDirectoryName(_indexFile)!);
+                built.Save(_indexFile, _root);
                 CompactJournal();
             }
             finally
