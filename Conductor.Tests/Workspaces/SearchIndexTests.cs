@@ -337,6 +337,26 @@ public sealed class SearchIndexTests : IDisposable
         await SameAsScanAsync(indexes, Query("SPIN", regex: true));   // and ſ is an s
         await SameAsScanAsync(indexes, Query("needle_\\w+", regex: true));
 
+        // Long files are indexed in overlapping chunks: a literal across a chunk border, and a regex whose literals sit
+        // in different chunks of one huge line, are still found.
+        var border = TrigramIndex.ChunkBytes;
+        var longLine = new StringBuilder(new string('z', (3 * border) + 100));
+        longLine.Remove(border - 4, 13).Insert(border - 4, "border_token!");
+        longLine.Remove((2 * border) + 50, 10).Insert((2 * border) + 50, "far_token!");
+        Write("long.txt", "head_token " + longLine + "\nnext line\n");
+        SearchIndexes.RecordChanges(_worktree, "long.txt");
+        Assert.Equal(["long.txt"], Paths(await SameAsScanAsync(indexes, Query("border_token"))));
+        Assert.Equal(["long.txt"], Paths(await SameAsScanAsync(indexes, Query(@"head_token.*border_token.*far_token", regex: true))));
+        TestGit.Run(_worktree, "add", "--all");
+        TestGit.Run(_worktree, "commit", "--quiet", "-m", "long");
+        var rebuilt = NewIndexes();
+        SearchIndexes.DeleteIndex(_worktree);
+        await rebuilt.EnsureReadyAsync(_worktree, CancellationToken.None); // long.txt now in the base, in chunks
+        Assert.Equal(["long.txt"], Paths(await SameAsScanAsync(rebuilt, Query("border_token"))));
+        Assert.Equal(["long.txt"], Paths(await SameAsScanAsync(rebuilt, Query("BORDER_TOKEN!"))));
+        Assert.Equal(["long.txt"], Paths(await SameAsScanAsync(rebuilt, Query(@"head_token.*border_token.*far_token", regex: true))));
+        Assert.Empty(await SameAsScanAsync(rebuilt, Query(@"border_token.*head_token", regex: true)));
+
         // No literal of three bytes: the scan answers.
         foreach (var query in new[] { Query("ab"), Query(@"\w+_\w+", regex: true), Query("foo|needle", regex: true), Query("(?i)needle", regex: true) })
         {

@@ -79,7 +79,7 @@ public sealed class CodeSearch(GitCli git)
         var max = Math.Min(query.MaxResults, maxResultsCap);
 
         LineMatcher matcher;
-        int[] trigrams; // every matching file contains these (see Trigrams); none: the index cannot narrow the search
+        int[][] trigrams; // per required literal, the trigrams a matching file contains (see Trigrams); none: the index cannot narrow the search
         if (query.Regex || (!query.CaseSensitive && !Ascii.IsValid(query.Text)))
         {
             var pattern = query.Regex ? query.Text : System.Text.RegularExpressions.Regex.Escape(query.Text);
@@ -96,7 +96,7 @@ public sealed class CodeSearch(GitCli git)
                     .Select(l => new LiteralFinder(Encoding.ASCII.GetBytes(l), ignoreCase: !query.CaseSensitive))
                     .ToArray();
                 matcher = new RegexMatcher(regex, required);
-                trigrams = Trigrams.OfLiterals(RegexPrefilter.RequiredLiterals(literals, ignoreCase: !query.CaseSensitive).Select(Encoding.ASCII.GetBytes));
+                trigrams = Trigrams.Groups(RegexPrefilter.RequiredLiterals(literals, ignoreCase: !query.CaseSensitive).Select(Encoding.ASCII.GetBytes));
             }
             catch (ArgumentException ex)
             {
@@ -107,7 +107,7 @@ public sealed class CodeSearch(GitCli git)
         {
             var needle = Encoding.UTF8.GetBytes(query.Text);
             matcher = new ByteMatcher(needle, query.CaseSensitive, query.WholeWord);
-            trigrams = Trigrams.OfLiterals([needle]);
+            trigrams = Trigrams.Groups([needle]);
         }
         return new PreparedSearch(matcher, includes, excludes, max, trigrams);
     }
@@ -304,9 +304,10 @@ public sealed class CodeSearch(GitCli git)
 
 public sealed class PreparedSearch
 {
-    internal PreparedSearch(LineMatcher matcher, Glob[] includes, Glob[] excludes, int maxResults, int[] indexTrigrams)
+    internal PreparedSearch(LineMatcher matcher, Glob[] includes, Glob[] excludes, int maxResults, int[][] indexTrigramGroups)
     {
-        IndexTrigrams = indexTrigrams;
+        IndexTrigramGroups = indexTrigramGroups;
+        IndexTrigrams = [.. indexTrigramGroups.SelectMany(g => g).Distinct().Order()];
         Matcher = matcher;
         Includes = includes;
         Excludes = excludes;
@@ -320,6 +321,9 @@ public sealed class PreparedSearch
 
     /// <summary>Trigrams every matching file contains (empty: the search index cannot narrow this search).</summary>
     internal int[] IndexTrigrams { get; }
+
+    /// <summary>The same per required literal: each must be whole in one chunk of a long file (see <see cref="TrigramIndex.ChunkBytes"/>).</summary>
+    internal int[][] IndexTrigramGroups { get; }
 
     internal bool Accepts(string path) =>
         (Includes.Length == 0 || Includes.Any(g => g.MatchesFile(path))) && !Excludes.Any(g => g.MatchesFileOrParent(path));

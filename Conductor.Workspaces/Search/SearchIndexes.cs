@@ -70,7 +70,7 @@ public sealed partial class SearchIndexes(CodeSearch scan, IOptions<WorkspaceOpt
         List<string>? candidates;
         try
         {
-            candidates = await For(worktree).CandidatesAsync(search.IndexTrigrams, cancellationToken).ConfigureAwait(false);
+            candidates = await For(worktree).CandidatesAsync(search.IndexTrigramGroups, search.IndexTrigrams, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -94,7 +94,7 @@ public sealed partial class SearchIndexes(CodeSearch scan, IOptions<WorkspaceOpt
 
     /// <summary>The files the index would have searched (null: no index yet, or the query cannot use it): tests and the benchmark.</summary>
     internal async Task<List<string>?> CandidatesAsync(string worktree, PreparedSearch search, CancellationToken cancellationToken) =>
-        search.IndexTrigrams.Length == 0 ? null : await For(worktree).CandidatesAsync(search.IndexTrigrams, cancellationToken).ConfigureAwait(false);
+        search.IndexTrigrams.Length == 0 ? null : await For(worktree).CandidatesAsync(search.IndexTrigramGroups, search.IndexTrigrams, cancellationToken).ConfigureAwait(false);
 
     private WorktreeIndex For(string worktree) =>
         _indexes.GetOrAdd(Path.TrimEndingDirectorySeparator(Path.GetFullPath(worktree)),

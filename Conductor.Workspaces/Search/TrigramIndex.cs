@@ -20,8 +20,18 @@ namespace Conductor.Workspaces.Search;
 internal sealed class TrigramIndex
 {
     public const int ShardFiles = 4096;
+
+    /// <summary>
+    /// Files longer than this are indexed as overlapping chunks, each its own set of trigrams, so that a huge generated
+    /// file that holds nearly every trigram somewhere (register headers, firmware tables) is a candidate only when one
+    /// chunk holds all of a literal's trigrams. Chunks overlap by <see cref="ChunkOverlap"/> bytes, more than the
+    /// longest literal a query can have (<see cref="CodeSearch.MaxQueryLength"/> UTF-16 characters, at most 3 bytes
+    /// each), so a literal is always whole in some chunk.
+    /// </summary>
+    public const int ChunkBytes = 64 * 1024;
+    public const int ChunkOverlap = (3 * CodeSearch.MaxQueryLength) + 8;
     private const ulong Magic = 0x3149_5254_4843_5343; // "CSCHTRI1"
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
 
     private readonly Dictionary<string, int> _ids;
 
@@ -44,7 +54,7 @@ internal sealed class TrigramIndex
     public long[] Mtimes { get; }
     internal Shard[] Shards { get; }
 
-    public long PostingBytes => Shards.Sum(s => (long)s.Postings.Length + (s.Keys.Length * 8L));
+    public long PostingBytes => Shards.Sum(s => (long)s.Postings.Length + (s.Keys.Length * 8L) + (s.DocumentFiles.Length * 4L));
 
     public int IdOf(string path) => _ids.TryGetValue(path, out var id) ? id : -1;
 
@@ -80,42 +90,43 @@ internal sealed class TrigramIndex
         return low;
     }
 
-    /// <summary>Ids of the files that contain every trigram (ascending); <paramref name="trigrams"/> is not empty.</summary>
-    public List<int> Candidates(int[] trigrams)
+    /// <summary>
+    /// Ids of the files (ascending) where, for each group (the trigrams of one required literal, not empty), one
+    /// document (the file, or one chunk of a long file) contains every trigram of the group.
+    /// </summary>
+    public List<int> Candidates(int[][] groups)
     {
         var result = new List<int>();
-        var lists = new (int Start, int End)[trigrams.Length];
         var current = new List<int>();
         var next = new List<int>();
         foreach (var shard in Shards)
         {
-            var missing = false;
-            for (var t = 0; t < trigrams.Length; t++)
+            List<int>? files = null;
+            foreach (var group in groups)
             {
-                var k = Array.BinarySearch(shard.Keys, trigrams[t]);
-                if (k < 0)
+                if (!shard.Documents(group, current, next))
                 {
-                    missing = true;
+                    files = [];
                     break;
                 }
-                lists[t] = (shard.Offsets[k], shard.Offsets[k + 1]);
+                var groupFiles = new List<int>(current.Count);
+                foreach (var document in current)
+                {
+                    var file = shard.DocumentFiles[document];
+                    if (groupFiles.Count == 0 || groupFiles[^1] != file)
+                    {
+                        groupFiles.Add(file);
+                    }
+                }
+                files = files is null ? groupFiles : [.. files.Intersect(groupFiles)];
+                if (files.Count == 0)
+                {
+                    break;
+                }
             }
-            if (missing)
+            if (files is not null)
             {
-                continue;
-            }
-            Array.Sort(lists, (a, b) => (a.End - a.Start).CompareTo(b.End - b.Start));
-            current.Clear();
-            Decode(shard.Postings, lists[0], current);
-            for (var t = 1; t < lists.Length && current.Count > 0; t++)
-            {
-                next.Clear();
-                Intersect(shard.Postings, lists[t], current, next);
-                (current, next) = (next, current);
-            }
-            foreach (var local in current)
-            {
-                result.Add(shard.FirstFile + local);
+                result.AddRange(files);
             }
         }
         return result;
@@ -185,6 +196,7 @@ internal sealed class TrigramIndex
         void Work()
         {
             var seen = new int[1 << 24];
+            var stamp = 0; // one per document: seen[] needs no clearing
             var keys = new long[1 << 20];
             var buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
             var path = new byte[1024];
@@ -197,16 +209,27 @@ internal sealed class TrigramIndex
                     var first = s * ShardFiles;
                     var end = Math.Min(first + ShardFiles, count);
                     var keyCount = 0;
+                    var documentFiles = new List<int>(end - first);
                     for (var i = first; i < end; i++)
                     {
                         (sizes[i], mtimes[i]) = Stamp(root, sortedPaths[i]);
                         var length = Read(reader, sortedPaths[i], ref path, ref buffer);
-                        if (length > 0)
+                        // Every file is at least one document, so that document ids stay in file order.
+                        for (var start = 0; ; start += ChunkBytes)
                         {
-                            Trigrams.AddDistinct(buffer.AsSpan(0, length), seen, i + 1, ref keys, ref keyCount, i - first);
+                            var stop = Math.Min(Math.Max(length, 0), start + ChunkBytes + ChunkOverlap);
+                            if (length > 0)
+                            {
+                                Trigrams.AddDistinct(buffer.AsSpan(start, stop - start), seen, ++stamp, ref keys, ref keyCount, documentFiles.Count);
+                            }
+                            documentFiles.Add(i);
+                            if (stop >= length)
+                            {
+                                break;
+                            }
                         }
                     }
-                    shards[s] = Shard.Encode(first, end - first, keys.AsSpan(0, keyCount));
+                    shards[s] = Shard.Encode(first, end - first, [.. documentFiles], keys.AsSpan(0, keyCount));
                 }
             }
             finally
@@ -272,6 +295,8 @@ internal sealed class TrigramIndex
                 {
                     writer.Write(shard.FirstFile);
                     writer.Write(shard.FileCount);
+                    writer.Write(shard.DocumentFiles.Length);
+                    writer.Write(MemoryMarshal.AsBytes(shard.DocumentFiles.AsSpan()));
                     writer.Write(shard.Keys.Length);
                     writer.Write(MemoryMarshal.AsBytes(shard.Keys.AsSpan()));
                     writer.Write(MemoryMarshal.AsBytes(shard.Offsets.AsSpan()));
@@ -315,17 +340,19 @@ internal sealed class TrigramIndex
             {
                 var first = reader.ReadInt32();
                 var files = reader.ReadInt32();
+                var documentFiles = new int[reader.ReadInt32()];
+                ReadExactly(reader, MemoryMarshal.AsBytes(documentFiles.AsSpan()));
                 var keys = new int[reader.ReadInt32()];
                 var offsets = new int[keys.Length + 1];
                 ReadExactly(reader, MemoryMarshal.AsBytes(keys.AsSpan()));
                 ReadExactly(reader, MemoryMarshal.AsBytes(offsets.AsSpan()));
                 var postings = new byte[reader.ReadInt32()];
                 ReadExactly(reader, postings);
-                if (first != s * ShardFiles || offsets[^1] != postings.Length)
+                if (first != s * ShardFiles || offsets[^1] != postings.Length || documentFiles.Any(f => f < first || f >= first + files || f >= count))
                 {
                     return null;
                 }
-                shards[s] = new Shard(first, files, keys, offsets, postings);
+                shards[s] = new Shard(first, files, documentFiles, keys, offsets, postings);
             }
             return reader.ReadUInt64() == Magic ? new TrigramIndex(paths, sizes, mtimes, shards) : null;
         }
@@ -337,10 +364,37 @@ internal sealed class TrigramIndex
 
     private static void ReadExactly(BinaryReader reader, Span<byte> into) => reader.BaseStream.ReadExactly(into);
 
-    internal sealed record Shard(int FirstFile, int FileCount, int[] Keys, int[] Offsets, byte[] Postings)
+    /// <param name="DocumentFiles">The file (global id) of each of the shard's documents (a file, or a chunk of one), in order.</param>
+    internal sealed record Shard(int FirstFile, int FileCount, int[] DocumentFiles, int[] Keys, int[] Offsets, byte[] Postings)
     {
-        /// <summary>From (trigram &lt;&lt; 32 | local file) pairs, each pair once per file.</summary>
-        public static Shard Encode(int firstFile, int fileCount, Span<long> pairs)
+        /// <summary>The documents (ascending) that contain every trigram, into <paramref name="into"/>; false when some trigram is in none.</summary>
+        public bool Documents(int[] trigrams, List<int> into, List<int> scratch)
+        {
+            var lists = new (int Start, int End)[trigrams.Length];
+            for (var t = 0; t < trigrams.Length; t++)
+            {
+                var k = Array.BinarySearch(Keys, trigrams[t]);
+                if (k < 0)
+                {
+                    return false;
+                }
+                lists[t] = (Offsets[k], Offsets[k + 1]);
+            }
+            Array.Sort(lists, (a, b) => (a.End - a.Start).CompareTo(b.End - b.Start));
+            into.Clear();
+            Decode(Postings, lists[0], into);
+            for (var t = 1; t < lists.Length && into.Count > 0; t++)
+            {
+                scratch.Clear();
+                Intersect(Postings, lists[t], into, scratch);
+                into.Clear();
+                into.AddRange(scratch);
+            }
+            return into.Count > 0;
+        }
+
+        /// <summary>From (trigram &lt;&lt; 32 | local document) pairs, each pair once per document.</summary>
+        public static Shard Encode(int firstFile, int fileCount, int[] documentFiles, Span<long> pairs)
         {
             pairs.Sort();
             var keys = new List<int>();
@@ -375,7 +429,7 @@ internal sealed class TrigramIndex
             }
             offsets.Add(length);
             Array.Resize(ref postings, length);
-            return new Shard(firstFile, fileCount, [.. keys], [.. offsets], postings);
+            return new Shard(firstFile, fileCount, documentFiles, [.. keys], [.. offsets], postings);
         }
     }
 }

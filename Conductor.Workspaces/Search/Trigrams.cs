@@ -73,6 +73,10 @@ internal static class Trigrams
         return sorted;
     }
 
+    /// <summary>Per required literal of three bytes or more, its distinct trigrams (sorted).</summary>
+    public static int[][] Groups(IEnumerable<byte[]> literals) =>
+        [.. literals.Where(l => l.Length >= 3).Select(l => OfLiterals([l]))];
+
     private static byte[] MakeFold()
     {
         var fold = new byte[256];

@@ -68,7 +68,7 @@ internal sealed partial class WorktreeIndex
     /// The paths (UTF-8 order) of the files that may contain every trigram, after catching up with the journal and git;
     /// null while there is no index yet (its build is started).
     /// </summary>
-    public async Task<List<string>?> CandidatesAsync(int[] trigrams, CancellationToken cancellationToken)
+    public async Task<List<string>?> CandidatesAsync(int[][] groups, int[] trigrams, CancellationToken cancellationToken)
     {
         var state = await CurrentAsync(cancellationToken).ConfigureAwait(false);
         if (state is null)
@@ -76,7 +76,7 @@ internal sealed partial class WorktreeIndex
             return null;
         }
         var candidates = new List<string>();
-        foreach (var id in state.Base.Candidates(trigrams))
+        foreach (var id in state.Base.Candidates(groups))
         {
             var path = state.Base.Paths[id];
             if (!state.Overlay.ContainsKey(path))
