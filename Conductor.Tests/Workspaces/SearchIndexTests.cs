@@ -60,7 +60,17 @@ public sealed class SearchIndexTests : IDisposable
     /// <summary>Asserts the indexed answer is the scan's, and returns it.</summary>
     private async Task<IReadOnlyList<SearchMatch>> SameAsScanAsync(SearchIndexes indexes, PreparedSearch query, string because = "")
     {
-        var indexed = await indexes.SearchAsync(_worktree, query, CancellationToken.None);
+        IReadOnlyList<SearchMatch> indexed;
+        try
+        {
+            indexed = await indexes.SearchAsync(_worktree, query, CancellationToken.None);
+        }
+        catch (SearchQueryException)
+        {
+            // A regular expression past its timeout: the scan must give up alike.
+            await Assert.ThrowsAsync<SearchQueryException>(() => _scan.SearchAsync(_worktree, query, CancellationToken.None));
+            return [];
+        }
         if (query.IndexTrigrams.Length > 0)
         {
             Assert.NotNull(await indexes.CandidatesAsync(_worktree, query, CancellationToken.None)); // the index answered, not the scan
@@ -135,7 +145,7 @@ public sealed class SearchIndexTests : IDisposable
                 var regex = random.Next(5) == 0;
                 if (regex)
                 {
-                    string[] patterns = [@"mutex_\w+", @"kmalloc\(.*GFP", @"spin_lock\(\)", "foo|bar", @"[a-z]+_lock", @"\d+", @"straße\b", @"(?i)mutex", @"ab.*ab", "Mu.ex_L"];
+                    string[] patterns = [@"mutex_\w+", @"kmalloc\(.*GFP", @"spin_lock\(\)", "foo|bar", @"[a-z]_lock", @"\d+", @"straße\b", @"(?i)mutex", @"ab.*ab", "Mu.ex_L"];
                     text = patterns[random.Next(patterns.Length)];
                 }
                 else

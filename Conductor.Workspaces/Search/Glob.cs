@@ -13,6 +13,9 @@ namespace Conductor.Workspaces.Search;
 public sealed class Glob
 {
     public const int MaxPatternLength = 500;
+
+    // Generous: a glob is a short pattern matched against a path; only a machine under heavy load comes near this.
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
     private readonly Regex _regex;
 
     private Glob(string pattern, Regex regex, bool segmentPattern)
@@ -98,7 +101,7 @@ public sealed class Glob
             throw new ArgumentException("Unbalanced braces in the glob.", nameof(pattern));
         }
         regex.Append('$');
-        return new Glob(pattern, new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None), TimeSpan.FromMilliseconds(100)), segment);
+        return new Glob(pattern, new Regex(regex.ToString(), RegexOptions.CultureInvariant | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None), MatchTimeout), segment);
     }
 
     /// <summary>Include semantics: a segment pattern must match the file name; a path pattern the whole path.</summary>
