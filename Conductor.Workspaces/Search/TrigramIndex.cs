@@ -28,7 +28,7 @@ internal sealed class TrigramIndex
     /// longest literal a query can have (<see cref="CodeSearch.MaxQueryLength"/> UTF-16 characters, at most 3 bytes
     /// each), so a literal is always whole in some chunk.
     /// </summary>
-    public const int ChunkBytes = 64 * 1024;
+    public const int ChunkBytes = 16 * 1024;
     public const int ChunkOverlap = (3 * CodeSearch.MaxQueryLength) + 8;
     private const ulong Magic = 0x3149_5254_4843_5343; // "CSCHTRI1"
     private const int FormatVersion = 2;

@@ -269,6 +269,22 @@ internal sealed partial class WorktreeIndex
     private async Task UpdatePathsAsync(IReadOnlyCollection<string> paths, CancellationToken cancellationToken)
     {
         var state = _state!;
+        if (paths.All(p => IsKnownFile(state, p)))
+        {
+            // Edits of files the index already holds as searchable: they stay so (tracked stays tracked, an untracked
+            // file stays unignored unless a .gitignore changes, which asks git below), so no listing is needed; a
+            // file deleted since reads as empty, as the scan reads a tracked file missing from the disk.
+            var edited = state.Overlay.ToBuilder();
+            using var fileReader = new WorktreeReader(_root);
+            var pathBytes = new byte[512];
+            var content = new byte[64 * 1024];
+            foreach (var path in paths)
+            {
+                edited[path] = Reindex(fileReader, path, ref pathBytes, ref content);
+            }
+            Publish(state.Base, edited.ToImmutable());
+            return;
+        }
         var listed = await _scan.ListFilesAsync(_root, paths, cancellationToken).ConfigureAwait(false);
         var affected = new HashSet<string>(listed, StringComparer.Ordinal);
         foreach (var path in paths)
@@ -345,6 +361,10 @@ internal sealed partial class WorktreeIndex
         Volatile.Write(ref _journalOffset, journalLength);
         Publish(state.Base, overlay.ToImmutable());
     }
+
+    private static bool IsKnownFile(State state, string path) =>
+        Path.GetFileName(path) != ".gitignore"
+        && (state.Overlay.TryGetValue(path, out var entry) ? entry.Trigrams is not null : state.Base.IdOf(path) >= 0);
 
     private Entry Reindex(WorktreeReader reader, string path, ref byte[] pathBuffer, ref byte[] buffer)
     {
