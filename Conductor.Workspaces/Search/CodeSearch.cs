@@ -79,7 +79,7 @@ public sealed class CodeSearch(GitCli git)
         var max = Math.Min(query.MaxResults, maxResultsCap);
 
         LineMatcher matcher;
-        int[][] trigrams; // per required literal, the trigrams a matching file contains (see Trigrams); none: the index cannot narrow the search
+        PositionedTrigram[][] trigrams; // per required literal, the trigrams a matching file contains (see Trigrams); none: the index cannot narrow the search
         if (query.Regex || (!query.CaseSensitive && !Ascii.IsValid(query.Text)))
         {
             var pattern = query.Regex ? query.Text : System.Text.RegularExpressions.Regex.Escape(query.Text);
@@ -304,10 +304,10 @@ public sealed class CodeSearch(GitCli git)
 
 public sealed class PreparedSearch
 {
-    internal PreparedSearch(LineMatcher matcher, Glob[] includes, Glob[] excludes, int maxResults, int[][] indexTrigramGroups)
+    internal PreparedSearch(LineMatcher matcher, Glob[] includes, Glob[] excludes, int maxResults, PositionedTrigram[][] indexTrigramGroups)
     {
         IndexTrigramGroups = indexTrigramGroups;
-        IndexTrigrams = [.. indexTrigramGroups.SelectMany(g => g).Distinct().Order()];
+        IndexTrigrams = [.. indexTrigramGroups.SelectMany(g => g).Select(t => t.Key).Distinct().Order()];
         Matcher = matcher;
         Includes = includes;
         Excludes = excludes;
@@ -323,7 +323,7 @@ public sealed class PreparedSearch
     internal int[] IndexTrigrams { get; }
 
     /// <summary>The same per required literal: each must be whole in one chunk of a long file (see <see cref="TrigramIndex.ChunkBytes"/>).</summary>
-    internal int[][] IndexTrigramGroups { get; }
+    internal PositionedTrigram[][] IndexTrigramGroups { get; }
 
     internal bool Accepts(string path) =>
         (Includes.Length == 0 || Includes.Any(g => g.MatchesFile(path))) && !Excludes.Any(g => g.MatchesFileOrParent(path));

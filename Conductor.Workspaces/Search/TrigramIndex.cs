@@ -31,7 +31,7 @@ internal sealed class TrigramIndex
     public const int ChunkBytes = 16 * 1024;
     public const int ChunkOverlap = (3 * CodeSearch.MaxQueryLength) + 8;
     private const ulong Magic = 0x3149_5254_4843_5343; // "CSCHTRI1"
-    private const int FormatVersion = 2;
+    private const int FormatVersion = 3;
 
     private readonly Dictionary<string, int> _ids;
 
@@ -94,7 +94,7 @@ internal sealed class TrigramIndex
     /// Ids of the files (ascending) where, for each group (the trigrams of one required literal, not empty), one
     /// document (the file, or one chunk of a long file) contains every trigram of the group.
     /// </summary>
-    public List<int> Candidates(int[][] groups)
+    public List<int> Candidates(PositionedTrigram[][] groups)
     {
         var result = new List<int>();
         var current = new List<int>();
@@ -132,7 +132,14 @@ internal sealed class TrigramIndex
         return result;
     }
 
-    private static void Decode(byte[] postings, (int Start, int End) range, List<int> into)
+    /// <summary>Rotates a position mask so that bit k means "the literal starts at an offset ≡ k (mod 8)".</summary>
+    private static int Align(int mask, int offset)
+    {
+        var r = offset & 7;
+        return ((mask >> r) | (mask << (8 - r))) & 0xFF;
+    }
+
+    private static void Decode(byte[] postings, (int Start, int End, int Offset) range, List<int> into, List<int> masks)
     {
         var position = range.Start;
         var value = -1;
@@ -140,10 +147,12 @@ internal sealed class TrigramIndex
         {
             value += ReadVarint(postings, ref position) + 1;
             into.Add(value);
+            masks.Add(Align(postings[position++], range.Offset));
         }
     }
 
-    private static void Intersect(byte[] postings, (int Start, int End) range, List<int> sorted, List<int> into)
+    /// <summary>Keeps the documents of <paramref name="sorted"/> that are in the list and still have a common start (mod 8).</summary>
+    private static void Intersect(byte[] postings, (int Start, int End, int Offset) range, List<int> sorted, List<int> masks, List<int> into, List<int> intoMasks)
     {
         var position = range.Start;
         var value = -1;
@@ -151,13 +160,19 @@ internal sealed class TrigramIndex
         while (position < range.End && i < sorted.Count)
         {
             value += ReadVarint(postings, ref position) + 1;
+            var mask = postings[position++];
             while (i < sorted.Count && sorted[i] < value)
             {
                 i++;
             }
             if (i < sorted.Count && sorted[i] == value)
             {
-                into.Add(value);
+                var common = masks[i] & Align(mask, range.Offset);
+                if (common != 0)
+                {
+                    into.Add(value);
+                    intoMasks.Add(common);
+                }
                 i++;
             }
         }
@@ -196,6 +211,7 @@ internal sealed class TrigramIndex
         void Work()
         {
             var seen = new int[1 << 24];
+            var slot = new int[1 << 24];
             var stamp = 0; // one per document: seen[] needs no clearing
             var keys = new long[1 << 20];
             var buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
@@ -220,9 +236,13 @@ internal sealed class TrigramIndex
                             var stop = Math.Min(Math.Max(length, 0), start + ChunkBytes + ChunkOverlap);
                             if (length > 0)
                             {
-                                Trigrams.AddDistinct(buffer.AsSpan(start, stop - start), seen, ++stamp, ref keys, ref keyCount, documentFiles.Count);
+                                Trigrams.AddDistinct(buffer.AsSpan(start, stop - start), start, seen, slot, ++stamp, ref keys, ref keyCount, documentFiles.Count);
                             }
                             documentFiles.Add(i);
+                            if (documentFiles.Count >= 1 << 24)
+                            {
+                                throw new InvalidOperationException("Too many chunks in one shard for the index's 24-bit document numbers.");
+                            }
                             if (stop >= length)
                             {
                                 break;
@@ -368,32 +388,36 @@ internal sealed class TrigramIndex
     internal sealed record Shard(int FirstFile, int FileCount, int[] DocumentFiles, int[] Keys, int[] Offsets, byte[] Postings)
     {
         /// <summary>The documents (ascending) that contain every trigram, into <paramref name="into"/>; false when some trigram is in none.</summary>
-        public bool Documents(int[] trigrams, List<int> into, List<int> scratch)
+        public bool Documents(PositionedTrigram[] trigrams, List<int> into, List<int> scratch)
         {
-            var lists = new (int Start, int End)[trigrams.Length];
+            var lists = new (int Start, int End, int Offset)[trigrams.Length];
             for (var t = 0; t < trigrams.Length; t++)
             {
-                var k = Array.BinarySearch(Keys, trigrams[t]);
+                var k = Array.BinarySearch(Keys, trigrams[t].Key);
                 if (k < 0)
                 {
                     return false;
                 }
-                lists[t] = (Offsets[k], Offsets[k + 1]);
+                lists[t] = (Offsets[k], Offsets[k + 1], trigrams[t].Offset);
             }
             Array.Sort(lists, (a, b) => (a.End - a.Start).CompareTo(b.End - b.Start));
             into.Clear();
-            Decode(Postings, lists[0], into);
+            var masks = new List<int>();
+            Decode(Postings, lists[0], into, masks);
+            var nextMasks = new List<int>();
             for (var t = 1; t < lists.Length && into.Count > 0; t++)
             {
                 scratch.Clear();
-                Intersect(Postings, lists[t], into, scratch);
+                nextMasks.Clear();
+                Intersect(Postings, lists[t], into, masks, scratch, nextMasks);
                 into.Clear();
                 into.AddRange(scratch);
+                (masks, nextMasks) = (nextMasks, masks);
             }
             return into.Count > 0;
         }
 
-        /// <summary>From (trigram &lt;&lt; 32 | local document) pairs, each pair once per document.</summary>
+        /// <summary>From (trigram &lt;&lt; 40 | local document &lt;&lt; 8 | position mask) entries, one per trigram and document.</summary>
         public static Shard Encode(int firstFile, int fileCount, int[] documentFiles, Span<long> pairs)
         {
             pairs.Sort();
@@ -405,8 +429,8 @@ internal sealed class TrigramIndex
             var last = -1;
             foreach (var pair in pairs)
             {
-                var key = (int)(pair >> 32);
-                var file = (int)pair;
+                var key = (int)(pair >> 40);
+                var file = (int)((pair >> 8) & 0xFFFFFF);
                 if (key != lastKey)
                 {
                     keys.Add(key);
@@ -414,7 +438,7 @@ internal sealed class TrigramIndex
                     lastKey = key;
                     last = -1;
                 }
-                if (length + 5 > postings.Length)
+                if (length + 6 > postings.Length)
                 {
                     Array.Resize(ref postings, postings.Length * 2);
                 }
@@ -425,6 +449,7 @@ internal sealed class TrigramIndex
                     delta >>= 7;
                 }
                 postings[length++] = (byte)delta;
+                postings[length++] = (byte)pair; // the position mask
                 last = file;
             }
             offsets.Add(length);

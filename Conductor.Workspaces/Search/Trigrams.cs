@@ -12,10 +12,13 @@ internal static class Trigrams
     public static byte FoldByte(byte b) => Fold[b];
 
     /// <summary>
-    /// Adds each distinct trigram of <paramref name="data"/> to <paramref name="keys"/> once: <paramref name="seen"/> (2^24
-    /// entries) remembers the last <paramref name="stamp"/> that saw each key, so nothing is cleared between files.
+    /// Adds each distinct trigram of <paramref name="data"/> (which starts at <paramref name="fileOffset"/> of its file)
+    /// to <paramref name="keys"/> once, as <c>key &lt;&lt; 40 | document &lt;&lt; 8 | mask</c>, where bit <c>k</c> of the mask
+    /// says the trigram starts at some offset ≡ k (mod 8). <paramref name="seen"/> (2^24 entries) remembers the last
+    /// <paramref name="stamp"/> that saw each key, so nothing is cleared between documents; <paramref name="slot"/> where
+    /// its entry is, to add mask bits.
     /// </summary>
-    public static void AddDistinct(ReadOnlySpan<byte> data, int[] seen, int stamp, ref long[] keys, ref int count, long high)
+    public static void AddDistinct(ReadOnlySpan<byte> data, int fileOffset, int[] seen, int[] slot, int stamp, ref long[] keys, ref int count, long document)
     {
         if (data.Length < 3)
         {
@@ -23,9 +26,11 @@ internal static class Trigrams
         }
         var fold = Fold;
         var key = (fold[data[0]] << 8) | fold[data[1]];
+        var high = document << 8;
         for (var i = 2; i < data.Length; i++)
         {
             key = ((key << 8) | fold[data[i]]) & 0xFFFFFF;
+            var bit = 1L << ((fileOffset + i - 2) & 7);
             if (seen[key] != stamp)
             {
                 seen[key] = stamp;
@@ -33,9 +38,25 @@ internal static class Trigrams
                 {
                     Array.Resize(ref keys, keys.Length * 2);
                 }
-                keys[count++] = ((long)key << 32) | high;
+                slot[key] = count;
+                keys[count++] = ((long)key << 40) | high | bit;
+            }
+            else
+            {
+                keys[slot[key]] |= bit;
             }
         }
+    }
+
+    /// <summary>Every trigram of a literal with its offset in it (a trigram that occurs twice is listed twice).</summary>
+    public static PositionedTrigram[] Positioned(byte[] literal)
+    {
+        var result = new PositionedTrigram[Math.Max(0, literal.Length - 2)];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = new PositionedTrigram((Fold[literal[i]] << 16) | (Fold[literal[i + 1]] << 8) | Fold[literal[i + 2]], i);
+        }
+        return result;
     }
 
     /// <summary>The distinct trigrams of one file, sorted (for the in-memory entries of changed files).</summary>
@@ -74,8 +95,8 @@ internal static class Trigrams
     }
 
     /// <summary>Per required literal of three bytes or more, its distinct trigrams (sorted).</summary>
-    public static int[][] Groups(IEnumerable<byte[]> literals) =>
-        [.. literals.Where(l => l.Length >= 3).Select(l => OfLiterals([l]))];
+    public static PositionedTrigram[][] Groups(IEnumerable<byte[]> literals) =>
+        [.. literals.Where(l => l.Length >= 3).Select(Positioned)];
 
     private static byte[] MakeFold()
     {
@@ -87,3 +108,6 @@ internal static class Trigrams
         return fold;
     }
 }
+
+/// <param name="Offset">Where the trigram starts in its literal.</param>
+internal readonly record struct PositionedTrigram(int Key, int Offset);

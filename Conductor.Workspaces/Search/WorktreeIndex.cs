@@ -68,7 +68,7 @@ internal sealed partial class WorktreeIndex
     /// The paths (UTF-8 order) of the files that may contain every trigram, after catching up with the journal and git;
     /// null while there is no index yet (its build is started).
     /// </summary>
-    public async Task<List<string>?> CandidatesAsync(int[][] groups, int[] trigrams, CancellationToken cancellationToken)
+    public async Task<List<string>?> CandidatesAsync(PositionedTrigram[][] groups, int[] trigrams, CancellationToken cancellationToken)
     {
         var state = await CurrentAsync(cancellationToken).ConfigureAwait(false);
         if (state is null)
