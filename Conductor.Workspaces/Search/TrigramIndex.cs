@@ -420,14 +420,16 @@ internal sealed class TrigramIndex
         /// <summary>From (trigram &lt;&lt; 40 | local document &lt;&lt; 8 | position mask) entries, one per trigram and document.</summary>
         public static Shard Encode(int firstFile, int fileCount, int[] documentFiles, Span<long> pairs)
         {
-            pairs.Sort();
+            // Unsigned: a key of 0x800000 or more (a first byte of 0x80 or more) sets the sign bit.
+            var entries = MemoryMarshal.Cast<long, ulong>(pairs);
+            entries.Sort();
             var keys = new List<int>();
             var offsets = new List<int>();
             var postings = new byte[Math.Max(16, pairs.Length + (pairs.Length / 4))];
             var length = 0;
             var lastKey = -1;
             var last = -1;
-            foreach (var pair in pairs)
+            foreach (var pair in entries)
             {
                 var key = (int)(pair >> 40);
                 var file = (int)((pair >> 8) & 0xFFFFFF);
