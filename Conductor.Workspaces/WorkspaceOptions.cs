@@ -48,6 +48,15 @@ public sealed class WorkspaceOptions
     /// <summary>A regular expression search gives up after this long.</summary>
     public TimeSpan RegexTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Code search through a per-worktree trigram index (false: every query scans the worktree).</summary>
+    public bool SearchIndex { get; set; } = true;
+
+    /// <summary>
+    /// Edits that bypass the Api and git (an editor writing on the volume) reach the search index through a background
+    /// comparison of every file's size and time, started by a query when the last one is older than this.
+    /// </summary>
+    public TimeSpan SearchIndexMaxStaleness { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long <c>?wait=</c> may hold a request.</summary>
     public int MaxWaitSeconds { get; set; } = 120;
 
@@ -83,6 +92,7 @@ internal sealed class WorkspaceOptionsValidator : IValidateOptions<WorkspaceOpti
         Require(options.StoreSweepInterval > TimeSpan.Zero, "Workspaces:StoreSweepInterval must be positive.");
         Require(options.RemoteTimeout >= TimeSpan.FromSeconds(5), "Workspaces:RemoteTimeout must be at least 5 seconds.");
         Require(options.RegexTimeout > TimeSpan.Zero && options.RegexTimeout <= TimeSpan.FromMinutes(1), "Workspaces:RegexTimeout must be between 0 and 1 minute.");
+        Require(options.SearchIndexMaxStaleness > TimeSpan.Zero, "Workspaces:SearchIndexMaxStaleness must be positive.");
         Require(options.MaxWaitSeconds is >= 0 and <= 600, "Workspaces:MaxWaitSeconds must be between 0 and 600.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

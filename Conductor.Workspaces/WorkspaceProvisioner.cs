@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Conductor.Jobs;
 using Conductor.Workspaces.Git;
+using Conductor.Workspaces.Search;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using LibGit2SharpException = LibGit2Sharp.LibGit2SharpException;
@@ -209,6 +210,7 @@ public sealed partial class WorkspaceProvisioner(
             await using (await locks.LockRoomAsync(roomId, cancellationToken).ConfigureAwait(false))
             {
                 LibGitStore.RemoveWorktree(store, WorktreeName(roomId), WorktreePath(roomId));
+                SearchIndexes.DeleteIndex(WorktreePath(roomId));
                 Personal.PersonalWorktrees.RemoveAll(_options, store, roomId);
             }
             if (Directory.Exists(store))

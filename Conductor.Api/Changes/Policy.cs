@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Conductor.Workspaces.Search;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Changes;
@@ -115,13 +116,13 @@ public static class PolicyDecisions
 public sealed class PolicyEvaluator
 {
     private readonly PolicyOptions _options;
-    private readonly Regex[] _config;
-    private readonly Regex[] _ci;
-    private readonly Regex[] _infrastructure;
-    private readonly Regex[] _lock;
-    private readonly Regex[] _secret;
+    private readonly Glob[] _config;
+    private readonly Glob[] _ci;
+    private readonly Glob[] _infrastructure;
+    private readonly Glob[] _lock;
+    private readonly Glob[] _secret;
     private readonly Regex[] _secretContent;
-    private readonly Regex[] _binary;
+    private readonly Glob[] _binary;
 
     public PolicyEvaluator(IOptions<PolicyOptions> options)
     {
@@ -226,42 +227,10 @@ public sealed class PolicyEvaluator
         return change.Content is { Length: > 0 } content ? content.Count(c => c == '\n') + 1 : 0;
     }
 
-    private static bool Matches(Regex[] globs, string path) => globs.Any(g => g.IsMatch(path));
+    private static bool Matches(Glob[] globs, string path) => globs.Any(g => g.MatchesFile(path));
 
-    private static Regex[] Globs(IEnumerable<string> patterns) => patterns.Select(Glob.ToRegex).ToArray();
-}
-
-public static class Glob
-{
-    /// <summary>A glob as a regex over a relative '/'-separated path; a pattern without '/' matches the file name in any folder.</summary>
-    public static Regex ToRegex(string pattern)
-    {
-        var body = new System.Text.StringBuilder();
-        for (var i = 0; i < pattern.Length; i++)
-        {
-            var c = pattern[i];
-            if (c == '*' && i + 1 < pattern.Length && pattern[i + 1] == '*')
-            {
-                var slash = i + 2 < pattern.Length && pattern[i + 2] == '/';
-                body.Append(slash ? "(?:.*/)?" : ".*");
-                i += slash ? 2 : 1;
-            }
-            else if (c == '*')
-            {
-                body.Append("[^/]*");
-            }
-            else if (c == '?')
-            {
-                body.Append("[^/]");
-            }
-            else
-            {
-                body.Append(Regex.Escape(c.ToString()));
-            }
-        }
-        var prefix = pattern.Contains('/') ? "^" : "^(?:.*/)?";
-        return new Regex(prefix + body + "$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
-    }
+    // The same globs as code search's include filter (one type for both), case-insensitive here: SECRETS.json is a secret too.
+    private static Glob[] Globs(IEnumerable<string> patterns) => patterns.Select(p => Glob.Parse(p, ignoreCase: true)).ToArray();
 }
 
 internal sealed class PolicyOptionsValidator : IValidateOptions<PolicyOptions>
@@ -282,6 +251,21 @@ internal sealed class PolicyOptionsValidator : IValidateOptions<PolicyOptions>
         if (options.Size.MaxChangedLines < 1 || options.Size.MaxFiles < 1)
         {
             failures.Add("Policy:Size:MaxChangedLines and MaxFiles must be positive.");
+        }
+        foreach (var (rule, patterns) in new[] { ("Config", options.Config.Patterns), ("Ci", options.Ci.Patterns), ("Infrastructure", options.Infrastructure.Patterns),
+            ("Lock", options.Lock.Patterns), ("Secret", options.Secret.Patterns), ("Binary", options.Binary.Patterns) })
+        {
+            foreach (var pattern in patterns ?? [])
+            {
+                try
+                {
+                    _ = Glob.Parse(pattern, ignoreCase: true);
+                }
+                catch (ArgumentException ex)
+                {
+                    failures.Add($"Policy:{rule}:Patterns: '{pattern}' is not a valid glob ({ex.Message}).");
+                }
+            }
         }
         foreach (var pattern in options.Secret.ContentPatterns ?? [])
         {

@@ -166,7 +166,7 @@ public static class WorkspacesApi
     internal static async Task<Ok<IReadOnlyList<SearchMatch>>> SearchAsync(RoomScope scope, string? q,
         [FromQuery(Name = "max_results")] int? maxResults, [FromQuery(Name = "case_sensitive")] bool? caseSensitive, bool? regex,
         [FromQuery(Name = "whole_word")] bool? wholeWord,
-        string[]? include, string[]? exclude, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user, [FromServices] WorkspaceFileService files, [FromServices] CodeSearch search, [FromServices] IOptions<WorkspaceOptions> options,
+        string[]? include, string[]? exclude, [FromQuery(Name = "worktree")] string? worktree, ClaimsPrincipal user, [FromServices] WorkspaceFileService files, [FromServices] SearchIndexes search, [FromServices] IOptions<WorkspaceOptions> options,
         CancellationToken cancellationToken)
     {
         var room = scope.RoomId;

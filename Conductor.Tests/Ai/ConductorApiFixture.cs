@@ -49,6 +49,8 @@ public sealed class ConductorApiFixture : IAsyncLifetime
             ["Ai__Providers__offline__Model"] = "none",
             ["Ai__DefaultProvider"] = "mock",
             ["Workspaces__Root"] = WorkspaceRoot,
+            // No background sweep of the search index during a test: an edit behind the Api's back stays unseen.
+            ["Workspaces__SearchIndexMaxStaleness"] = "01:00:00",
         }, TimeSpan.FromSeconds(90));
     }
 

@@ -2,6 +2,8 @@ using System.Net;
 using System.Text.Json;
 using Conductor.Tests.Ai;
 using Conductor.Tests.Auth;
+using Conductor.Tests.Workspaces;
+using Conductor.Workspaces.Search;
 using Npgsql;
 
 namespace Conductor.Tests.Changes;
@@ -168,5 +170,31 @@ public sealed class ChangesApiTests(ConductorApiFixture fixture)
         count.Parameters.Add(new NpgsqlParameter { Value = roomId });
         Assert.Equal(1L, await count.ExecuteScalarAsync());
         fixture.OpenAI.Answer = _ => FakeAnswer.Text("Hello from the fake provider", 4);
+    }
+
+    [Fact]
+    public async Task Applied_changes_are_found_by_the_indexed_search_at_once()
+    {
+        var (host, _, roomId) = await fixture.HostWithRoomAsync("indexed");
+        var root = fixture.WorkspacePath(roomId);
+        Directory.CreateDirectory(Path.Combine(root, "src"));
+        await File.WriteAllTextAsync(Path.Combine(root, "src/app.cs"), "class App {}\n");
+        TestGit.Run(root, "init", "--quiet", "--initial-branch=main");
+
+        // The first search starts the worktree's index; its file appears beside the worktree once the index answers.
+        await ApiClient.ExpectAsync(await host.GetAsync($"/workspace/{roomId}/search?q=class"), HttpStatusCode.OK);
+        var indexFile = Path.Combine(SearchIndexes.IndexDirectory(root), "index.bin");
+        for (var attempt = 0; attempt < 600 && !File.Exists(indexFile); attempt++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(File.Exists(indexFile), "the search index was not built");
+        // Written behind the Api's back: not in the index (so what is found below came through the index's journal).
+        await File.WriteAllTextAsync(Path.Combine(root, "src/bypass.cs"), "// Conductor mock agent, but not applied\n");
+
+        var set = await GenerateAsync(host, roomId, "src/app.cs", "docs/new.md");
+        await ApiClient.ExpectAsync(await host.PostAsync($"/changes/{set.GetProperty("change_set_id").GetGuid()}/apply", new { change_ids = Ids(set) }), HttpStatusCode.OK);
+        var hits = await ApiClient.ExpectAsync(await host.GetAsync($"/workspace/{roomId}/search?q=conductor%20mock%20agent"), HttpStatusCode.OK);
+        Assert.Equal(["docs/new.md", "src/app.cs"], hits.EnumerateArray().Select(h => h.GetProperty("file_path").GetString()));
     }
 }

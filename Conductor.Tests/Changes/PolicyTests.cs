@@ -1,4 +1,5 @@
 using Conductor.Api.Changes;
+using Conductor.Workspaces.Search;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Tests.Changes;
@@ -101,5 +102,5 @@ public sealed class PolicyTests
     [InlineData(".env.*", "config/.env.local", true)]
     [InlineData("*secret*", "src/SecretStore.cs", true)]
     public void Globs_match_paths(string pattern, string path, bool matches) =>
-        Assert.Equal(matches, Glob.ToRegex(pattern).IsMatch(path));
+        Assert.Equal(matches, Glob.Parse(pattern, ignoreCase: true).MatchesFile(path));
 }

@@ -70,10 +70,49 @@ public sealed class WorkspaceHttpTests(PostgresServerFixture postgres, RedisServ
             .EnumerateArray());
         await ApiClient.ExpectProblemAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=(&regex=true"), HttpStatusCode.BadRequest);
 
+        // The first search started the worktree's index; its file appears beside the worktree once the index answers.
+        var worktree = Path.Combine(env.Root, "worktrees", roomId.ToString("D"));
+        var indexFile = Path.Combine(Path.GetDirectoryName(worktree)!, $".{roomId:D}.search-index", "index.bin");
+        for (var attempt = 0; attempt < 600 && !File.Exists(indexFile); attempt++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(File.Exists(indexFile), "the search index was not built");
+        // An edit behind the Api's back (no record, no git operation) is not in the index yet: the index answers.
+        await File.WriteAllTextAsync(Path.Combine(worktree, "bypass.txt"), "index_token written behind the Api's back\n");
+        Assert.Empty((await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=index_token"), HttpStatusCode.OK)).EnumerateArray());
+        // Writes through the Api are found by the next query, with every documented snake_case parameter.
+        foreach (var name in new[] { "notes/a.txt", "notes/b.txt", "notes/c.md" })
+        {
+            using var put = new HttpRequestMessage(HttpMethod.Put, $"/workspace/{roomId}/file?path={name}") { Content = JsonContent.Create(new { content = "one index_token here\nindex_token again\n" }) };
+            await ApiClient.ExpectAsync(await alice.SendAsync(put), HttpStatusCode.OK);
+        }
+        var all = await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=index_token"), HttpStatusCode.OK);
+        Assert.Equal(["notes/a.txt", "notes/a.txt", "notes/b.txt", "notes/b.txt", "notes/c.md", "notes/c.md"],
+            all.EnumerateArray().Select(h => h.GetProperty("file_path").GetString()));
+        var one = await ApiClient.ExpectAsync(await alice.GetAsync(
+            $"/workspace/{roomId}/search?q=INDEX_TOKEN&max_results=1&case_sensitive=false&regex=false&whole_word=true&include=notes/**&exclude=*.md"), HttpStatusCode.OK);
+        var first = Assert.Single(one.EnumerateArray());
+        Assert.Equal(("notes/a.txt", 1, 5), (first.GetProperty("file_path").GetString(), first.GetProperty("line").GetInt32(), first.GetProperty("column").GetInt32()));
+        Assert.Equal(2, (await ApiClient.ExpectAsync(await alice.GetAsync(
+            $"/workspace/{roomId}/search?q=index_t.ken%20again&regex=true&case_sensitive=true&exclude=notes/c.md"), HttpStatusCode.OK)).GetArrayLength());
+        Assert.Equal(HttpStatusCode.NoContent, (await alice.DeleteAsync($"/workspace/{roomId}/file?path=notes/b.txt")).StatusCode);
+        Assert.Equal(4, (await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=index_token"), HttpStatusCode.OK)).GetArrayLength());
+
+        // The OpenAPI document shows the same names.
+        var openApi = await ApiClient.ExpectAsync(await alice.GetAsync("/openapi/v1.json"), HttpStatusCode.OK);
+        var parameters = openApi.GetProperty("paths").GetProperty("/workspace/{room_id}/search").GetProperty("get").GetProperty("parameters")
+            .EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["case_sensitive", "exclude", "include", "max_results", "q", "regex", "whole_word"], parameters.Order(StringComparer.Ordinal));
+
         var commit = await ApiClient.ExpectAsync(await alice.PostAsync($"/workspace/{roomId}/commit?wait=60", new { message = "Edit over HTTP" }), HttpStatusCode.OK);
         Assert.True(commit.GetProperty("committed").GetBoolean());
         Assert.True(commit.GetProperty("pushed").GetBoolean(), commit.GetRawText());
         Assert.Equal($"{aliceLogin}|Edit over HTTP", TestGit.Run(bare, "log", "-1", "--format=%an|%s", $"session/{roomId}").Trim());
+        // The commit (the GitWorker, another process, staged and committed bypass.txt) rewrote git's index: the Api's
+        // index noticed and caught up, so the edit made behind its back is found now.
+        var bypass = await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=index_token&include=bypass.txt"), HttpStatusCode.OK);
+        Assert.Equal("bypass.txt", Assert.Single(bypass.EnumerateArray()).GetProperty("file_path").GetString());
         var nothing = await ApiClient.ExpectAsync(await alice.PostAsync($"/workspace/{roomId}/commit?wait=60", new { message = "again" }), HttpStatusCode.OK);
         Assert.Equal("no changes", nothing.GetProperty("reason").GetString());
 

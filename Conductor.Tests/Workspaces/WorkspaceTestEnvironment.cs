@@ -34,6 +34,8 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
         jobs.Overrides["Workspaces:Root"] = Root;
         jobs.Overrides["Workspaces:AllowHttp"] = "true";
         jobs.Overrides["Workspaces:AllowFile"] = "true";
+        // No background sweep of the search index during a test: an edit behind the Api's back stays unseen.
+        jobs.Overrides["Workspaces:SearchIndexMaxStaleness"] = "01:00:00";
         jobs.Overrides["Workspaces:AllowPrivateNetworks"] = "true";
         jobs.Overrides["Workspaces:StoreGracePeriod"] = "00:00:00";
         jobs.Overrides["Workspaces:StoreSweepInterval"] = "00:00:00.500";

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Conductor.Workspaces.Personal;
+using Conductor.Workspaces.Search;
 using Microsoft.Extensions.Options;
 
 namespace Conductor.Workspaces.Files;
@@ -175,6 +176,7 @@ public sealed class WorkspaceFileService(
             }
             Directory.CreateDirectory(parent);
             await WriteAtomicallyAsync(file.FullPath, content, cancellationToken).ConfigureAwait(false);
+            SearchIndexes.RecordChanges(worktree, file.RelativePath);
             written = new FileWritten(file.RelativePath, content.LongLength, Etag(content), !exists);
         }
         await PublishAsync(target, roomId, written.Path, written.Created ? FileChange.Created : FileChange.Changed, userId, null, cancellationToken).ConfigureAwait(false);
@@ -206,6 +208,7 @@ public sealed class WorkspaceFileService(
                     $"'{entry.RelativePath}' is no longer at the version you read (If-Match {ifMatch}); read it again before deleting it.");
             }
             File.Delete(entry.FullPath); // a symlink itself, never its target
+            SearchIndexes.RecordChanges(worktree, entry.RelativePath);
             relative = entry.RelativePath;
         }
         await PublishAsync(target, roomId, relative, FileChange.Deleted, userId, null, cancellationToken).ConfigureAwait(false);
@@ -248,6 +251,7 @@ public sealed class WorkspaceFileService(
             {
                 File.Move(source.FullPath, target.FullPath, overwrite: false);
             }
+            SearchIndexes.RecordChanges(worktree, source.RelativePath, target.RelativePath);
         }
         await PublishAsync(worktreeTarget, roomId, target.RelativePath, FileChange.Renamed, userId, source.RelativePath, cancellationToken).ConfigureAwait(false);
         return target.RelativePath;

@@ -44,7 +44,7 @@ public sealed class CodeSearch(GitCli git)
     public const int MaxQueryLength = 1000;
     public const int MaxContentChars = 300;
     public const int BinaryProbeBytes = 8192;
-    private const int MaxSearchedFileBytes = 64 * 1024 * 1024;
+    internal const int MaxSearchedFileBytes = 64 * 1024 * 1024;
     private const int InitialReadBuffer = 256 * 1024;
 
     /// <summary>Parses the options into a matcher, or throws <see cref="SearchQueryException"/> (a 400).</summary>
@@ -69,8 +69,8 @@ public sealed class CodeSearch(GitCli git)
         Glob[] includes, excludes;
         try
         {
-            includes = query.Include.Where(g => !string.IsNullOrWhiteSpace(g)).Select(Glob.Parse).ToArray();
-            excludes = query.Exclude.Where(g => !string.IsNullOrWhiteSpace(g)).Select(Glob.Parse).ToArray();
+            includes = query.Include.Where(g => !string.IsNullOrWhiteSpace(g)).Select(g => Glob.Parse(g)).ToArray();
+            excludes = query.Exclude.Where(g => !string.IsNullOrWhiteSpace(g)).Select(g => Glob.Parse(g)).ToArray();
         }
         catch (ArgumentException ex)
         {
@@ -79,6 +79,7 @@ public sealed class CodeSearch(GitCli git)
         var max = Math.Min(query.MaxResults, maxResultsCap);
 
         LineMatcher matcher;
+        PositionedTrigram[][] trigrams; // per required literal, the trigrams a matching file contains (see Trigrams); none: the index cannot narrow the search
         if (query.Regex || (!query.CaseSensitive && !Ascii.IsValid(query.Text)))
         {
             var pattern = query.Regex ? query.Text : System.Text.RegularExpressions.Regex.Escape(query.Text);
@@ -95,6 +96,7 @@ public sealed class CodeSearch(GitCli git)
                     .Select(l => new LiteralFinder(Encoding.ASCII.GetBytes(l), ignoreCase: !query.CaseSensitive))
                     .ToArray();
                 matcher = new RegexMatcher(regex, required);
+                trigrams = Trigrams.Groups(RegexPrefilter.RequiredLiterals(literals, ignoreCase: !query.CaseSensitive).Select(Encoding.ASCII.GetBytes));
             }
             catch (ArgumentException ex)
             {
@@ -103,9 +105,11 @@ public sealed class CodeSearch(GitCli git)
         }
         else
         {
-            matcher = new ByteMatcher(Encoding.UTF8.GetBytes(query.Text), query.CaseSensitive, query.WholeWord);
+            var needle = Encoding.UTF8.GetBytes(query.Text);
+            matcher = new ByteMatcher(needle, query.CaseSensitive, query.WholeWord);
+            trigrams = Trigrams.Groups([needle]);
         }
-        return new PreparedSearch(matcher, includes, excludes, max);
+        return new PreparedSearch(matcher, includes, excludes, max, trigrams);
     }
 
     /// <summary>Relative paths of the files to search (tracked and untracked), in git's (byte) order.</summary>
@@ -148,11 +152,27 @@ public sealed class CodeSearch(GitCli git)
         }
     }
 
-    private async Task<FileList> ListAsync(string worktree, bool tracked, CancellationToken cancellationToken)
+    /// <summary>
+    /// The files to search among <paramref name="paths"/> (files or folders, taken literally): what
+    /// <see cref="ListFilesAsync(string, CancellationToken)"/> would list at or below them.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListFilesAsync(string worktree, IReadOnlyCollection<string> paths, CancellationToken cancellationToken)
+    {
+        var untracked = ListAsync(worktree, tracked: false, cancellationToken, paths);
+        var tracked = await ListAsync(worktree, tracked: true, cancellationToken, paths).ConfigureAwait(false);
+        return FileList.Merge(tracked, await untracked.ConfigureAwait(false));
+    }
+
+    private async Task<FileList> ListAsync(string worktree, bool tracked, CancellationToken cancellationToken, IReadOnlyCollection<string>? paths = null)
     {
         string[] arguments = tracked
             ? ["ls-files", "-z", "--stage", "--cached"]
             : ["ls-files", "-z", "--others", "--exclude-standard"];
+        if (paths is not null)
+        {
+            // Global option first: '*' or ':' in a file name is not a pattern.
+            arguments = ["--literal-pathspecs", .. arguments, "--", .. paths];
+        }
         var result = await git.RunCheckedAsync(new GitInvocation(arguments) { WorkingDirectory = worktree }, cancellationToken).ConfigureAwait(false);
         return tracked ? FileList.FromStage(result.StandardOutputBytes) : FileList.FromNames(result.StandardOutputBytes);
     }
@@ -284,8 +304,10 @@ public sealed class CodeSearch(GitCli git)
 
 public sealed class PreparedSearch
 {
-    internal PreparedSearch(LineMatcher matcher, Glob[] includes, Glob[] excludes, int maxResults)
+    internal PreparedSearch(LineMatcher matcher, Glob[] includes, Glob[] excludes, int maxResults, PositionedTrigram[][] indexTrigramGroups)
     {
+        IndexTrigramGroups = indexTrigramGroups;
+        IndexTrigrams = [.. indexTrigramGroups.SelectMany(g => g).Select(t => t.Key).Distinct().Order()];
         Matcher = matcher;
         Includes = includes;
         Excludes = excludes;
@@ -296,6 +318,12 @@ public sealed class PreparedSearch
     internal Glob[] Includes { get; }
     internal Glob[] Excludes { get; }
     public int MaxResults { get; }
+
+    /// <summary>Trigrams every matching file contains (empty: the search index cannot narrow this search).</summary>
+    internal int[] IndexTrigrams { get; }
+
+    /// <summary>The same per required literal: each must be whole in one chunk of a long file (see <see cref="TrigramIndex.ChunkBytes"/>).</summary>
+    internal PositionedTrigram[][] IndexTrigramGroups { get; }
 
     internal bool Accepts(string path) =>
         (Includes.Length == 0 || Includes.Any(g => g.MatchesFile(path))) && !Excludes.Any(g => g.MatchesFileOrParent(path));

@@ -7,10 +7,15 @@ namespace Conductor.Workspaces.Search;
 /// A gitignore-style glob for include/exclude filters: <c>*</c> and <c>?</c> stay within a path segment, <c>**</c>
 /// crosses segments, <c>{a,b}</c> is either, <c>[abc]</c> a character class. A pattern without '/' is matched
 /// against a single segment (<c>*.cs</c> matches <c>src/a.cs</c>); one with '/' against the whole relative path.
+/// The one glob type of the solution: code search's include/exclude filters and the change-set policy's path rules
+/// (case-insensitive there) both use it.
 /// </summary>
 public sealed class Glob
 {
     public const int MaxPatternLength = 500;
+
+    // Generous: a glob is a short pattern matched against a path; only a machine under heavy load comes near this.
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
     private readonly Regex _regex;
 
     private Glob(string pattern, Regex regex, bool segmentPattern)
@@ -25,7 +30,7 @@ public sealed class Glob
     /// <summary>True when the pattern has no '/': it is matched against one segment (a file or folder name).</summary>
     public bool IsSegmentPattern { get; }
 
-    public static Glob Parse(string pattern)
+    public static Glob Parse(string pattern, bool ignoreCase = false)
     {
         if (string.IsNullOrWhiteSpace(pattern) || pattern.Length > MaxPatternLength)
         {
@@ -96,7 +101,7 @@ public sealed class Glob
             throw new ArgumentException("Unbalanced braces in the glob.", nameof(pattern));
         }
         regex.Append('$');
-        return new Glob(pattern, new Regex(regex.ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled, TimeSpan.FromMilliseconds(100)), segment);
+        return new Glob(pattern, new Regex(regex.ToString(), RegexOptions.CultureInvariant | (ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None), MatchTimeout), segment);
     }
 
     /// <summary>Include semantics: a segment pattern must match the file name; a path pattern the whole path.</summary>

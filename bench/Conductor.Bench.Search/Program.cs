@@ -9,14 +9,18 @@ using Microsoft.Extensions.Options;
 // Usage: dotnet run -c Release --project bench/Conductor.Bench.Search [corpus-folder] [--runs N]
 // Without a folder the corpus is the Linux kernel from Debian's linux-source package, extracted once into
 // bench/.cache (git-ignored) and committed into a git repository there, so all tools see the same file list.
-// Each run times ours, git grep and rg back to back (interleaved), so a burst of load from other work on the machine
-// hits all three alike; the table shows the median and the best of the runs.
+// Each run times the indexed search (SearchIndexes, what the Api serves), the scan (CodeSearch), git grep and rg back
+// to back (interleaved), so a burst of load from other work on the machine hits all alike; the table shows the median
+// and the best of the runs. Before the table: the index's build time and size, the time to load it again, and the time
+// from a file write (recorded as the Api records it) to the first query that finds it.
 var runsAt = Array.IndexOf(args, "--runs");
 var runs = runsAt >= 0 ? int.Parse(args[runsAt + 1], CultureInfo.InvariantCulture) : 5;
 var positional = args.Where((a, i) => a != "--runs" && (runsAt < 0 || i != runsAt + 1)).ToArray();
 var corpus = positional.Length > 0 ? Path.GetFullPath(positional[0]) : await PrepareKernelCorpusAsync();
 var git = new GitCli(Options.Create(new WorkspaceOptions { Root = corpus }), NullLogger<GitCli>.Instance);
 var search = new CodeSearch(git);
+// No background staleness sweep during the runs (it is not part of a query's cost; see docs/workspaces.md).
+var indexOptions = Options.Create(new WorkspaceOptions { Root = corpus, SearchIndexMaxStaleness = TimeSpan.FromHours(1) });
 var rg = FindOnPath("rg");
 const int Unlimited = int.MaxValue; // the API caps at 1000; the benchmark counts every match to compare with the others
 
@@ -31,11 +35,66 @@ var queries = new (string Name, SearchQuery Query, string[] GitArgs, string[] Rg
 };
 
 var files = await search.ListFilesAsync(corpus, CancellationToken.None);
-Console.WriteLine($"corpus: {corpus} ({files.Count:N0} files), {Environment.ProcessorCount} cores, {runs} interleaved runs, median (best) ms");
-Console.WriteLine($"{"query",-50} {"ours",13} {"git grep",13} {"rg",13} {"ours/git",12} {"results ours/git/rg",22}");
+Console.WriteLine($"corpus: {corpus} ({files.Count:N0} files), {Environment.ProcessorCount} cores, load average {LoadAverage()}, {runs} interleaved runs, median (best) ms");
+
+// The index: built from nothing, then loaded again by a fresh instance (as after an Api restart: load plus a sweep
+// comparing every file's size and time), then kept current through one write at a time.
+SearchIndexes.DeleteIndex(corpus);
+var watch = Stopwatch.StartNew();
+var indexes = new SearchIndexes(search, indexOptions, TimeProvider.System, NullLogger<SearchIndexes>.Instance);
+var statistics = await indexes.EnsureReadyAsync(corpus, CancellationToken.None);
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"index build: {watch.Elapsed.TotalSeconds:F1} s for {statistics.Files:N0} files; index size {statistics.IndexBytes / 1048576.0:F0} MiB ({100.0 * statistics.IndexBytes / CorpusBytes(corpus, files):F0} % of the files' bytes) in {SearchIndexes.IndexDirectory(corpus)}"));
+watch.Restart();
+indexes = new SearchIndexes(search, indexOptions, TimeProvider.System, NullLogger<SearchIndexes>.Instance);
+await indexes.EnsureReadyAsync(corpus, CancellationToken.None);
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"index load by a new instance (read + sweep of every file's size and time): {watch.Elapsed.TotalMilliseconds:F0} ms"));
+var reflect = new List<double>();
+for (var i = 0; i < runs; i++)
+{
+    var probe = $"bench-probe-{i}.c";
+    var token = $"conductor_probe_{Guid.NewGuid():N}";
+    var probeQuery = CodeSearch.Prepare(new SearchQuery(token), TimeSpan.FromSeconds(30));
+    watch.Restart();
+    await File.WriteAllTextAsync(Path.Combine(corpus, probe), $"int {token};\n");
+    SearchIndexes.RecordChanges(corpus, probe); // what WorkspaceFileService does after each write
+    var found = (await indexes.SearchAsync(corpus, probeQuery, CancellationToken.None)).Count;
+    reflect.Add(watch.Elapsed.TotalMilliseconds);
+    File.Delete(Path.Combine(corpus, probe));
+    SearchIndexes.RecordChanges(corpus, probe);
+    if (found != 1 || (await indexes.SearchAsync(corpus, probeQuery, CancellationToken.None)).Count != 0)
+    {
+        throw new InvalidOperationException("The index did not reflect a write.");
+    }
+}
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"a new file written to the first query that finds it (write + journal + git ls-files for the path + query): median {reflect.Order().ElementAt(reflect.Count / 2):F0} ms (best {reflect.Min():F0})"));
+// The common case: an edit of a file the index holds (no git needed).
+const string Edited = "kernel/sched/core.c";
+var original = await File.ReadAllBytesAsync(Path.Combine(corpus, Edited));
+reflect.Clear();
+for (var i = 0; i < runs; i++)
+{
+    var token = $"conductor_probe_{Guid.NewGuid():N}";
+    var probeQuery = CodeSearch.Prepare(new SearchQuery(token), TimeSpan.FromSeconds(30));
+    watch.Restart();
+    await File.WriteAllBytesAsync(Path.Combine(corpus, Edited), [.. original, .. System.Text.Encoding.UTF8.GetBytes($"// {token}\n")]);
+    SearchIndexes.RecordChanges(corpus, Edited);
+    var found = (await indexes.SearchAsync(corpus, probeQuery, CancellationToken.None)).Count;
+    reflect.Add(watch.Elapsed.TotalMilliseconds);
+    await File.WriteAllBytesAsync(Path.Combine(corpus, Edited), original);
+    SearchIndexes.RecordChanges(corpus, Edited);
+    if (found != 1 || (await indexes.SearchAsync(corpus, probeQuery, CancellationToken.None)).Count != 0)
+    {
+        throw new InvalidOperationException("The index did not reflect an edit.");
+    }
+}
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"an edit of {Edited} to the first query that finds it (write + journal + re-read + query): median {reflect.Order().ElementAt(reflect.Count / 2):F0} ms (best {reflect.Min():F0})"));
+Console.WriteLine();
+Console.WriteLine($"{"query",-50} {"index",13} {"scan",13} {"git grep",13} {"rg",13} {"git/index",12} {"scan/git",12} {"results index/scan/git/rg",26}");
 
 // The file listing alone (part of every search): ours lists the index and the untracked files concurrently.
 await RowAsync("file listing only (git ls-files)",
+    null,
     async () => (await search.ListFilesAsync(corpus, CancellationToken.None)).Count,
     () => CountAsync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate"], corpus, 0),
     null,
@@ -47,25 +106,38 @@ foreach (var (name, query, gitArgs, rgArgs) in queries)
     var note = query.MaxResults != Unlimited ? " (ours stops at 50; git/rg: first match per file)"
         : query.WholeWord ? " (git grep -w: only ASCII letters, digits and _ are word characters; ours and rg: Unicode letters too, so no match in e.g. 下一个spin_lock())"
         : "";
+    var indexed = await indexes.SearchAsync(corpus, prepared, CancellationToken.None);
+    var scanned = await search.SearchAsync(corpus, prepared, CancellationToken.None);
+    if (!indexed.SequenceEqual(scanned))
+    {
+        throw new InvalidOperationException($"{name}: the indexed search gave {indexed.Count} results, the scan {scanned.Count}, or other ones.");
+    }
+    var candidates = await indexes.CandidatesAsync(corpus, prepared, CancellationToken.None);
+    Console.WriteLine(candidates is null ? $"  ({name}: no usable literal, the scan answers)"
+        : string.Create(CultureInfo.InvariantCulture, $"  ({name}: the index narrows the search to {candidates.Count:N0} files, {CorpusBytes(corpus, candidates) / 1048576.0:F0} MiB)"));
     await RowAsync(name,
+        async () => (await indexes.SearchAsync(corpus, prepared, CancellationToken.None)).Count,
         async () => (await search.SearchAsync(corpus, prepared, CancellationToken.None)).Count,
         () => CountAsync("git", ["-c", "grep.threads=" + Environment.ProcessorCount, "grep", "-I", "-n", "--untracked", .. gitArgs], corpus, (byte)'\n'),
         rg is null ? null : () => CountAsync(rg, ["-n", "--no-heading", "--no-config", .. rgArgs], corpus, (byte)'\n'),
         note);
 }
 
-async Task RowAsync(string name, Func<Task<int>> ours, Func<Task<int>> theirs, Func<Task<int>>? ripgrep, string note)
+async Task RowAsync(string name, Func<Task<int>>? index, Func<Task<int>> scan, Func<Task<int>> theirs, Func<Task<int>>? ripgrep, string note)
 {
-    var times = new List<double>[] { [], [], [] };
-    var counts = new int[] { 0, 0, -1 };
+    var times = new List<double>[] { [], [], [], [] };
+    var counts = new int[] { -1, 0, 0, -1 };
+    var tools = new[] { index, scan, theirs, ripgrep };
     for (var i = 0; i < runs; i++)
     {
-        var tools = ripgrep is null ? new[] { ours, theirs } : [ours, theirs, ripgrep];
         for (var t = 0; t < tools.Length; t++)
         {
-            var watch = Stopwatch.StartNew();
-            counts[t] = await tools[t]();
-            times[t].Add(watch.Elapsed.TotalMilliseconds);
+            if (tools[t] is { } tool)
+            {
+                var watch = Stopwatch.StartNew();
+                counts[t] = await tool();
+                times[t].Add(watch.Elapsed.TotalMilliseconds);
+            }
         }
     }
     static double Median(List<double> values)
@@ -74,8 +146,10 @@ async Task RowAsync(string name, Func<Task<int>> ours, Func<Task<int>> theirs, F
         return sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
     string Cell(List<double> values) => values.Count == 0 ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{Median(values):F0} ({values.Min():F0})");
-    var ratio = string.Create(CultureInfo.InvariantCulture, $"{Median(times[0]) / Median(times[1]):F2} ({times[0].Min() / times[1].Min():F2})");
-    Console.WriteLine($"{name,-50} {Cell(times[0]),13} {Cell(times[1]),13} {Cell(times[2]),13} {ratio,12} {$"{counts[0]}/{counts[1]}/{(ripgrep is null ? "n/a" : counts[2])}",22}{note}");
+    string Ratio(List<double> a, List<double> b) => a.Count == 0 || b.Count == 0 ? "n/a"
+        : string.Create(CultureInfo.InvariantCulture, $"{Median(a) / Median(b):F1} ({a.Min() / b.Min():F1})");
+    string Count(int c) => c < 0 ? "n/a" : c.ToString(CultureInfo.InvariantCulture);
+    Console.WriteLine($"{name,-50} {Cell(times[0]),13} {Cell(times[1]),13} {Cell(times[2]),13} {Cell(times[3]),13} {Ratio(times[2], times[0]),12} {Ratio(times[1], times[2]),12} {$"{Count(counts[0])}/{Count(counts[1])}/{Count(counts[2])}/{Count(counts[3])}",26}{note}");
 }
 
 static async Task<int> CountAsync(string program, string[] arguments, string directory, byte separator)
@@ -99,6 +173,11 @@ static async Task<int> CountAsync(string program, string[] arguments, string dir
     return lines;
 }
 
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+static long CorpusBytes(string root, IReadOnlyList<string> files) =>
+    files.Sum(f => new FileInfo(Path.Combine(root, f)) is { Exists: true } info && info.LinkTarget is null ? info.Length : 0);
+
 static string? FindOnPath(string name) =>
     (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 
@@ -108,7 +187,7 @@ static async Task<string> PrepareKernelCorpusAsync()
     var tarball = Directory.Exists("/usr/src") ? Directory.GetFiles("/usr/src", "linux-source-*.tar.xz").OrderDescending().FirstOrDefault() : null;
     if (tarball is null)
     {
-        throw new InvalidOperationException("No corpus: install Debian's linux-source (apt-get install linux-source) or pass a folder.");
+        throw new InvalidOperationException("No corpus: install Debian's linux-source (as root: apt-get update && apt-get install -y linux-source; it puts /usr/src/linux-source-*.tar.xz) or pass a folder.");
     }
     var name = Path.GetFileName(tarball).Replace(".tar.xz", "", StringComparison.Ordinal);
     var tree = Path.Combine(cache, name);
