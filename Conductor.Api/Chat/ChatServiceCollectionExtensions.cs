@@ -24,6 +24,11 @@ public static class ChatServiceCollectionExtensions
         builder.Services.AddSingleton<HubRooms>();
         builder.Services.AddScoped<ChatService>();
         builder.Services.AddSingleton<ChatFanout>();
+        // AI answers in chat (@ai): needs the AI providers (AddConductorAi) and the workspace services.
+        builder.Services.AddOptions<Conductor.Api.AiChat.AiChatOptions>().Bind(builder.Configuration.GetSection(Conductor.Api.AiChat.AiChatOptions.SectionName))
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Conductor.Api.AiChat.AiChatResponder>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<Conductor.Api.AiChat.AiChatResponder>());
         builder.Services.AddHostedService(services => services.GetRequiredService<ChatFanout>());
         builder.Services.AddAuthorization();
 
