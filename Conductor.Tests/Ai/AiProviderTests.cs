@@ -69,7 +69,9 @@ public sealed class AiProviderTests(ITestOutputHelper output) : IAsyncLifetime
         }
         else
         {
-            Assert.Equal(Key, request.ApiKeyHeader);
+            // The Anthropic SDK 13.x sends the key as a bearer token (12.x used x-api-key); the real API takes both.
+            Assert.Equal($"Bearer {Key}", request.Authorization);
+            Assert.True(request.Headers.ContainsKey("anthropic-version"));
             Assert.Equal("fake-claude", request.Json.GetProperty("model").GetString());
         }
     }

@@ -94,15 +94,17 @@ public sealed class ConductorApiFixture : IAsyncLifetime
         return Client(user.AccessToken);
     }
 
+    private Task SeedReadyWorkspaceAsync(Guid roomId, Guid userId) => SeedReadyWorkspaceAsync(ConnectionString, WorkspacePath(roomId), roomId, userId);
+
     /// <summary>
     /// A ready workspace for the room as the workspace feature records it, over a plain folder: cloning a repository
     /// (the GitWorker's job, tested with the workspaces) is not what these tests are about; reading and writing
     /// through the workspace file service is.
     /// </summary>
-    private async Task SeedReadyWorkspaceAsync(Guid roomId, Guid userId)
+    public static async Task SeedReadyWorkspaceAsync(string connectionString, string worktree, Guid roomId, Guid userId)
     {
-        Directory.CreateDirectory(WorkspacePath(roomId));
-        await using var dataSource = Npgsql.NpgsqlDataSource.Create(ConnectionString);
+        Directory.CreateDirectory(worktree);
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(connectionString);
         await using var batch = dataSource.CreateBatch();
         var store = $"store-{roomId:N}";
         batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("INSERT INTO workspace_stores (id, remote_url, created_at) VALUES ($1, 'file:///none', now())")

@@ -53,6 +53,7 @@ public sealed class FakeRequest(string method, string path, string body, IHeader
     public string Body { get; } = body;
     public string? Authorization { get; } = headers.Authorization.ToString() is { Length: > 0 } a ? a : null;
     public string? ApiKeyHeader { get; } = headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null;
+    public IReadOnlyDictionary<string, string> Headers { get; } = headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
     public TaskCompletionSource ClientAborted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     /// <summary>When the fake saw the client hang up (<see cref="System.Diagnostics.Stopwatch"/> timestamp), measured on its side.</summary>
     public long AbortedAt { get; private set; }
@@ -94,6 +95,9 @@ public sealed class FakeAiServer : IAsyncDisposable
 
     /// <summary>Answers chat requests; the argument is the 1-based number of the chat request.</summary>
     public Func<int, FakeAnswer> Answer { get; set; } = _ => FakeAnswer.Text("Hello from the fake provider", 4);
+
+    /// <summary>When set, answers chat requests by what they hold (tests sharing one fake pick their answers by a marker).</summary>
+    public Func<FakeRequest, FakeAnswer?>? AnswerRequest { get; set; }
 
     /// <summary>How long the models listing (the probe) takes to answer.</summary>
     public TimeSpan ModelsDelay { get; set; }
@@ -142,7 +146,8 @@ public sealed class FakeAiServer : IAsyncDisposable
                 context.Response.StatusCode = 404;
                 return;
             }
-            var answer = Answer(Interlocked.Increment(ref _chatCount));
+            var number = Interlocked.Increment(ref _chatCount);
+            var answer = AnswerRequest?.Invoke(request) ?? Answer(number);
             if (answer.Status is { } status)
             {
                 context.Response.StatusCode = status;
@@ -183,15 +188,15 @@ public sealed class FakeAiServer : IAsyncDisposable
         if (Kind == FakeAiKind.OpenAI)
         {
             await SendAsync(context, null, $$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_fake_1","type":"function","function":{"name":{{{name}}},"arguments":""}}]},"finish_reason":null}]}""");
-            await SendAsync(context, null, $$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":{{{first}}}}}]},"finish_reason":null}]}""");
-            await SendAsync(context, null, $$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":{{{second}}}}}]},"finish_reason":null}]}""");
+            await SendAsync(context, null, $$$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":{{{{first}}}}}}]},"finish_reason":null}]}""");
+            await SendAsync(context, null, $$$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":{{{{second}}}}}}]},"finish_reason":null}]}""");
             await SendAsync(context, null, """{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}""");
             await context.Response.WriteAsync("data: [DONE]\n\n", aborted);
         }
         else
         {
             await SendAsync(context, "message_start", """{"type":"message_start","message":{"id":"msg_fake","type":"message","role":"assistant","model":"fake-claude","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}""");
-            await SendAsync(context, "content_block_start", $$$"""{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_fake_1","name":{{{name}}},"input":{}}}""");
+            await SendAsync(context, "content_block_start", $$$$"""{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_fake_1","name":{{{{name}}}},"input":{}}}""");
             await SendAsync(context, "content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":{{{first}}}}}""");
             await SendAsync(context, "content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":{{{second}}}}}""");
             await SendAsync(context, "content_block_stop", """{"type":"content_block_stop","index":0}""");
