@@ -54,8 +54,11 @@ public sealed class ConductorApiFixture : IAsyncLifetime
 
     public ApiClient Client(string? accessToken = null) => new(Url, accessToken);
 
-    /// <summary>A plain HttpClient for streaming responses (read as they come, not buffered).</summary>
-    public HttpClient Http(string accessToken) => new()
+    /// <summary>
+    /// An HttpClient for streaming responses (read as they come, not buffered) that hangs up the way a browser closing
+    /// a stream does: at once. HttpClient's default would first drain the response for up to 2 s.
+    /// </summary>
+    public HttpClient Http(string accessToken) => new(new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero })
     {
         BaseAddress = Url,
         Timeout = TimeSpan.FromSeconds(60),
