@@ -15,11 +15,11 @@ public sealed class AiChatOptions : IValidatableObject
     public int HistoryMessages { get; set; } = 30;
 
     /// <summary>Answers a user may ask for in a burst (a Redis token bucket shared by every Api instance)...</summary>
-    [Range(1, 1000)]
+    [Range(1, 1_000_000)]
     public int AnswerBurst { get; set; } = 3;
 
     /// <summary>...and how many per minute the bucket refills.</summary>
-    [Range(0.1, 10_000)]
+    [Range(0.1, 1_000_000)]
     public double AnswersPerMinute { get; set; } = 6;
 
     /// <summary>Upper bound on one answer, tool calls included.</summary>

@@ -89,7 +89,7 @@ public sealed partial class AiChatResponder(
     /// Stops a running answer, whichever instance runs it. A member of the room may stop any answer in it; an id
     /// that is not a running answer of this room is <c>not_found</c> (the same for another room's answer).
     /// </summary>
-    public async Task StopAsync(ChatCaller caller, Guid roomId, Guid messageId, CancellationToken cancellationToken)
+    public async Task StopAnswerAsync(ChatCaller caller, Guid roomId, Guid messageId, CancellationToken cancellationToken)
     {
         var db = redis.GetDatabase();
         var owner = await db.StringGetAsync(RunningKey(messageId)).WaitAsync(cancellationToken);

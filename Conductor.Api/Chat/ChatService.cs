@@ -69,7 +69,7 @@ public sealed partial class ChatService(
     public async Task StopAiAnswerAsync(ChatCaller caller, Guid roomId, Guid messageId, CancellationToken cancellationToken)
     {
         await EnsureMemberAsync(caller, roomId, cancellationToken);
-        await ai.StopAsync(caller, roomId, messageId, cancellationToken);
+        await ai.StopAnswerAsync(caller, roomId, messageId, cancellationToken);
     }
 
     /// <summary>

@@ -105,6 +105,51 @@ public sealed class AiProviderTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.InRange(latency, TimeSpan.Zero, TimeSpan.FromSeconds(1));
     }
 
+    /// <summary>A kernel function the model may call; records what it was asked.</summary>
+    public sealed class LookupTool
+    {
+        public List<string> Calls { get; } = [];
+
+        [KernelFunction("lookup"), System.ComponentModel.Description("Looks a word up.")]
+        public string Lookup(string word)
+        {
+            Calls.Add(word);
+            return $"{word} means fake";
+        }
+    }
+
+    [Theory]
+    [InlineData("fake-openai")]
+    [InlineData("fake-anthropic")]
+    public async Task A_tool_call_in_the_providers_wire_format_runs_the_kernel_function_and_its_result_goes_back(string name)
+    {
+        using var catalog = Catalog();
+        var provider = catalog.Find(name)!;
+        var tool = new LookupTool();
+        var kernel = new Kernel();
+        kernel.Plugins.AddFromObject(tool, "dict");
+        string? offered = null;
+        Server(name).AnswerRequest = request =>
+        {
+            var body = request.Json;
+            var tools = body.GetProperty("tools").EnumerateArray().ToList();
+            offered = name == "fake-openai" ? tools.Single().GetProperty("function").GetProperty("name").GetString() : tools.Single().GetProperty("name").GetString();
+            return request.Body.Contains("means fake", StringComparison.Ordinal) ? new FakeAnswer(["It ", "means fake."]) : FakeAnswer.Tool(offered!, """{"word":"zebra"}""");
+        };
+        var settings = provider.CreateSettings(256, functions: FunctionChoiceBehavior.Auto());
+        var text = new System.Text.StringBuilder();
+        await foreach (var update in provider.ChatCompletion.GetStreamingChatMessageContentsAsync(new ChatHistory("what is a zebra?", AuthorRole.User), settings, kernel))
+        {
+            text.Append(update.Content);
+        }
+        Assert.Equal("It means fake.", text.ToString());
+        Assert.Equal(["zebra"], tool.Calls);
+        Assert.Contains("lookup", offered, StringComparison.Ordinal);
+        Assert.Equal(2, Server(name).ChatRequests.Count);
+        var second = Server(name).ChatRequests[1].Body;
+        Assert.Contains(name == "fake-openai" ? "\"role\":\"tool\"" : "\"type\":\"tool_result\"", second, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("fake-openai")]
     [InlineData("fake-anthropic")]
