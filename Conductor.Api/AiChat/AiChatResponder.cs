@@ -131,9 +131,11 @@ public sealed partial class AiChatResponder(
         var cancellationToken = running.Cancellation.Token;
         var login = Options.Assistants[0];
         var db = redis.GetDatabase();
-        await db.StringSetAsync(RunningKey(answerId), roomId.ToString("D"), Options.AnswerTimeout + TimeSpan.FromMinutes(1));
-
+        // Independent round trips overlap: they are all on the way to the first token.
+        var registered = db.StringSetAsync(RunningKey(answerId), roomId.ToString("D"), Options.AnswerTimeout + TimeSpan.FromMinutes(1));
+        var prepared = PrepareAsync(answerId, question, assistant, cancellationToken);
         var provider = await selections.GetActiveAsync(asker.UserId, lifetime.ApplicationStopping);
+        await registered;
         await PublishAsync(roomId, new AiStartFrame(roomId, answerId, question.Id, login, provider.Name, asker.UserId, time.GetUtcNow().UtcDateTime));
         LogAnswerStarted(logger, answerId, roomId, provider.Name, asker.UserId);
 
@@ -143,7 +145,7 @@ public sealed partial class AiChatResponder(
         var index = 0;
         try
         {
-            var (history, kernel) = await PrepareAsync(answerId, question, assistant, cancellationToken);
+            var (history, kernel) = await prepared;
             var settings = provider.CreateSettings(aiOptions.Value.MaxOutputTokens,
                 functions: kernel is null ? null : FunctionChoiceBehavior.Auto());
             await foreach (var update in provider.ChatCompletion.GetStreamingChatMessageContentsAsync(history, settings, kernel, cancellationToken))
@@ -195,7 +197,7 @@ public sealed partial class AiChatResponder(
     private async Task<(ChatHistory History, Kernel? Kernel)> PrepareAsync(Guid answerId, ChatMessage question, string assistant, CancellationToken cancellationToken)
     {
         var roomId = question.RoomId;
-        var latest = await store.GetLatestAsync(roomId, question.Seq + 1, Options.HistoryMessages, cancellationToken);
+        var reading = store.GetLatestAsync(roomId, question.Seq + 1, Options.HistoryMessages, cancellationToken);
         Kernel? kernel = null;
         try
         {
@@ -209,6 +211,7 @@ public sealed partial class AiChatResponder(
         {
             // No ready workspace: the assistant answers from the conversation alone.
         }
+        var latest = await reading;
 
         var history = new ChatHistory();
         history.AddSystemMessage($"""
