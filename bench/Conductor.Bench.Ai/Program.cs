@@ -24,7 +24,12 @@ using Microsoft.Extensions.Logging;
 //    socket, over the provider's own first-token delay and the direct TTFT.
 // The whole run is bounded.
 
-var runs = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 30;
+// [runs] [--api-dll PATH] [--infer-only]: another build of the Api (e.g. an earlier commit's, for a before/after
+// comparison on the same machine); --infer-only skips the parts that need this version's features.
+var positional = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || args[i - 1] != "--api-dll")).ToList();
+var runs = positional.Count > 0 ? int.Parse(positional[0], System.Globalization.CultureInfo.InvariantCulture) : 30;
+var apiDllArgument = args.SkipWhile(a => a != "--api-dll").Skip(1).FirstOrDefault();
+var inferOnly = args.Contains("--infer-only");
 var firstTokenDelay = TimeSpan.FromMilliseconds(50);
 const string Key = "bench-not-a-real-key";
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(5));
@@ -40,7 +45,9 @@ try
     var aborts = new ConcurrentDictionary<string, TaskCompletionSource<long>>();
     (fake, var fakeUrl) = await StartFakeOpenAIAsync(firstTokenDelay, aborts);
 
-    var apiDll = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ApiAssembly").Value!;
+    var apiDll = apiDllArgument is { } given ? Path.GetFullPath(given)
+        : typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ApiAssembly").Value!;
+    Console.WriteLine($"Api: {apiDll}");
     var start = new ProcessStartInfo("dotnet", [apiDll]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(apiDll) };
     // Secrets through the environment only, never argv.
     foreach (var (name, value) in new Dictionary<string, string>
@@ -113,6 +120,11 @@ try
     Report("provider directly", direct);
     Report("through /ai/infer", through);
     Console.WriteLine($"ratio (median /ai/infer over median direct): {Median(through) / Median(direct):0.00}x, overhead {Median(through) - Median(direct):0.0} ms (goal < 5 ms)");
+
+    if (inferOnly)
+    {
+        return 0;
+    }
 
     // 2. Cancel to provider abort. The client hangs up as a browser closing the stream does: at once (HttpClient's
     // default would drain the response for up to 2 s first, which would be the client's delay, not the Api's).
