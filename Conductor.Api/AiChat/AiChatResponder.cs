@@ -56,7 +56,7 @@ public sealed partial class AiChatResponder(
 
     /// <summary>Takes one answer from the asker's AI bucket, or throws <c>rate_limited</c> before anything is stored.</summary>
     public Task TakeAnswerTokenAsync(Guid userId, CancellationToken cancellationToken) =>
-        rateLimiter.TakeAsync("ai", Options.AnswerBurst, Options.AnswersPerMinute / 60, userId, cancellationToken, "AI answer");
+        rateLimiter.TakeAsync("ai", Options.AnswerBurst, Options.AnswersPerMinute / 60, userId, "AI answer", cancellationToken);
 
     /// <summary>Starts answering <paramref name="question"/> in the background; returns the id the answer will have.</summary>
     public Guid Start(ChatMessage question, ChatCaller asker, string assistant)
@@ -182,8 +182,8 @@ public sealed partial class AiChatResponder(
             await using var scope = scopes.CreateAsyncScope();
             var chat = scope.ServiceProvider.GetRequiredService<ChatService>();
             // Not cancelled by the stop: the partial answer is kept.
-            await chat.PostServerMessageAsync(roomId, ChatKinds.Ai, login, FitContent(stored), null, lifetime.ApplicationStopping,
-                id: answerId, replyTo: question.Id);
+            await chat.PostServerMessageAsync(roomId, ChatKinds.Ai, login, FitContent(stored), null, answerId, question.Id,
+                lifetime.ApplicationStopping);
         }
         finally
         {

@@ -57,12 +57,12 @@ public sealed class ChatRateLimiter(IConnectionMultiplexer redis, IOptions<ChatO
     {
         var limits = options.Value;
         return bucket == RateBucket.Messages
-            ? TakeAsync("messages", limits.MessageBurst, limits.MessagesPerSecond, userId, cancellationToken)
-            : TakeAsync("history", limits.HistoryBurst, limits.HistoryPerSecond, userId, cancellationToken);
+            ? TakeAsync("messages", limits.MessageBurst, limits.MessagesPerSecond, userId, null, cancellationToken)
+            : TakeAsync("history", limits.HistoryBurst, limits.HistoryPerSecond, userId, null, cancellationToken);
     }
 
     /// <summary>Takes a token from the user's bucket <paramref name="name"/> (other features' limits, e.g. AI answers).</summary>
-    public async Task TakeAsync(string name, int capacity, double perSecond, Guid userId, CancellationToken cancellationToken, string? what = null)
+    public async Task TakeAsync(string name, int capacity, double perSecond, Guid userId, string? what, CancellationToken cancellationToken)
     {
         var result = await TakeToken.EvaluateAsync(redis.GetDatabase(), new
         {

@@ -76,8 +76,12 @@ public sealed partial class ChatService(
     /// Posts a server-side message (<c>system</c> or <c>ai</c>) on behalf of another feature: no membership or rate
     /// limit, the same store-then-publish path.
     /// </summary>
-    public async Task<ChatMessage> PostServerMessageAsync(Guid roomId, string kind, string login, string text, Guid? userId, CancellationToken cancellationToken,
-        Guid? id = null, Guid? replyTo = null)
+    public Task<ChatMessage> PostServerMessageAsync(Guid roomId, string kind, string login, string text, Guid? userId, CancellationToken cancellationToken) =>
+        PostServerMessageAsync(roomId, kind, login, text, userId, null, null, cancellationToken);
+
+    /// <summary>A server-side message with a chosen id (an AI answer keeps the id its stream had) answering another.</summary>
+    public async Task<ChatMessage> PostServerMessageAsync(Guid roomId, string kind, string login, string text, Guid? userId, Guid? id, Guid? replyTo,
+        CancellationToken cancellationToken)
     {
         if (kind is not (ChatKinds.System or ChatKinds.Ai))
         {
