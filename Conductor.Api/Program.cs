@@ -2,8 +2,8 @@ using Conductor.Api.Ai;
 using Conductor.Api.Audit;
 using Conductor.Api.Auth;
 using Conductor.Api.Changes;
-using Conductor.Api.Files;
 using Conductor.Api.Chat;
+using Conductor.Api.Files;
 using Conductor.Api.Jobs;
 using Conductor.Api.Rooms;
 using Conductor.Api.Workspaces;
@@ -27,6 +27,7 @@ builder.AddConductorAi();
 builder.AddConductorChanges();
 builder.AddWebOriginCors();
 builder.AddConductorChat();
+builder.AddConductorAiChat();
 builder.AddConductorWorkspaces();
 builder.Services.AddOpenApi(options => options.AddRoomAccess());
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.

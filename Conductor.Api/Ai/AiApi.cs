@@ -4,8 +4,8 @@ using System.Text.Json;
 using Conductor.Api.Auth;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.SemanticKernel.ChatCompletion;
 using Microsoft.Extensions.Options;
+using Microsoft.SemanticKernel.ChatCompletion;
 
 namespace Conductor.Api.Ai;
 

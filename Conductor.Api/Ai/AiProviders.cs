@@ -118,44 +118,44 @@ public sealed class AiProviderCatalog : IDisposable
         switch (kind)
         {
             case AiProviderKinds.OpenAI:
-            {
-                var endpoint = options.Endpoint ?? OpenAIDefaultEndpoint;
-                // Local OpenAI-compatible servers (Ollama, LM Studio, vLLM) take no key, but the SDK insists on one.
-                var credential = new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey);
-                var clientOptions = new OpenAIClientOptions
                 {
-                    Endpoint = endpoint,
-                    NetworkTimeout = ai.RequestTimeout,
-                    // Retries are ours to decide (generate-changes retries once); the SDK's would hide failures.
-                    RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-                    Transport = new HttpClientPipelineTransport(CreateHttpClient()),
-                };
-                var openai = new OpenAIClient(credential, clientOptions);
-                var models = openai.GetOpenAIModelClient();
-                // Semantic Kernel's OpenAI connector over the official SDK client (streaming, JSON-schema output,
-                // function calling); our transport keeps the no-drain cancellation.
-                return new AiProvider(name, kind, model, new OpenAIChatCompletionService(model, openai),
-                    async ct => await models.GetModelsAsync(ct));
-            }
+                    var endpoint = options.Endpoint ?? OpenAIDefaultEndpoint;
+                    // Local OpenAI-compatible servers (Ollama, LM Studio, vLLM) take no key, but the SDK insists on one.
+                    var credential = new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey);
+                    var clientOptions = new OpenAIClientOptions
+                    {
+                        Endpoint = endpoint,
+                        NetworkTimeout = ai.RequestTimeout,
+                        // Retries are ours to decide (generate-changes retries once); the SDK's would hide failures.
+                        RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+                        Transport = new HttpClientPipelineTransport(CreateHttpClient()),
+                    };
+                    var openai = new OpenAIClient(credential, clientOptions);
+                    var models = openai.GetOpenAIModelClient();
+                    // Semantic Kernel's OpenAI connector over the official SDK client (streaming, JSON-schema output,
+                    // function calling); our transport keeps the no-drain cancellation.
+                    return new AiProvider(name, kind, model, new OpenAIChatCompletionService(model, openai),
+                        async ct => await models.GetModelsAsync(ct));
+                }
             case AiProviderKinds.Anthropic:
-            {
-                var endpoint = options.Endpoint ?? AnthropicDefaultEndpoint;
-                var http = CreateHttpClient();
-                var client = new AnthropicClient
                 {
-                    ApiKey = string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey,
-                    BaseUrl = endpoint.ToString().TrimEnd('/'),
-                    MaxRetries = 0,
-                    Timeout = ai.RequestTimeout,
-                    HttpClient = http,
-                };
-                // The official SDK's IChatClient, bridged into SK; SK's function-invoking client runs kernel functions
-                // the model calls (the OpenAI connector does that itself).
-                var chat = client.AsIChatClient(model, ai.MaxOutputTokens).AsBuilder().UseKernelFunctionInvocation().Build();
-                _owned.Add(chat);
-                return new AiProvider(name, kind, model, chat.AsChatCompletionService(),
-                    async ct => await client.Models.List(new ModelListParams(), ct));
-            }
+                    var endpoint = options.Endpoint ?? AnthropicDefaultEndpoint;
+                    var http = CreateHttpClient();
+                    var client = new AnthropicClient
+                    {
+                        ApiKey = string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey,
+                        BaseUrl = endpoint.ToString().TrimEnd('/'),
+                        MaxRetries = 0,
+                        Timeout = ai.RequestTimeout,
+                        HttpClient = http,
+                    };
+                    // The official SDK's IChatClient, bridged into SK; SK's function-invoking client runs kernel
+                    // functions the model calls (the OpenAI connector does that itself).
+                    var chat = client.AsIChatClient(model, ai.MaxOutputTokens).AsBuilder().UseKernelFunctionInvocation().Build();
+                    _owned.Add(chat);
+                    return new AiProvider(name, kind, model, chat.AsChatCompletionService(),
+                        async ct => await client.Models.List(new ModelListParams(), ct));
+                }
             default:
                 return BuildMock(name);
         }

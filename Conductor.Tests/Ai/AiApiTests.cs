@@ -1,10 +1,10 @@
-using Xunit.Abstractions;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Conductor.Tests.Auth;
+using Xunit.Abstractions;
 
 namespace Conductor.Tests.Ai;
 

@@ -1,11 +1,11 @@
-using Xunit.Abstractions;
 using System.Diagnostics;
 using Conductor.Api.Ai;
 using Conductor.Api.Changes;
-using Microsoft.SemanticKernel;
-using Microsoft.SemanticKernel.ChatCompletion;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
+using Xunit.Abstractions;
 
 namespace Conductor.Tests.Ai;
 

@@ -5,12 +5,13 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
 
-public static class ChatServiceCollectionExtensions
+public static class ChatExtensions
 {
     /// <summary>
     /// Registers chat: options (validated at start-up), the store, the service, Redis-backed typing, presence and rate
     /// limits, the fan-out (a hosted service) and SignalR with snake_case JSON and the frame limit. Needs Postgres,
-    /// Redis, authentication and an <see cref="Conductor.Api.Rooms.IRoomMembership"/>.
+    /// Redis, authentication, an <see cref="Conductor.Api.Rooms.IRoomMembership"/> and AI answers in chat
+    /// (<see cref="AiChatExtensions.AddConductorAiChat"/>: the service hands @ai mentions to it).
     /// </summary>
     public static IHostApplicationBuilder AddConductorChat(this IHostApplicationBuilder builder)
     {
@@ -24,11 +25,6 @@ public static class ChatServiceCollectionExtensions
         builder.Services.AddSingleton<HubRooms>();
         builder.Services.AddScoped<ChatService>();
         builder.Services.AddSingleton<ChatFanout>();
-        // AI answers in chat (@ai): needs the AI providers (AddConductorAi) and the workspace services.
-        builder.Services.AddOptions<Conductor.Api.AiChat.AiChatOptions>().Bind(builder.Configuration.GetSection(Conductor.Api.AiChat.AiChatOptions.SectionName))
-            .ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<Conductor.Api.AiChat.AiChatResponder>();
-        builder.Services.AddHostedService(services => services.GetRequiredService<Conductor.Api.AiChat.AiChatResponder>());
         builder.Services.AddHostedService(services => services.GetRequiredService<ChatFanout>());
         builder.Services.AddAuthorization();
 
