@@ -32,6 +32,7 @@ builder.AddConductorConversations();
 builder.AddConductorMcp();
 builder.AddWebOriginCors();
 builder.AddConductorChat();
+builder.AddConductorAiChat();
 builder.AddConductorWorkspaces();
 builder.AddConductorGitRemote();
 builder.Services.AddOpenApi(options => options.AddRoomAccess());

@@ -4,8 +4,8 @@ using System.Text.Json;
 using Conductor.Api.Auth;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using Microsoft.SemanticKernel.ChatCompletion;
 
 namespace Conductor.Api.Ai;
 
@@ -86,10 +86,13 @@ public static partial class AiApi
             provider = await selections.GetActiveAsync(context.User.GetUserId(), context.RequestAborted);
         }
 
-        List<ChatMessage> messages = request.System is { Length: > 0 } system
-            ? [new(ChatRole.System, system), new(ChatRole.User, request.Prompt)]
-            : [new(ChatRole.User, request.Prompt)];
-        var chatOptions = new ChatOptions { MaxOutputTokens = limits.MaxOutputTokens };
+        var history = new ChatHistory();
+        if (request.System is { Length: > 0 } system)
+        {
+            history.AddSystemMessage(system);
+        }
+        history.AddUserMessage(request.Prompt);
+        var settings = provider.CreateSettings(limits.MaxOutputTokens);
 
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -106,14 +109,14 @@ public static partial class AiApi
         var tokens = 0;
         try
         {
-            await foreach (var update in provider.Client.GetStreamingResponseAsync(messages, chatOptions, timeout.Token))
+            await foreach (var update in provider.ChatCompletion.GetStreamingChatMessageContentsAsync(history, settings, kernel: null, timeout.Token))
             {
-                if (string.IsNullOrEmpty(update.Text))
+                if (update.Content is not { Length: > 0 } text)
                 {
                     continue;
                 }
                 tokens++;
-                await WriteEventAsync(response, writer => writer.WriteString("token", update.Text), aborted);
+                await WriteEventAsync(response, writer => writer.WriteString("token", text), aborted);
             }
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)

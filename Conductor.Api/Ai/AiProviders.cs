@@ -1,25 +1,82 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Anthropic;
 using Anthropic.Exceptions;
 using Anthropic.Models.Models;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
+using Microsoft.SemanticKernel.Connectors.OpenAI;
 using OpenAI;
 using OpenAI.Models;
 
 namespace Conductor.Api.Ai;
 
-/// <summary>One configured provider: its chat client and a cheap call that tells whether it answers.</summary>
-public sealed class AiProvider(string name, string kind, string model, IChatClient client, Func<CancellationToken, Task> probe)
+/// <summary>
+/// One configured provider: a Semantic Kernel chat completion service and a cheap call that tells whether it answers.
+/// This is the lookup other features build on (chat answers, change generation, agent conversations): find a provider
+/// through <see cref="AiProviderCatalog.Find"/> or <see cref="AiSelections.GetActiveAsync"/>, then stream from
+/// <see cref="ChatCompletion"/> with settings from <see cref="CreateSettings"/>, or use <see cref="AsChatClient"/> where a
+/// Microsoft.Extensions.AI <see cref="IChatClient"/> is wanted (Microsoft.Agents.AI agents).
+/// </summary>
+public sealed class AiProvider(string name, string kind, string model, IChatCompletionService chatCompletion, Func<CancellationToken, Task> probe)
 {
     public string Name { get; } = name;
     public string Kind { get; } = kind;
     public string Model { get; } = model;
-    public IChatClient Client { get; } = client;
+
+    /// <summary>The provider as Semantic Kernel sees it; with a <see cref="Kernel"/> its functions become tools.</summary>
+    public IChatCompletionService ChatCompletion { get; } = chatCompletion;
+
     internal Func<CancellationToken, Task> Probe { get; } = probe;
+
+    /// <summary>The same service as a Microsoft.Extensions.AI chat client (SK's adapter), for agent frameworks.</summary>
+    public IChatClient AsChatClient() => ChatCompletion.AsChatClient();
+
+    /// <summary>
+    /// Execution settings in the connector's own terms: the OpenAI connector's settings (its JSON-schema response
+    /// format is the OpenAI SDK's, strict), or SK's generic settings that its IChatClient bridge turns into
+    /// <see cref="ChatOptions"/> for Anthropic and the mock.
+    /// </summary>
+    /// <param name="maxOutputTokens">null: the provider's default (Anthropic's is <see cref="AiOptions.MaxOutputTokens"/>).</param>
+    public PromptExecutionSettings CreateSettings(int? maxOutputTokens, double? temperature = null, AiJsonSchema? schema = null,
+        FunctionChoiceBehavior? functions = null)
+    {
+        if (Kind == AiProviderKinds.OpenAI)
+        {
+            return new OpenAIPromptExecutionSettings
+            {
+                MaxTokens = maxOutputTokens,
+                Temperature = temperature,
+                ResponseFormat = schema is null ? null
+                    : OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat(schema.Name, BinaryData.FromString(schema.Schema.GetRawText()),
+                        schema.Description, jsonSchemaIsStrict: true),
+                FunctionChoiceBehavior = functions,
+            };
+        }
+        var extension = new Dictionary<string, object>();
+        if (maxOutputTokens is { } max)
+        {
+            extension["max_tokens"] = max;
+        }
+        if (temperature is { } t)
+        {
+            extension["temperature"] = t;
+        }
+        if (schema is not null)
+        {
+            // SK's bridge maps a JsonElement response_format to ChatResponseFormat.ForJsonSchema.
+            extension["response_format"] = schema.Schema;
+        }
+        return new PromptExecutionSettings { ExtensionData = extension, FunctionChoiceBehavior = functions };
+    }
 }
+
+/// <summary>A JSON schema the answer must follow (structured output).</summary>
+public sealed record AiJsonSchema(string Name, string Description, JsonElement Schema);
 
 /// <summary>Every configured provider (plus the built-in mock), built once from <see cref="AiOptions"/>.</summary>
 public sealed class AiProviderCatalog : IDisposable
@@ -28,7 +85,7 @@ public sealed class AiProviderCatalog : IDisposable
     private static readonly Uri AnthropicDefaultEndpoint = new("https://api.anthropic.com");
 
     private readonly Dictionary<string, AiProvider> _providers = new(StringComparer.OrdinalIgnoreCase);
-    private readonly List<HttpClient> _httpClients = [];
+    private readonly List<IDisposable> _owned = [];
 
     public AiProviderCatalog(IOptions<AiOptions> options)
     {
@@ -73,10 +130,11 @@ public sealed class AiProviderCatalog : IDisposable
                         RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
                         Transport = new HttpClientPipelineTransport(CreateHttpClient()),
                     };
-                    var chat = new OpenAI.Chat.ChatClient(model, credential, clientOptions);
-                    var models = new OpenAIModelClient(credential, clientOptions);
-                    // Microsoft.Extensions.AI.OpenAI's IChatClient over the official SDK (streaming, JSON-schema output).
-                    return new AiProvider(name, kind, model, chat.AsIChatClient(),
+                    var openai = new OpenAIClient(credential, clientOptions);
+                    var models = openai.GetOpenAIModelClient();
+                    // Semantic Kernel's OpenAI connector over the official SDK client (streaming, JSON-schema output,
+                    // function calling); our transport keeps the no-drain cancellation.
+                    return new AiProvider(name, kind, model, new OpenAIChatCompletionService(model, openai),
                         async ct => await models.GetModelsAsync(ct));
                 }
             case AiProviderKinds.Anthropic:
@@ -91,7 +149,11 @@ public sealed class AiProviderCatalog : IDisposable
                         Timeout = ai.RequestTimeout,
                         HttpClient = http,
                     };
-                    return new AiProvider(name, kind, model, client.AsIChatClient(model, ai.MaxOutputTokens),
+                    // The official SDK's IChatClient, bridged into SK; SK's function-invoking client runs kernel
+                    // functions the model calls (the OpenAI connector does that itself).
+                    var chat = client.AsIChatClient(model, ai.MaxOutputTokens).AsBuilder().UseKernelFunctionInvocation().Build();
+                    _owned.Add(chat);
+                    return new AiProvider(name, kind, model, chat.AsChatCompletionService(),
                         async ct => await client.Models.List(new ModelListParams(), ct));
                 }
             default:
@@ -116,12 +178,12 @@ public sealed class AiProviderCatalog : IDisposable
             // The SDKs apply RequestTimeout themselves.
             Timeout = Timeout.InfiniteTimeSpan,
         };
-        _httpClients.Add(http);
+        _owned.Add(http);
         return http;
     }
 
     private static AiProvider BuildMock(string name) =>
-        new(name, AiProviderKinds.Mock, MockChatClient.Model, new MockChatClient(name), _ => Task.CompletedTask);
+        new(name, AiProviderKinds.Mock, MockChatClient.Model, new MockChatClient(name).AsChatCompletionService(), _ => Task.CompletedTask);
 
     /// <summary>
     /// A provider failure as users may see it: the status code or the kind of network failure, never the raw
@@ -130,6 +192,7 @@ public sealed class AiProviderCatalog : IDisposable
     public static string Describe(Exception exception) => exception switch
     {
         ClientResultException { Status: > 0 } e => $"the provider answered HTTP {e.Status}",
+        HttpOperationException { StatusCode: { } status } => $"the provider answered HTTP {(int)status}",
         AnthropicApiException e => $"the provider answered HTTP {(int)e.StatusCode}",
         HttpRequestException { HttpRequestError: var error } => $"the provider could not be reached ({error})",
         TimeoutException or TaskCanceledException or OperationCanceledException => "the provider did not answer in time",
@@ -141,13 +204,9 @@ public sealed class AiProviderCatalog : IDisposable
 
     public void Dispose()
     {
-        foreach (var provider in _providers.Values)
+        foreach (var owned in _owned)
         {
-            provider.Client.Dispose();
-        }
-        foreach (var http in _httpClients)
-        {
-            http.Dispose();
+            owned.Dispose();
         }
     }
 }

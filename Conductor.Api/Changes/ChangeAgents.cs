@@ -1,7 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Conductor.Api.Ai;
-using Microsoft.Extensions.AI;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
 
 namespace Conductor.Api.Changes;
 
@@ -56,6 +57,8 @@ public sealed partial class ChangeGenerator(ILogger<ChangeGenerator> logger)
         }
         """).RootElement.Clone();
 
+    private static readonly AiJsonSchema ChangesSchema = new("conductor_changes", "Proposed file changes", Schema);
+
     /// <summary>
     /// Runs the agent for <paramref name="provider"/>. <paramref name="check"/> validates proposed changes against the
     /// workspace and returns what is wrong (nothing: valid); it runs on every attempt.
@@ -71,23 +74,18 @@ public sealed partial class ChangeGenerator(ILogger<ChangeGenerator> logger)
             return problems.Count == 0 ? (MockAgent, changes) : throw new ChangeGenerationException(provider.Name, problems);
         }
 
-        List<ChatMessage> messages =
-        [
-            new(ChatRole.System, SystemPrompt),
-            new(ChatRole.User, UserPrompt(instruction, files)),
-        ];
-        var options = new ChatOptions
-        {
-            ResponseFormat = ChatResponseFormat.ForJsonSchema(Schema, "conductor_changes", "Proposed file changes"),
-            Temperature = 0,
-        };
+        var messages = new ChatHistory();
+        messages.AddSystemMessage(SystemPrompt);
+        messages.AddUserMessage(UserPrompt(instruction, files));
+        // The connector's JSON-schema response format (strict on OpenAI); the answer is checked here regardless.
+        var settings = provider.CreateSettings(maxOutputTokens: null, temperature: 0, schema: ChangesSchema);
         IReadOnlyList<string> errors = [];
         for (var attempt = 1; attempt <= Attempts; attempt++)
         {
             string text;
             try
             {
-                text = await CollectAsync(provider.Client, messages, options, cancellationToken);
+                text = await CollectAsync(provider.ChatCompletion, messages, settings, cancellationToken);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -102,19 +100,20 @@ public sealed partial class ChangeGenerator(ILogger<ChangeGenerator> logger)
                 return (LlmAgent, parsed!);
             }
             Log.AttemptInvalid(logger, provider.Name, attempt, errors.Count);
-            messages.Add(new ChatMessage(ChatRole.Assistant, text.Length > 8000 ? text[..8000] : text));
-            messages.Add(new ChatMessage(ChatRole.User,
-                "That answer was rejected: " + string.Join("; ", errors.Take(10)) + ". Answer again with only the JSON object."));
+            messages.AddAssistantMessage(text.Length > 8000 ? text[..8000] : text);
+            messages.AddUserMessage("That answer was rejected: " + string.Join("; ", errors.Take(10)) + ". Answer again with only the JSON object.");
         }
         throw new ChangeGenerationException(provider.Name, errors);
     }
 
-    private static async Task<string> CollectAsync(IChatClient client, List<ChatMessage> messages, ChatOptions options, CancellationToken cancellationToken)
+    private static async Task<string> CollectAsync(IChatCompletionService chat, ChatHistory messages, PromptExecutionSettings settings,
+        CancellationToken cancellationToken)
     {
         var text = new StringBuilder();
-        await foreach (var update in client.GetStreamingResponseAsync(messages, options, cancellationToken))
+        // A copy: SK's bridge may append to the history it is given.
+        await foreach (var update in chat.GetStreamingChatMessageContentsAsync([.. messages], settings, kernel: null, cancellationToken))
         {
-            text.Append(update.Text);
+            text.Append(update.Content);
             if (text.Length > MaxOutputChars)
             {
                 return text.ToString(); // parsing reports it as too large/invalid

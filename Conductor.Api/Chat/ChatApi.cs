@@ -17,6 +17,7 @@ public static class ChatApi
         group.MapGet("/read_receipts", GetReadReceiptsAsync).WithName("GetChatReadReceipts").RequireRoomAccess();
         group.MapGet("/typing", GetTypingAsync).WithName("GetChatTyping").RequireRoomAccess();
         group.MapGet("/presence", GetPresenceAsync).WithName("GetChatPresence").RequireRoomAccess();
+        group.MapPost("/ai/{message_id}/stop", StopAiAnswerAsync).WithName("StopChatAiAnswer").RequireRoomAccess();
 
         endpoints.MapHub<ChatHub>("/hubs/chat").RequireAuthorization();
         endpoints.MapChatSocket();
@@ -72,6 +73,22 @@ public static class ChatApi
             var (stored, created) = await chat.SendAsync(ChatCaller.From(user), roomId, message, cancellationToken);
             // 201 the first time, 200 for a resend of the same id: both carry the stored message.
             return created ? TypedResults.Created($"/chat/{roomId:D}/history?before={stored.Id:D}", stored) : TypedResults.Ok(stored);
+        }
+        catch (ChatException exception)
+        {
+            return Problem(context, exception);
+        }
+    }
+
+    /// <summary>Stops a running AI answer (the <c>message_id</c> of its <c>ai_start</c> frame); 404 when none runs with that id here.</summary>
+    internal static async Task<Results<Accepted<AiChat.AiStopAccepted>, ProblemHttpResult>> StopAiAnswerAsync(
+        RoomScope scope, [FromRoute(Name = "message_id")] Guid messageId, ClaimsPrincipal user, ChatService chat, HttpContext context,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            await chat.StopAiAnswerAsync(ChatCaller.From(user), scope.RoomId, messageId, cancellationToken);
+            return TypedResults.Accepted((string?)null, new AiChat.AiStopAccepted(scope.RoomId, messageId, "stopping"));
         }
         catch (ChatException exception)
         {

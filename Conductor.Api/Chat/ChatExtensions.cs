@@ -10,7 +10,8 @@ public static class ChatExtensions
     /// <summary>
     /// Registers chat: options (validated at start-up), the store, the service, Redis-backed typing, presence and rate
     /// limits, the fan-out (a hosted service) and SignalR with snake_case JSON and the frame limit. Needs Postgres,
-    /// Redis, authentication and an <see cref="Conductor.Api.Rooms.IRoomMembership"/>.
+    /// Redis, authentication, an <see cref="Conductor.Api.Rooms.IRoomMembership"/> and AI answers in chat
+    /// (<see cref="AiChatExtensions.AddConductorAiChat"/>: the service hands @ai mentions to it).
     /// </summary>
     public static IHostApplicationBuilder AddConductorChat(this IHostApplicationBuilder builder)
     {

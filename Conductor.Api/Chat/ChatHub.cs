@@ -7,7 +7,8 @@ namespace Conductor.Api.Chat;
 
 /// <summary>
 /// <c>/hubs/chat</c> for the web app and the VS Code extension. Methods: JoinRoom, LeaveRoom, SendMessage, Typing,
-/// MarkRead, LoadHistory. Events: Message, Typing, ReadReceipt, UserJoined, UserLeft, RoomEvent (jobs, membership,
+/// MarkRead, LoadHistory, StopAi. Events: Message, Typing, ReadReceipt, UserJoined, UserLeft, AiStart, AiToken, AiTool,
+/// AiDone (a streamed AI answer), RoomEvent (jobs, membership,
 /// anything else published on the room's events channel), each with the same snake_case JSON as the socket frames.
 /// A refusal is a HubException whose message starts with the error code ("rate_limited: ...").
 /// </summary>
@@ -53,6 +54,10 @@ public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence pr
 
     public Task<ReadReceipt> MarkRead(Guid roomId, Guid messageId) =>
         GuardAsync(() => chat.MarkReadAsync(Caller, roomId, messageId, Context.ConnectionAborted));
+
+    /// <summary>Stops a running AI answer (<c>ai_start</c>'s message_id); every member then gets <c>AiDone</c> with status stopped.</summary>
+    public Task StopAi(Guid roomId, Guid messageId) =>
+        GuardAsync(() => chat.StopAiAnswerAsync(Caller, roomId, messageId, Context.ConnectionAborted));
 
     public Task<IReadOnlyList<ChatMessage>> LoadHistory(Guid roomId, HistoryRequest? query) =>
         GuardAsync(() => chat.GetHistoryAsync(Caller, roomId, query ?? new HistoryRequest(null, null, null), Context.ConnectionAborted));

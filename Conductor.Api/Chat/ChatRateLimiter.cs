@@ -31,12 +31,17 @@ public sealed class ChatRateLimiter(IConnectionMultiplexer redis, IOptions<ChatO
         """);
 
     /// <summary>Takes a token or throws <see cref="ChatException"/> with <c>rate_limited</c> (429).</summary>
-    public async Task TakeAsync(RateBucket bucket, Guid userId, CancellationToken cancellationToken)
+    public Task TakeAsync(RateBucket bucket, Guid userId, CancellationToken cancellationToken)
     {
         var limits = options.Value;
-        var (capacity, perSecond, name) = bucket == RateBucket.Messages
-            ? (limits.MessageBurst, limits.MessagesPerSecond, "messages")
-            : (limits.HistoryBurst, limits.HistoryPerSecond, "history");
+        return bucket == RateBucket.Messages
+            ? TakeAsync("messages", limits.MessageBurst, limits.MessagesPerSecond, userId, null, cancellationToken)
+            : TakeAsync("history", limits.HistoryBurst, limits.HistoryPerSecond, userId, null, cancellationToken);
+    }
+
+    /// <summary>Takes a token from the user's bucket <paramref name="name"/> (other features' limits, e.g. AI answers).</summary>
+    public async Task TakeAsync(string name, int capacity, double perSecond, Guid userId, string? what, CancellationToken cancellationToken)
+    {
         var result = await TakeToken.EvaluateAsync(redis.GetDatabase(), new
         {
             key = (RedisKey)$"chat:rate:{name}:{userId:D}",
@@ -45,8 +50,9 @@ public sealed class ChatRateLimiter(IConnectionMultiplexer redis, IOptions<ChatO
         }).WaitAsync(cancellationToken);
         if ((long)result != 1)
         {
+            var rate = perSecond >= 1 ? $"{perSecond:0.##} per second" : $"{perSecond * 60:0.##} per minute";
             throw new ChatException(ChatErrors.RateLimited,
-                $"Too many {name} requests: at most {capacity} at once and {perSecond:0.##} per second.", StatusCodes.Status429TooManyRequests);
+                $"Too many {what ?? name} requests: at most {capacity} at once and {rate}.", StatusCodes.Status429TooManyRequests);
         }
     }
 }

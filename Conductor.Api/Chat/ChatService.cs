@@ -19,6 +19,7 @@ public sealed partial class ChatService(
     ChatTyping typing,
     IConnectionMultiplexer redis,
     IOptions<ChatOptions> options,
+    Conductor.Api.AiChat.AiChatResponder ai,
     ILogger<ChatService> logger)
 {
     private ChatOptions Limits => options.Value;
@@ -49,22 +50,47 @@ public sealed partial class ChatService(
         await EnsureMemberAsync(caller, roomId, cancellationToken);
         await EnsureNotEndedAsync(roomId, cancellationToken);
         await rateLimiter.TakeAsync(RateBucket.Messages, caller.UserId, cancellationToken);
-        return await StoreAndPublishAsync(new NewChatMessage(request.Id ?? Guid.CreateVersion7(), roomId, caller.UserId, caller.Login, kind, content, request.ReplyTo),
+        // A mention of the assistant costs an AI answer too, taken before storing so a refusal stores nothing; a
+        // resend of a message already stored was answered (or refused) the first time.
+        var assistant = ai.MentionIn(kind, request.Content);
+        if (assistant is not null && (request.Id is not { } resendId || await store.GetAsync(resendId, cancellationToken) is null))
+        {
+            await ai.TakeAnswerTokenAsync(caller.UserId, cancellationToken);
+        }
+        var (message, created) = await StoreAndPublishAsync(
+            new NewChatMessage(request.Id ?? Guid.CreateVersion7(), roomId, caller.UserId, caller.Login, kind, content, request.ReplyTo),
             caller.UserId, cancellationToken);
+        if (created && assistant is not null)
+        {
+            ai.Start(message, caller, assistant);
+        }
+        return (message, created);
+    }
+
+    /// <summary>Stops a running AI answer in the room (any member may); <c>not_found</c> when none runs with that id.</summary>
+    public async Task StopAiAnswerAsync(ChatCaller caller, Guid roomId, Guid messageId, CancellationToken cancellationToken)
+    {
+        await EnsureMemberAsync(caller, roomId, cancellationToken);
+        await ai.StopAnswerAsync(caller, roomId, messageId, cancellationToken);
     }
 
     /// <summary>
     /// Posts a server-side message (<c>system</c> or <c>ai</c>) on behalf of another feature: no membership or rate
     /// limit, the same store-then-publish path.
     /// </summary>
-    public async Task<ChatMessage> PostServerMessageAsync(Guid roomId, string kind, string login, string text, Guid? userId, CancellationToken cancellationToken)
+    public Task<ChatMessage> PostServerMessageAsync(Guid roomId, string kind, string login, string text, Guid? userId, CancellationToken cancellationToken) =>
+        PostServerMessageAsync(roomId, kind, login, text, userId, null, null, cancellationToken);
+
+    /// <summary>A server-side message with a chosen id (an AI answer keeps the id its stream had) answering another.</summary>
+    public async Task<ChatMessage> PostServerMessageAsync(Guid roomId, string kind, string login, string text, Guid? userId, Guid? id, Guid? replyTo,
+        CancellationToken cancellationToken)
     {
         if (kind is not (ChatKinds.System or ChatKinds.Ai))
         {
             throw new ArgumentException("Server messages are 'system' or 'ai'.", nameof(kind));
         }
         var content = NormalizeContent(ChatKinds.Text, JsonSerializer.SerializeToElement(text));
-        var (message, _) = await StoreAndPublishAsync(new NewChatMessage(Guid.CreateVersion7(), roomId, userId, login, kind, content, null), userId, cancellationToken);
+        var (message, _) = await StoreAndPublishAsync(new NewChatMessage(id ?? Guid.CreateVersion7(), roomId, userId, login, kind, content, replyTo), userId, cancellationToken);
         return message;
     }
 

@@ -48,6 +48,10 @@ public sealed class OutboundFrame
         "read_receipt" => "ReadReceipt",
         "user_joined" => "UserJoined",
         "user_left" => "UserLeft",
+        "ai_start" => "AiStart",
+        "ai_token" => "AiToken",
+        "ai_tool" => "AiTool",
+        "ai_done" => "AiDone",
         _ => "RoomEvent",
     };
 

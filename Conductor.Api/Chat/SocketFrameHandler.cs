@@ -72,9 +72,16 @@ internal static partial class SocketFrameHandler
                             connection.Enqueue(OutboundFrame.Create(new HistoryFrame(connection.RoomId, messages)));
                             break;
                         }
+                    case "ai_stop":
+                        {
+                            var messageId = OptionalGuid(frame, "message_id")
+                                ?? throw new ChatException(ChatErrors.InvalidMessage, "ai_stop needs the message_id of a running AI answer.");
+                            await chat.StopAiAnswerAsync(caller, connection.RoomId, messageId, cancellationToken);
+                            break;
+                        }
                     default:
                         throw new ChatException(ChatErrors.UnknownType,
-                            $"Unknown frame type '{ChatService.Truncate(typeElement.GetString()!)}'; expected chat, typing, read_receipt or history_request.");
+                            $"Unknown frame type '{ChatService.Truncate(typeElement.GetString()!)}'; expected chat, typing, read_receipt, history_request or ai_stop.");
                 }
             }
             catch (ChatException exception)

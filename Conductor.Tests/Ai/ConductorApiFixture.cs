@@ -56,8 +56,11 @@ public sealed class ConductorApiFixture : IAsyncLifetime
 
     public ApiClient Client(string? accessToken = null) => new(Url, accessToken);
 
-    /// <summary>A plain HttpClient for streaming responses (read as they come, not buffered).</summary>
-    public HttpClient Http(string accessToken) => new()
+    /// <summary>
+    /// An HttpClient for streaming responses (read as they come, not buffered) that hangs up the way a browser closing
+    /// a stream does: at once. HttpClient's default would first drain the response for up to 2 s.
+    /// </summary>
+    public HttpClient Http(string accessToken) => new(new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero })
     {
         BaseAddress = Url,
         Timeout = TimeSpan.FromSeconds(60),
@@ -96,15 +99,17 @@ public sealed class ConductorApiFixture : IAsyncLifetime
         return Client(user.AccessToken);
     }
 
+    private Task SeedReadyWorkspaceAsync(Guid roomId, Guid userId) => SeedReadyWorkspaceAsync(ConnectionString, WorkspacePath(roomId), roomId, userId);
+
     /// <summary>
     /// A ready workspace for the room as the workspace feature records it, over a plain folder: cloning a repository
     /// (the GitWorker's job, tested with the workspaces) is not what these tests are about; reading and writing
     /// through the workspace file service is.
     /// </summary>
-    private async Task SeedReadyWorkspaceAsync(Guid roomId, Guid userId)
+    public static async Task SeedReadyWorkspaceAsync(string connectionString, string worktree, Guid roomId, Guid userId)
     {
-        Directory.CreateDirectory(WorkspacePath(roomId));
-        await using var dataSource = Npgsql.NpgsqlDataSource.Create(ConnectionString);
+        Directory.CreateDirectory(worktree);
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(connectionString);
         await using var batch = dataSource.CreateBatch();
         var store = $"store-{roomId:N}";
         batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("INSERT INTO workspace_stores (id, remote_url, created_at) VALUES ($1, 'file:///none', now())")

@@ -25,8 +25,12 @@ public sealed record FakeAnswer(IReadOnlyList<string> Tokens)
     /// <summary>After the first token the stream waits for this (a turn held mid-stream until the test lets it go).</summary>
     public Task? HoldAfterFirstToken { get; init; }
     public int? Status { get; init; }
+    /// <summary>Instead of text, the model calls this tool (function name, arguments as JSON), streamed in pieces.</summary>
+    public FakeToolCall? ToolCall { get; init; }
 
     public static FakeAnswer Text(string text, int pieces = 0) => new(Split(text, pieces));
+
+    public static FakeAnswer Tool(string name, string argumentsJson) => new([]) { ToolCall = new FakeToolCall(name, argumentsJson) };
 
     private static List<string> Split(string text, int pieces)
     {
@@ -40,6 +44,9 @@ public sealed record FakeAnswer(IReadOnlyList<string> Tokens)
     }
 }
 
+/// <summary>A tool call as the model streams it.</summary>
+public sealed record FakeToolCall(string Name, string ArgumentsJson);
+
 /// <summary>One request the fake saw, and whether its connection was aborted by the client.</summary>
 public sealed class FakeRequest(string method, string path, string body, IHeaderDictionary headers)
 {
@@ -48,7 +55,19 @@ public sealed class FakeRequest(string method, string path, string body, IHeader
     public string Body { get; } = body;
     public string? Authorization { get; } = headers.Authorization.ToString() is { Length: > 0 } a ? a : null;
     public string? ApiKeyHeader { get; } = headers["x-api-key"].ToString() is { Length: > 0 } k ? k : null;
+    public IReadOnlyDictionary<string, string> Headers { get; } = headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
     public TaskCompletionSource ClientAborted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>When the fake saw the client hang up (<see cref="System.Diagnostics.Stopwatch"/> timestamp), measured on its side.</summary>
+    public long AbortedAt { get; private set; }
+    /// <summary>When the fake sent its first token (Stopwatch timestamp).</summary>
+    public long FirstTokenAt { get; internal set; }
+
+    internal void MarkAborted()
+    {
+        AbortedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        ClientAborted.TrySetResult();
+    }
+
     public TaskCompletionSource Finished { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public JsonElement Json => JsonDocument.Parse(Body).RootElement;
 }
@@ -79,6 +98,9 @@ public sealed class FakeAiServer : IAsyncDisposable
     /// <summary>Answers chat requests; the argument is the 1-based number of the chat request.</summary>
     public Func<int, FakeAnswer> Answer { get; set; } = _ => FakeAnswer.Text("Hello from the fake provider", 4);
 
+    /// <summary>When set, answers chat requests by what they hold (tests sharing one fake pick their answers by a marker).</summary>
+    public Func<FakeRequest, FakeAnswer?>? AnswerRequest { get; set; }
+
     /// <summary>How long the models listing (the probe) takes to answer.</summary>
     public TimeSpan ModelsDelay { get; set; }
     public int ModelsStatus { get; set; } = 200;
@@ -107,7 +129,7 @@ public sealed class FakeAiServer : IAsyncDisposable
         var body = await reader.ReadToEndAsync();
         var request = new FakeRequest(context.Request.Method, context.Request.Path, body, context.Request.Headers);
         _requests.Enqueue(request);
-        context.RequestAborted.Register(() => request.ClientAborted.TrySetResult());
+        context.RequestAborted.Register(request.MarkAborted);
         try
         {
             if (context.Request.Method == "GET" && context.Request.Path == "/v1/models")
@@ -126,7 +148,8 @@ public sealed class FakeAiServer : IAsyncDisposable
                 context.Response.StatusCode = 404;
                 return;
             }
-            var answer = Answer(Interlocked.Increment(ref _chatCount));
+            var number = Interlocked.Increment(ref _chatCount);
+            var answer = AnswerRequest?.Invoke(request) ?? Answer(number);
             if (answer.Status is { } status)
             {
                 context.Response.StatusCode = status;
@@ -136,7 +159,12 @@ public sealed class FakeAiServer : IAsyncDisposable
                     : """{"type":"error","error":{"type":"api_error","message":"fake failure"}}""");
                 return;
             }
-            await StreamAsync(context, answer);
+            if (answer.ToolCall is { } call)
+            {
+                await StreamToolCallAsync(context, call, request);
+                return;
+            }
+            await StreamAsync(context, answer, request);
         }
         catch (OperationCanceledException)
         {
@@ -148,7 +176,39 @@ public sealed class FakeAiServer : IAsyncDisposable
         }
     }
 
-    private async Task StreamAsync(HttpContext context, FakeAnswer answer)
+    /// <summary>A tool call in the provider's streaming format: arguments arrive in two pieces, then the tool stop reason.</summary>
+    private async Task StreamToolCallAsync(HttpContext context, FakeToolCall call, FakeRequest request)
+    {
+        var aborted = context.RequestAborted;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        await context.Response.StartAsync(aborted);
+        var half = call.ArgumentsJson.Length / 2;
+        var (first, second) = (JsonSerializer.Serialize(call.ArgumentsJson[..half]), JsonSerializer.Serialize(call.ArgumentsJson[half..]));
+        var name = JsonSerializer.Serialize(call.Name);
+        request.FirstTokenAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (Kind == FakeAiKind.OpenAI)
+        {
+            await SendAsync(context, null, $$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_fake_1","type":"function","function":{"name":{{{name}}},"arguments":""}}]},"finish_reason":null}]}""");
+            await SendAsync(context, null, $$$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":{{{{first}}}}}}]},"finish_reason":null}]}""");
+            await SendAsync(context, null, $$$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":{{{{second}}}}}}]},"finish_reason":null}]}""");
+            await SendAsync(context, null, """{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}""");
+            await context.Response.WriteAsync("data: [DONE]\n\n", aborted);
+        }
+        else
+        {
+            await SendAsync(context, "message_start", """{"type":"message_start","message":{"id":"msg_fake","type":"message","role":"assistant","model":"fake-claude","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":10,"output_tokens":1}}}""");
+            await SendAsync(context, "content_block_start", $$$$"""{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_fake_1","name":{{{{name}}}},"input":{}}}""");
+            await SendAsync(context, "content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":{{{first}}}}}""");
+            await SendAsync(context, "content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":{{{second}}}}}""");
+            await SendAsync(context, "content_block_stop", """{"type":"content_block_stop","index":0}""");
+            await SendAsync(context, "message_delta", """{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":20}}""");
+            await SendAsync(context, "message_stop", """{"type":"message_stop"}""");
+        }
+        await context.Response.Body.FlushAsync(aborted);
+    }
+
+    private async Task StreamAsync(HttpContext context, FakeAnswer answer, FakeRequest request)
     {
         var aborted = context.RequestAborted;
         context.Response.ContentType = "text/event-stream";
@@ -174,6 +234,10 @@ public sealed class FakeAiServer : IAsyncDisposable
                 await Task.Delay(answer.TokenDelay, aborted);
             }
             var token = JsonSerializer.Serialize(answer.Tokens[i]);
+            if (i == 0)
+            {
+                request.FirstTokenAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
             if (Kind == FakeAiKind.OpenAI)
             {
                 await SendAsync(context, null, $$$"""{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":"fake-model","choices":[{"index":0,"delta":{"role":"assistant","content":{{{token}}}},"finish_reason":null}]}""");

@@ -37,6 +37,7 @@ public sealed class WebAppFixture : IAsyncLifetime
     {
         Directory.CreateDirectory(ScreenshotDirectory);
         await Task.WhenAll(Postgres.InitializeAsync(), Redis.InitializeAsync());
+        SlowAi = await Conductor.Tests.Ai.FakeAiServer.StartAsync(Conductor.Tests.Ai.FakeAiKind.OpenAI);
         var shared = new Dictionary<string, string?>
         {
             ["ConnectionStrings__conductordb"] = await Postgres.CreateDatabaseAsync("web"),
@@ -53,6 +54,13 @@ public sealed class WebAppFixture : IAsyncLifetime
             ["Chat__MessagesPerSecond"] = "100000",
             ["Chat__HistoryBurst"] = "100000",
             ["Chat__HistoryPerSecond"] = "100000",
+            // A fake OpenAI-compatible provider a test can select for slow, stoppable answers; mock stays the default.
+            ["Ai__ProbeInterval"] = "00:00:01",
+            ["Ai__DefaultProvider"] = "mock",
+            ["Ai__Providers__slow__Kind"] = "openai",
+            ["Ai__Providers__slow__Endpoint"] = SlowAi.Endpoint.AbsoluteUri,
+            ["Ai__Providers__slow__ApiKey"] = "sk-web-fixture-not-real",
+            ["Ai__Providers__slow__Model"] = "fake-model",
         }, TimeSpan.FromSeconds(90));
         (GitWorker, _) = await ServiceInstance.StartListeningAsync("Conductor.GitWorker", shared, TimeSpan.FromSeconds(90));
         WebUrl = new Uri($"http://127.0.0.1:{FreePort()}");
@@ -80,6 +88,9 @@ public sealed class WebAppFixture : IAsyncLifetime
     }
 
     /// <summary>A fresh browser context (its own storage: one user) at 1280×800, failing the test on console errors.</summary>
+    /// <summary>The fake provider behind the <c>slow</c> provider (answers scripted by the test).</summary>
+    public Conductor.Tests.Ai.FakeAiServer SlowAi { get; private set; } = null!;
+
     public async Task<BrowserUser> NewUserAsync(string name)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
@@ -118,6 +129,10 @@ public sealed class WebAppFixture : IAsyncLifetime
         if (Api is not null)
         {
             await Api.DisposeAsync();
+        }
+        if (SlowAi is not null)
+        {
+            await SlowAi.DisposeAsync();
         }
         await Redis.DisposeAsync();
         await Postgres.DisposeAsync();

@@ -109,6 +109,41 @@ public sealed class WebAppTests(WebAppFixture app)
     }
 
     [Fact]
+    public async Task An_ai_answer_grows_in_the_chat_with_a_stop_button_and_stays_as_stopped()
+    {
+        await using var alice = await app.NewUserAsync("asker");
+        await alice.SignInAsync();
+        await CreateRoomAsync(alice, "AI chat");
+        var marker = Guid.NewGuid().ToString("N");
+        app.SlowAi.AnswerRequest = request => request.Body.Contains(marker, StringComparison.Ordinal)
+            ? new Conductor.Tests.Ai.FakeAnswer(["Streaming ", "a slow ", "answer"]) { TokenDelay = TimeSpan.FromMilliseconds(200), HangAtEnd = true }
+            : null;
+
+        // Alice picks the slow provider: her @ai questions go to it.
+        await alice.Page.GetByRole(AriaRole.Tab, new() { Name = "AI", Exact = true }).ClickAsync();
+        await Expect(alice.Page.Locator("tr[data-provider='slow']")).ToContainTextAsync("available", new() { Timeout = 20_000 });
+        await alice.Page.GetByRole(AriaRole.Button, new() { Name = "Select slow", Exact = true }).ClickAsync();
+        await Expect(alice.Page.Locator("tr[data-provider='slow']")).ToContainTextAsync("Selected");
+        await alice.Page.GetByRole(AriaRole.Tab, new() { Name = "Chat", Exact = true }).ClickAsync();
+
+        await alice.SendAsync($"@ai please answer slowly {marker}");
+        var answer = alice.Page.Locator("li.ai-answer");
+        await Expect(answer).ToContainTextAsync("Streaming a slow answer", new() { Timeout = 20_000 });
+        await Expect(answer.Locator(".provider")).ToHaveTextAsync("slow");
+        await alice.ScreenshotAsync("ai-answer-streaming");
+        await answer.GetByRole(AriaRole.Button, new() { Name = "Stop", Exact = true }).ClickAsync();
+
+        // The stored answer replaces the streamed one.
+        await Expect(answer).ToHaveCountAsync(0);
+        var stored = alice.Messages.Last;
+        await Expect(stored).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("kind-ai"));
+        await Expect(stored).ToContainTextAsync("Streaming a slow answer");
+        await Expect(stored).ToContainTextAsync("(stopped)");
+        await app.SlowAi.ChatRequests.Single(r => r.Body.Contains(marker, StringComparison.Ordinal)).ClientAborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Empty(alice.ConsoleErrors);
+    }
+
+    [Fact]
     public async Task Code_snippets_are_shown_with_syntax_colour()
     {
         await using var alice = await app.NewUserAsync("coder");

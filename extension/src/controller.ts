@@ -639,6 +639,14 @@ export class SessionController implements vscode.Disposable {
         void vscode.window.showInformationMessage('The host ended this room; it is read-only now.');
       } else if (frame.type === 'error') {
         this.panel.post({ type: 'error', message: frame.message });
+      } else if (frame.type === 'ai_start') {
+        this.panel.post({ type: 'chatAiStart', id: frame.message_id, login: frame.login, provider: frame.provider });
+      } else if (frame.type === 'ai_token') {
+        this.panel.post({ type: 'chatAiToken', id: frame.message_id, index: frame.index, text: frame.text });
+      } else if (frame.type === 'ai_tool') {
+        this.panel.post({ type: 'chatAiTool', id: frame.message_id, detail: frame.detail ? `${frame.name}: ${frame.detail}` : frame.name });
+      } else if (frame.type === 'ai_done') {
+        this.panel.post({ type: 'chatAiDone', id: frame.message_id, status: frame.status, error: frame.error ?? null });
       }
     });
     chat.start().catch(error => {
@@ -684,6 +692,9 @@ export class SessionController implements vscode.Disposable {
           return;
         case 'typing':
           this.chat?.typing();
+          return;
+        case 'chatAiStop':
+          this.requireChat().stopAnswer(message.id);
           return;
         case 'search':
           await this.search(message.query);

@@ -87,6 +87,14 @@ export class ChatConnection {
     }
   }
 
+  /** Stops a streaming AI answer for the whole room; the server answers every member with ai_done (stopped). */
+  stopAnswer(messageId: string): void {
+    if (!this.isOpen) {
+      throw new Error('Not connected to the room; the answer cannot be stopped right now.');
+    }
+    this.socket!.send(JSON.stringify({ type: 'ai_stop', message_id: messageId } satisfies ClientFrame));
+  }
+
   /** Drops the socket as a network failure would (tests and "reconnect now"). */
   dropForTest(): void {
     this.socket?.terminate();

@@ -12,13 +12,19 @@ export type ServerFrame =
   | { readonly type: 'file_changed'; readonly room_id: string; readonly path: string; readonly change: 'created' | 'changed' | 'deleted' | 'renamed'; readonly user_id: string; readonly from?: string }
   | { readonly type: 'workspace'; readonly room_id: string; readonly status: string; readonly error?: string | null; readonly head_commit?: string | null }
   | { readonly type: 'job'; readonly room_id?: string; readonly job_id?: string; readonly progress?: number; readonly message?: string; readonly status?: string }
-  | { readonly type: 'member_joined' | 'member_left' | 'member_removed' | 'host_transferred' | 'room_ended'; readonly room_id: string; readonly user_id?: string; readonly login?: string };
+  | { readonly type: 'member_joined' | 'member_left' | 'member_removed' | 'host_transferred' | 'room_ended'; readonly room_id: string; readonly user_id?: string; readonly login?: string }
+  // A streamed AI answer (someone wrote @ai): start, tokens and tool calls, then done; the stored answer follows as a chat message with the same id.
+  | { readonly type: 'ai_start'; readonly room_id: string; readonly message_id: string; readonly reply_to: string; readonly login: string; readonly provider: string; readonly asked_by: string }
+  | { readonly type: 'ai_token'; readonly room_id: string; readonly message_id: string; readonly index: number; readonly text: string }
+  | { readonly type: 'ai_tool'; readonly room_id: string; readonly message_id: string; readonly name: string; readonly detail: string }
+  | { readonly type: 'ai_done'; readonly room_id: string; readonly message_id: string; readonly status: 'completed' | 'stopped' | 'failed'; readonly error?: string; readonly stopped_by?: string };
 
 export type ServerFrameType = ServerFrame['type'];
 
 const knownTypes: ReadonlySet<string> = new Set<ServerFrameType>([
   'chat', 'presence', 'typing', 'history', 'user_joined', 'user_left', 'read_receipt', 'error', 'file_changed',
   'workspace', 'job', 'member_joined', 'member_left', 'member_removed', 'host_transferred', 'room_ended',
+  'ai_start', 'ai_token', 'ai_tool', 'ai_done',
 ]);
 
 /** Parses one text frame; unknown or malformed frames are undefined (a newer server may send more kinds). */
@@ -44,4 +50,5 @@ export type ClientFrame =
   | { readonly type: 'chat'; readonly id: string; readonly content: ChatMessage['content']; readonly kind: 'text' | 'code_snippet' | 'file'; readonly reply_to?: string }
   | { readonly type: 'typing' }
   | { readonly type: 'read_receipt'; readonly message_id: string }
-  | { readonly type: 'history_request'; readonly since?: string; readonly limit?: number };
+  | { readonly type: 'history_request'; readonly since?: string; readonly limit?: number }
+  | { readonly type: 'ai_stop'; readonly message_id: string };

@@ -103,6 +103,8 @@ export class CollaborationPanel implements vscode.Disposable {
   #messages li { margin: 4px 0; }
   #messages .login { font-weight: bold; margin-right: 4px; }
   #messages pre { background: var(--vscode-textCodeBlock-background); padding: 4px; overflow-x: auto; }
+  #messages .ai-answer .text { white-space: pre-wrap; }
+  #messages .ai-answer .tool { opacity: .7; font-size: .9em; }
   #members { list-style: none; padding: 0; display: flex; gap: 8px; flex-wrap: wrap; }
   #answer { white-space: pre-wrap; }
   textarea, input[type=text], select { width: 100%; box-sizing: border-box; background: var(--vscode-input-background); color: var(--vscode-input-foreground); border: 1px solid var(--vscode-input-border, transparent); }

@@ -13,6 +13,10 @@ export type HostToWebview =
   | { readonly type: 'aiStatus'; readonly providers: readonly ProviderStatus[]; readonly active: string }
   | { readonly type: 'aiToken'; readonly token: string }
   | { readonly type: 'aiDone'; readonly error: string | null }
+  | { readonly type: 'chatAiStart'; readonly id: string; readonly login: string; readonly provider: string }
+  | { readonly type: 'chatAiToken'; readonly id: string; readonly index: number; readonly text: string }
+  | { readonly type: 'chatAiTool'; readonly id: string; readonly detail: string }
+  | { readonly type: 'chatAiDone'; readonly id: string; readonly status: string; readonly error: string | null }
   | { readonly type: 'error'; readonly message: string };
 
 /** Messages the WebView posts to the extension host. Every one is validated by {@link parseWebviewMessage}. */
@@ -25,7 +29,8 @@ export type WebviewToHost =
   | { readonly type: 'upload'; readonly name: string; readonly contentType: string; readonly base64: string; readonly size: number }
   | { readonly type: 'aiRefresh' }
   | { readonly type: 'aiSelect'; readonly name: string }
-  | { readonly type: 'aiAsk'; readonly prompt: string };
+  | { readonly type: 'aiAsk'; readonly prompt: string }
+  | { readonly type: 'chatAiStop'; readonly id: string };
 
 /** The WebView is untrusted input: anything not exactly one of the shapes above is dropped. */
 export function parseWebviewMessage(value: unknown): WebviewToHost | undefined {
@@ -42,6 +47,10 @@ export function parseWebviewMessage(value: unknown): WebviewToHost | undefined {
       return typeof message.name === 'string' && /^[a-z0-9_-]{1,40}$/.test(message.name) ? { type: 'aiSelect', name: message.name } : undefined;
     case 'aiAsk':
       return typeof message.prompt === 'string' && message.prompt.trim().length > 0 ? { type: 'aiAsk', prompt: message.prompt } : undefined;
+    case 'chatAiStop':
+      return typeof message.id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(message.id)
+        ? { type: 'chatAiStop', id: message.id }
+        : undefined;
     case 'send':
       return typeof message.text === 'string' && message.text.trim().length > 0 ? { type: 'send', text: message.text } : undefined;
     case 'search':

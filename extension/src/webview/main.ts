@@ -143,6 +143,38 @@ function renderMessage(message: ChatMessage): HTMLLIElement {
   return item;
 }
 
+/** A streamed AI answer in the chat: grows token by token, shows the tool in use, and has a Stop button until done. */
+function answerItem(id: string): HTMLLIElement | undefined {
+  return Array.from(messages.querySelectorAll<HTMLLIElement>('li.ai-answer')).find(item => item.dataset.answer === id);
+}
+
+function startAnswer(id: string, login: string, provider: string): void {
+  if (answerItem(id)) {
+    return;
+  }
+  const item = document.createElement('li');
+  item.className = 'ai-answer streaming';
+  item.dataset.answer = id;
+  item.dataset.next = '0';
+  const who = document.createElement('span');
+  who.className = 'login';
+  who.textContent = `${login} (${provider})`;
+  const text = document.createElement('span');
+  text.className = 'text';
+  const tool = document.createElement('div');
+  tool.className = 'tool';
+  const stop = document.createElement('button');
+  stop.className = 'stop';
+  stop.textContent = 'Stop';
+  stop.addEventListener('click', () => {
+    stop.disabled = true;
+    vscode.postMessage({ type: 'chatAiStop', id });
+  });
+  item.append(who, text, tool, stop);
+  messages.append(item);
+  messages.scrollTop = messages.scrollHeight;
+}
+
 window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
   const message = event.data;
   switch (message.type) {
@@ -156,7 +188,13 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
         messages.replaceChildren();
       }
       for (const chat of message.messages) {
-        messages.append(renderMessage(chat));
+        // A stored AI answer takes the place of its streamed form.
+        const streamed = answerItem(chat.id);
+        if (streamed) {
+          streamed.replaceWith(renderMessage(chat));
+        } else {
+          messages.append(renderMessage(chat));
+        }
       }
       messages.scrollTop = messages.scrollHeight;
       break;
@@ -222,6 +260,36 @@ window.addEventListener('message', (event: MessageEvent<HostToWebview>) => {
         answer.textContent += `\n[${message.error}]`;
       }
       break;
+    case 'chatAiStart':
+      startAnswer(message.id, message.login, message.provider);
+      break;
+    case 'chatAiToken': {
+      const item = answerItem(message.id);
+      if (item && message.index >= Number(item.dataset.next)) {
+        item.dataset.next = String(message.index + 1);
+        item.querySelector('.text')!.textContent += message.text;
+        item.querySelector('.tool')!.textContent = '';
+        messages.scrollTop = messages.scrollHeight;
+      }
+      break;
+    }
+    case 'chatAiTool': {
+      const item = answerItem(message.id);
+      if (item) {
+        item.querySelector('.tool')!.textContent = `Using ${message.detail}…`;
+      }
+      break;
+    }
+    case 'chatAiDone': {
+      const item = answerItem(message.id);
+      if (item) {
+        item.className = `ai-answer ${message.status}`;
+        item.querySelector('.stop')?.remove();
+        item.querySelector('.tool')!.textContent = message.status === 'stopped' ? 'Stopped.'
+          : message.status === 'failed' ? `No answer: ${message.error ?? 'the provider failed'}` : '';
+      }
+      break;
+    }
     case 'error':
       error.textContent = message.message;
       break;

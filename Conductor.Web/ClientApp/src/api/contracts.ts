@@ -103,6 +103,45 @@ export interface JoinRoomResult {
   online: OnlineUser[];
 }
 
+/** A streamed AI answer's frames (hub events AiStart, AiToken, AiTool, AiDone; socket frames ai_*). docs/chat.md. */
+export interface AiStartFrame {
+  type: "ai_start";
+  room_id: string;
+  message_id: string;
+  reply_to: string;
+  login: string;
+  provider: string;
+  asked_by: string;
+  started_at: string;
+}
+
+export interface AiTokenFrame {
+  type: "ai_token";
+  room_id: string;
+  message_id: string;
+  index: number;
+  text: string;
+}
+
+export interface AiToolFrame {
+  type: "ai_tool";
+  room_id: string;
+  message_id: string;
+  name: string;
+  detail: string;
+}
+
+export type AiAnswerStatus = "streaming" | "completed" | "stopped" | "failed";
+
+export interface AiDoneFrame {
+  type: "ai_done";
+  room_id: string;
+  message_id: string;
+  status: Exclude<AiAnswerStatus, "streaming">;
+  error?: string;
+  stopped_by?: string;
+}
+
 /** A room event relayed by the hub (membership changes, jobs, the end of the session). */
 export interface RoomEvent {
   type: string;

@@ -9,6 +9,7 @@ const room = "11111111-1111-1111-1111-111111111111";
 class FakeHub implements ChatTransport {
   messages: ChatMessage[] = [];
   sends: string[] = [];
+  stops: string[] = [];
   connected = false;
   private handlers = new Map<string, ((payload: unknown) => void)[]>();
   private reconnected: (() => void)[] = [];
@@ -70,6 +71,9 @@ class FakeHub implements ChatTransport {
         this.sends.push(message.id);
         return this.post(message.content, message.id) as T;
       }
+      case "StopAi":
+        this.stops.push(args[1] as string);
+        return undefined as T;
       default:
         return undefined as T;
     }
@@ -153,5 +157,37 @@ describe("RoomChat", () => {
     expect(chat.typingAt(Date.now()).map((t) => t.login)).toEqual(["bob"]);
     hub.post("done typing");
     expect(chat.typingAt(Date.now())).toEqual([]);
+  });
+
+  it("grows an AI answer token by token, shows its tool call, stops it, and replaces it with the stored message", async () => {
+    const hub = new FakeHub();
+    const chat = new RoomChat(hub, room);
+    await chat.start();
+    const question = hub.post("@ai where is the bug?");
+    const frame = { room_id: room, message_id: "a1" };
+    hub.emit("AiStart", { ...frame, type: "ai_start", reply_to: question.id, login: "ai", provider: "openai", asked_by: "u2", started_at: "" });
+    hub.emit("AiTool", { ...frame, type: "ai_tool", name: "search", detail: "bug" });
+    expect(chat.current.answers[0]?.tool).toBe("search: bug");
+    hub.emit("AiToken", { ...frame, type: "ai_token", index: 0, text: "It is " });
+    hub.emit("AiToken", { ...frame, type: "ai_token", index: 1, text: "in a.ts" });
+    hub.emit("AiToken", { ...frame, type: "ai_token", index: 1, text: "in a.ts" }); // a duplicate is ignored
+    expect(chat.current.answers).toMatchObject([{ id: "a1", text: "It is in a.ts", status: "streaming", tool: null }]);
+
+    await chat.stopAnswer("a1");
+    expect(hub.stops).toEqual(["a1"]);
+    hub.emit("AiDone", { ...frame, type: "ai_done", status: "stopped", stopped_by: "u1" });
+    expect(chat.current.answers[0]?.status).toBe("stopped");
+
+    hub.emit("Message", { ...question, id: "a1", seq: 2, kind: "ai", login: "ai", user_id: null, content: "It is in a.ts\n\n_(stopped)_" });
+    expect(chat.current.answers).toEqual([]);
+    expect(chat.current.messages.map((m) => m.id)).toEqual([question.id, "a1"]);
+  });
+
+  it("ignores AI frames of another room", async () => {
+    const hub = new FakeHub();
+    const chat = new RoomChat(hub, room);
+    await chat.start();
+    hub.emit("AiStart", { type: "ai_start", room_id: "other", message_id: "x", reply_to: "q", login: "ai", provider: "p", asked_by: "u", started_at: "" });
+    expect(chat.current.answers).toEqual([]);
   });
 });

@@ -1,4 +1,15 @@
-import type { ChatMessage, JoinRoomResult, OnlineUser, RoomEvent, TypingUser } from "../api/contracts";
+import type {
+  AiAnswerStatus,
+  AiDoneFrame,
+  AiStartFrame,
+  AiTokenFrame,
+  AiToolFrame,
+  ChatMessage,
+  JoinRoomResult,
+  OnlineUser,
+  RoomEvent,
+  TypingUser,
+} from "../api/contracts";
 import { loadSince, mergeMessages, newestTimestamp } from "./messageLog";
 
 /** The part of a SignalR HubConnection the room chat uses (a fake in unit tests). */
@@ -23,6 +34,22 @@ export interface RoomChatState {
   reachedStart: boolean;
   /** Sends made while offline; they are resent with the same id (idempotent) once connected. */
   pending: PendingMessage[];
+  /** AI answers being streamed (or just ended), until their stored message arrives with the same id. */
+  answers: AiAnswer[];
+  error: string | null;
+}
+
+/** An AI answer as it grows: the text so far, the tool it last called, and how it ended. */
+export interface AiAnswer {
+  id: string;
+  replyTo: string;
+  login: string;
+  provider: string;
+  text: string;
+  /** The next token index expected; a gap means frames were lost (the stored message will replace the text). */
+  nextIndex: number;
+  tool: string | null;
+  status: AiAnswerStatus;
   error: string | null;
 }
 
@@ -51,6 +78,7 @@ export class RoomChat {
     online: [],
     reachedStart: false,
     pending: [],
+    answers: [],
     error: null,
   };
   private readonly listeners = new Set<(state: RoomChatState) => void>();
@@ -73,6 +101,10 @@ export class RoomChat {
     transport.on("UserJoined", (payload) => this.userJoined(payload as OnlineUser));
     transport.on("UserLeft", (payload) => this.userLeft(payload as OnlineUser));
     transport.on("RoomEvent", (payload) => this.options.onRoomEvent?.(payload as RoomEvent));
+    transport.on("AiStart", (payload) => this.aiStarted(payload as AiStartFrame));
+    transport.on("AiToken", (payload) => this.aiToken(payload as AiTokenFrame));
+    transport.on("AiTool", (payload) => this.aiTool(payload as AiToolFrame));
+    transport.on("AiDone", (payload) => this.aiDone(payload as AiDoneFrame));
     transport.onReconnecting(() => this.update({ status: "reconnecting" }));
     transport.onReconnected(() => {
       void this.join();
@@ -159,6 +191,15 @@ export class RoomChat {
     this.transport.invoke("Typing", this.roomId).catch(() => undefined);
   }
 
+  /** Stops a streaming AI answer for everyone in the room (any member may). */
+  async stopAnswer(messageId: string): Promise<void> {
+    try {
+      await this.transport.invoke("StopAi", this.roomId, messageId);
+    } catch (error) {
+      this.update({ error: hubErrorText(messageOf(error)) });
+    }
+  }
+
   /** Typing indicators still in force at `now`. */
   typingAt(now: number): TypingUser[] {
     return this.state.typing.filter((t) => Date.parse(t.expires_at) > now);
@@ -201,8 +242,53 @@ export class RoomChat {
     if (merged !== this.state.messages) {
       // A message from someone ends their typing indicator.
       const senders = new Set(mine.map((m) => m.user_id));
-      this.update({ messages: merged, typing: this.state.typing.filter((t) => !senders.has(t.user_id)) });
+      // A stored answer replaces its streamed form.
+      const stored = new Set(mine.map((m) => m.id));
+      this.update({
+        messages: merged,
+        typing: this.state.typing.filter((t) => !senders.has(t.user_id)),
+        answers: this.state.answers.filter((a) => !stored.has(a.id)),
+      });
     }
+  }
+
+  private aiStarted(frame: AiStartFrame): void {
+    if (frame.room_id !== this.roomId || this.state.answers.some((a) => a.id === frame.message_id)) {
+      return;
+    }
+    const answer: AiAnswer = {
+      id: frame.message_id,
+      replyTo: frame.reply_to,
+      login: frame.login,
+      provider: frame.provider,
+      text: "",
+      nextIndex: 0,
+      tool: null,
+      status: "streaming",
+      error: null,
+    };
+    this.update({ answers: [...this.state.answers, answer] });
+  }
+
+  private aiToken(frame: AiTokenFrame): void {
+    this.changeAnswer(frame.room_id, frame.message_id, (a) =>
+      frame.index < a.nextIndex ? a : { ...a, text: a.text + frame.text, nextIndex: frame.index + 1, tool: null },
+    );
+  }
+
+  private aiTool(frame: AiToolFrame): void {
+    this.changeAnswer(frame.room_id, frame.message_id, (a) => ({ ...a, tool: frame.detail ? `${frame.name}: ${frame.detail}` : frame.name }));
+  }
+
+  private aiDone(frame: AiDoneFrame): void {
+    this.changeAnswer(frame.room_id, frame.message_id, (a) => ({ ...a, status: frame.status, error: frame.error ?? null, tool: null }));
+  }
+
+  private changeAnswer(roomId: string, id: string, change: (answer: AiAnswer) => AiAnswer): void {
+    if (roomId !== this.roomId || !this.state.answers.some((a) => a.id === id)) {
+      return;
+    }
+    this.update({ answers: this.state.answers.map((a) => (a.id === id ? change(a) : a)) });
   }
 
   private typingArrived(typing: TypingUser): void {

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState, type DragEvent, type FormEvent, type KeyboardEvent } from "react";
 import type { ChatMessage, CodeSnippet, FileRef } from "../api/contracts";
 import { downloadFile, formatBytes, maxUploadBytes, uploadFile } from "../api/upload";
-import type { RoomChat, RoomChatState } from "../chat/roomChat";
+import type { AiAnswer, RoomChat, RoomChatState } from "../chat/roomChat";
 import { CodeBlock } from "./CodeBlock";
 import { ErrorText } from "./ErrorText";
 import { useServices } from "./services";
@@ -44,7 +44,7 @@ export function ChatPanel({ chat, state, readOnly, me }: Props) {
     } else if (stickToBottom.current) {
       element.scrollTop = element.scrollHeight;
     }
-  }, [state.messages]);
+  }, [state.messages, state.answers]);
 
   const loadEarlier = async () => {
     const element = list.current;
@@ -136,6 +136,9 @@ export function ChatPanel({ chat, state, readOnly, me }: Props) {
               <div className="body">{typeof pending.content === "string" ? pending.content : "code snippet"}</div>
             </li>
           ))}
+        {state.answers.map((answer) => (
+          <AiAnswerItem key={answer.id} answer={answer} onStop={() => void chat.stopAnswer(answer.id)} />
+        ))}
       </ol>
       <p className="typing" aria-live="polite">
         {typing.length > 0 ? `${typing.map((t) => t.login).join(", ")} ${typing.length === 1 ? "is" : "are"} typing…` : ""}
@@ -194,10 +197,35 @@ export function ChatPanel({ chat, state, readOnly, me }: Props) {
             />
             <button type="submit">Send</button>
           </div>
-          <p className="hint">Files up to {formatBytes(maxUploadBytes)}: pick one or drop it on the chat.</p>
+          <p className="hint">
+            Files up to {formatBytes(maxUploadBytes)}: pick one or drop it on the chat. Write @ai to ask the AI assistant.
+          </p>
         </form>
       )}
     </section>
+  );
+}
+
+/** An AI answer as it streams: the text so far, what tool it is using, and a stop button for every member. */
+function AiAnswerItem({ answer, onStop }: { answer: AiAnswer; onStop: () => void }) {
+  const streaming = answer.status === "streaming";
+  return (
+    <li className={`message kind-ai ai-answer ${answer.status}`} data-answer={answer.id} aria-busy={streaming}>
+      <span className="author">AI</span>
+      <span className="provider">{answer.provider}</span>
+      <div className="body">
+        <span className="text">{answer.text}</span>
+        {streaming && <span className="cursor" aria-hidden="true">▍</span>}
+      </div>
+      {answer.tool && <p className="ai-tool">Using {answer.tool}…</p>}
+      {answer.status === "stopped" && <p className="ai-status">Stopped.</p>}
+      {answer.status === "failed" && <p className="ai-status error">No answer: {answer.error ?? "the provider failed"}</p>}
+      {streaming && (
+        <button type="button" className="ai-stop" onClick={onStop}>
+          Stop
+        </button>
+      )}
+    </li>
   );
 }
 
