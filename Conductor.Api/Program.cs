@@ -2,6 +2,7 @@ using Conductor.Api.Ai;
 using Conductor.Api.Audit;
 using Conductor.Api.Auth;
 using Conductor.Api.Changes;
+using Conductor.Api.Commands;
 using Conductor.Api.Files;
 using Conductor.Api.Chat;
 using Conductor.Api.Jobs;
@@ -28,6 +29,7 @@ builder.AddConductorChanges();
 builder.AddWebOriginCors();
 builder.AddConductorChat();
 builder.AddConductorWorkspaces();
+builder.AddConductorCommands();
 builder.Services.AddOpenApi(options => options.AddRoomAccess());
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -57,6 +59,8 @@ app.MapAuditApi();
 app.MapChat();
 app.MapWorkspacesApi();
 app.MapWorkspaceSourceControlApi();
+app.MapCommandsApi();
+app.MapRoomEventsApi();
 
 app.Run();
 

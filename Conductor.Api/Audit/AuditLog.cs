@@ -7,6 +7,9 @@ public static class AuditActions
     public const string Applied = "applied";
     public const string Skipped = "skipped";
     public const string Refused = "refused";
+    public const string CommandRun = "command_run";
+    public const string CommandRefused = "command_refused";
+    public const string CommandCancelled = "command_cancelled";
 }
 
 public sealed record AuditEntry(Guid Id, Guid RoomId, Guid UserId, string Action, string Source, Guid? ChangeSetId, Guid? ChangeId,
