@@ -7,6 +7,7 @@ using Conductor.Api.Files;
 using Conductor.Api.Chat;
 using Conductor.Api.Jobs;
 using Conductor.Api.Rooms;
+using Conductor.Api.Terminals;
 using Conductor.Api.Workspaces;
 using Conductor.Data;
 using Conductor.Jobs;
@@ -61,6 +62,7 @@ app.MapWorkspacesApi();
 app.MapWorkspaceSourceControlApi();
 app.MapCommandsApi();
 app.MapRoomEventsApi();
+app.MapTerminalSocket();
 
 app.Run();
 

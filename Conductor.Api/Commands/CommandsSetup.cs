@@ -11,6 +11,7 @@ public static class CommandsSetup
         builder.Services.AddOptions<CommandOptions>().Bind(builder.Configuration.GetSection(CommandOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<SandboxLauncher>();
         builder.Services.AddSingleton<CommandStore>();
+        builder.Services.AddSingleton<Terminals.TerminalRegistry>();
         builder.Services.AddSingleton<CommandService>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CommandService>());
         return builder;
