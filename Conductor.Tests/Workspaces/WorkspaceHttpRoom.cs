@@ -11,8 +11,9 @@ namespace Conductor.Tests.Workspaces;
 /// </summary>
 internal sealed class WorkspaceHttpRoom : IAsyncDisposable
 {
-    private WorkspaceHttpRoom(WorkspaceTestEnvironment env, ServiceInstance api, string remote, string aliceLogin, ApiClient alice, ApiClient bob, Guid roomId)
+    private WorkspaceHttpRoom(WorkspaceTestEnvironment env, ServiceInstance api, Uri url, string remote, string aliceLogin, ApiClient alice, ApiClient bob, Guid roomId)
     {
+        Url = url;
         Env = env;
         Api = api;
         Remote = remote;
@@ -23,6 +24,8 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
     }
 
     public WorkspaceTestEnvironment Env { get; }
+    /// <summary>The Api's address (for sockets and streams).</summary>
+    public Uri Url { get; }
     public ServiceInstance Api { get; }
     /// <summary>The bare repository behind the remote, for checking what was pushed with the git CLI.</summary>
     public string Remote { get; }
@@ -31,12 +34,17 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
     public ApiClient Bob { get; }
     public Guid RoomId { get; }
 
-    public static async Task<WorkspaceHttpRoom> StartAsync(PostgresServerFixture postgres, RedisServerFixture redis, string remoteName, string roomName)
+    public static async Task<WorkspaceHttpRoom> StartAsync(PostgresServerFixture postgres, RedisServerFixture redis, string remoteName, string roomName,
+        IReadOnlyDictionary<string, string>? apiSettings = null)
     {
         var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
         try
         {
             env.Jobs.Overrides["Auth:DevLogin"] = "true";
+            foreach (var (key, value) in apiSettings ?? new Dictionary<string, string>())
+            {
+                env.Jobs.Overrides[key] = value;
+            }
             await env.StartHostAsync();
             var remote = env.CreateRemote(remoteName);
             await env.StartWorkerAsync();
@@ -51,7 +59,7 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
                     .GetProperty("room_id").GetGuid();
                 var bob = new ApiClient(url);
                 bob.Authorize((await bob.DevLoginAsync(ApiCluster.UniqueLogin("bob"))).AccessToken);
-                return new WorkspaceHttpRoom(env, api, remote, aliceLogin, alice, bob, roomId);
+                return new WorkspaceHttpRoom(env, api, url, remote, aliceLogin, alice, bob, roomId);
             }
             catch
             {
