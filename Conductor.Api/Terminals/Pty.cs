@@ -14,11 +14,17 @@ public sealed class Pty : IDisposable
 {
     private readonly SafeFileHandle _master;
     private readonly Lock _writeLock = new();
+    // Unbuffered streams over the master (RandomAccess refuses unseekable handles); one each way, so the reading
+    // thread and the writers share no stream state.
+    private readonly FileStream _reader;
+    private readonly FileStream _writer;
 
     private Pty(SafeFileHandle master, string slavePath)
     {
         _master = master;
         SlavePath = slavePath;
+        _reader = new FileStream(master, FileAccess.Read, bufferSize: 0);
+        _writer = new FileStream(master, FileAccess.Write, bufferSize: 0);
     }
 
     /// <summary>The slave's path (<c>/dev/pts/N</c>), for the shell to open as its controlling terminal.</summary>
@@ -75,11 +81,11 @@ public sealed class Pty : IDisposable
     {
         try
         {
-            return RandomAccess.Read(_master, buffer, 0);
+            return _reader.Read(buffer);
         }
-        catch (IOException)
+        catch (Exception exception) when (exception is IOException or ObjectDisposedException)
         {
-            return 0; // EIO: the slave side is closed
+            return 0; // EIO: the slave side is closed (or the terminal was disposed)
         }
     }
 
@@ -87,9 +93,14 @@ public sealed class Pty : IDisposable
     {
         lock (_writeLock)
         {
-            RandomAccess.Write(_master, data, 0);
+            _writer.Write(data);
         }
     }
 
-    public void Dispose() => _master.Dispose();
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _writer.Dispose();
+        _master.Dispose();
+    }
 }
