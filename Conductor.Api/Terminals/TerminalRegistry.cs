@@ -33,7 +33,7 @@ public sealed partial class TerminalRegistry(SandboxLauncher sandbox, RoomEventP
                 return null;
             }
             sandbox.PrepareWorktree(worktree);
-            session = TerminalSession.Start(roomId, terminalId, hostId, sandbox, worktree, network, columns, rows);
+            session = TerminalSession.Start(roomId, terminalId, hostId, sandbox, worktree, network, columns, rows, logger);
             _sessions[(roomId, terminalId)] = session;
         }
         LogOpened(logger, terminalId, roomId);

@@ -9,7 +9,7 @@ namespace Conductor.Api.Terminals;
 /// scrollback for late joiners, input taken from the host and the members the host granted. It ends when the shell
 /// exits or the host closes it (the sandbox's process tree is killed).
 /// </summary>
-public sealed class TerminalSession : IDisposable
+public sealed partial class TerminalSession : IDisposable
 {
     /// <summary>Characters of output kept for viewers who join later.</summary>
     public const int ScrollbackChars = 256 * 1024;
@@ -22,8 +22,11 @@ public sealed class TerminalSession : IDisposable
     private readonly HashSet<Guid> _writers = [];
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private TerminalSession(Guid roomId, string terminalId, Guid hostId, Pty pty, Process process, int columns, int rows)
+    private readonly ILogger _logger;
+
+    private TerminalSession(Guid roomId, string terminalId, Guid hostId, Pty pty, Process process, int columns, int rows, ILogger logger)
     {
+        _logger = logger;
         RoomId = roomId;
         TerminalId = terminalId;
         HostId = hostId;
@@ -47,7 +50,8 @@ public sealed class TerminalSession : IDisposable
     /// and stderr, which makes it the session's controlling terminal, then execs bwrap (argv only, never a string
     /// built from input: the slave path and the sandbox argv are positional parameters).
     /// </summary>
-    public static TerminalSession Start(Guid roomId, string terminalId, Guid hostId, SandboxLauncher sandbox, string worktree, bool network, int columns, int rows)
+    public static TerminalSession Start(Guid roomId, string terminalId, Guid hostId, SandboxLauncher sandbox, string worktree, bool network, int columns, int rows,
+        ILogger logger)
     {
         var pty = Pty.Open(columns, rows);
         try
@@ -70,7 +74,7 @@ public sealed class TerminalSession : IDisposable
             info.Environment.Clear();
             info.Environment["PATH"] = SandboxLauncher.SearchPath;
             var process = Process.Start(info) ?? throw new IOException("The terminal's shell did not start.");
-            var session = new TerminalSession(roomId, terminalId, hostId, pty, process, columns, rows);
+            var session = new TerminalSession(roomId, terminalId, hostId, pty, process, columns, rows, logger);
             session._writers.Add(hostId);
             _ = Task.Factory.StartNew(session.ReadLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             return session;
@@ -193,6 +197,31 @@ public sealed class TerminalSession : IDisposable
 
     private void ReadLoop()
     {
+        var exitCode = -1;
+        try
+        {
+            Pump();
+            LogShellGone(_logger, TerminalId, RoomId);
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(5)))
+            {
+                Kill();
+                _process.WaitForExit();
+            }
+            exitCode = _process.ExitCode;
+        }
+        catch (Exception exception)
+        {
+            LogReadFailed(_logger, exception, TerminalId, RoomId);
+            Kill();
+        }
+        finally
+        {
+            _exited.TrySetResult(exitCode);
+        }
+    }
+
+    private void Pump()
+    {
         var decoder = new UTF8Encoding(false).GetDecoder();
         var buffer = new byte[16 * 1024];
         var chars = new char[16 * 1024 + 4];
@@ -205,7 +234,6 @@ public sealed class TerminalSession : IDisposable
                 continue;
             }
             var text = new string(chars, 0, count);
-            string frame;
             lock (_lock)
             {
                 _scrollback.Append(text);
@@ -213,7 +241,7 @@ public sealed class TerminalSession : IDisposable
                 {
                     _scrollback.Remove(0, _scrollback.Length - ScrollbackChars);
                 }
-                frame = TerminalFrames.Output(text);
+                var frame = TerminalFrames.Output(text);
                 foreach (var viewer in _viewers.ToArray())
                 {
                     if (!viewer.Enqueue(frame))
@@ -224,14 +252,13 @@ public sealed class TerminalSession : IDisposable
                 }
             }
         }
-        _process.WaitForExit(TimeSpan.FromSeconds(5));
-        if (!_process.HasExited)
-        {
-            Kill();
-            _process.WaitForExit();
-        }
-        _exited.TrySetResult(_process.ExitCode);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Terminal {TerminalId} in room {RoomId}: the PTY closed")]
+    private static partial void LogShellGone(ILogger logger, string terminalId, Guid roomId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Terminal {TerminalId} in room {RoomId} failed")]
+    private static partial void LogReadFailed(ILogger logger, Exception exception, string terminalId, Guid roomId);
 
     public void Dispose()
     {

@@ -57,7 +57,19 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
 
         // The shell exits: everyone gets the exit frame and the socket closes; the terminal is gone.
         await alice.SendAsync(new { type = "input", data = "exit 3\n" });
-        var exit = await bob.WaitForTypeAsync("exit");
+        JsonElement exit;
+        var exitClock = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            exit = await bob.WaitForTypeAsync("exit", timeout: TimeSpan.FromSeconds(30));
+            Console.WriteLine($"exit frame after {exitClock.ElapsedMilliseconds} ms");
+        }
+        catch (TimeoutException timeout)
+        {
+            var ps = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ps", "-ef --forest") { RedirectStandardOutput = true })!;
+            var tree = await ps.StandardOutput.ReadToEndAsync();
+            throw new TimeoutException(timeout.Message + "\n" + string.Join('\n', tree.Split('\n').Where(l => l.Contains("bwrap") || l.Contains("bash --no") || l.Contains("setsid") || l.Contains("Conductor.Api"))) + "\n" + string.Join("\n", room.Room.Api.Output.Split("\n").Where(l => l.Contains("Terminal") || l.Contains("xception") || l.Contains("fail"))), timeout);
+        }
         Assert.Equal(3, exit.GetProperty("code").GetInt32());
         await alice.WaitForCloseAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.NotFound, await HandshakeStatusAsync(room.SocketUrl(path, room.Bob)));

@@ -25,6 +25,8 @@ export function activate(context: vscode.ExtensionContext): void {
     'conductor.shareSelection': () => controller.shareSelection(),
     'conductor.generateChanges': () => controller.generateChanges(),
     'conductor.commitAndPush': () => controller.commitAndPush(),
+    'conductor.runCommand': () => controller.runCommand(),
+    'conductor.openTerminal': () => controller.openTerminal(),
     'conductor.leaveSession': () => controller.leaveSession(),
   };
   for (const [id, handler] of Object.entries(commands)) {

@@ -1,3 +1,4 @@
+import { EventStreamParser, type CommandRun, type StreamEvent } from '../commands/commandStream';
 import { ApiError, BackendUnreachableError, NotSignedInError } from './errors';
 import type {
   AiStatus, ApplyResult, ChangeSet, ChatMessage, CommitOutcome, DeviceFlowStart, DevicePoll, FileContent, FileEntry, FileWritten,
@@ -256,6 +257,44 @@ export class ConductorApi {
         }
       }
     }
+  }
+
+  // Commands and the shared terminal (docs/commands.md, docs/terminal.md) ------------------------------------------
+
+  /**
+   * Runs an allowlisted command as an event stream: calls `onEvent` for `started`, each `output` and `finished`;
+   * resolves when the stream ends. Abort with `signal` to stop reading (the command keeps running: cancel it).
+   */
+  async runCommand(roomId: string, command: string, onEvent: (event: StreamEvent) => void, signal?: AbortSignal): Promise<void> {
+    const response = await this.fetchRaw('POST', `/workspace/${enc(roomId)}/commands`, { body: { command }, signal, headers: { Accept: 'text/event-stream' } });
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      throw toApiError(response, isJson(response) ? safeParse(text) : undefined);
+    }
+    const parser = new EventStreamParser();
+    const decoder = new TextDecoder();
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        parser.push(decoder.decode() + '\n\n').forEach(onEvent);
+        return;
+      }
+      parser.push(decoder.decode(value, { stream: true })).forEach(onEvent);
+    }
+  }
+
+  cancelCommand(roomId: string, commandId: string): Promise<CommandRun> {
+    return this.request('POST', `/workspace/${enc(roomId)}/commands/${enc(commandId)}/cancel`, { body: {} });
+  }
+
+  terminalSocketUrl(roomId: string, terminalId: string, accessToken: string, cols: number, rows: number): string {
+    const url = new URL(`/ws/terminal/${enc(roomId)}/${enc(terminalId)}`, this.baseUrl);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.searchParams.set('access_token', accessToken);
+    url.searchParams.set('cols', String(cols));
+    url.searchParams.set('rows', String(rows));
+    return url.toString();
   }
 
   // Shared files ---------------------------------------------------------------------------------------------------
