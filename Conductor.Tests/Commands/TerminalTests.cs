@@ -58,11 +58,9 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         // The shell exits: everyone gets the exit frame and the socket closes; the terminal is gone.
         await alice.SendAsync(new { type = "input", data = "exit 3\n" });
         JsonElement exit;
-        var exitClock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             exit = await bob.WaitForTypeAsync("exit", timeout: TimeSpan.FromSeconds(30));
-            Console.WriteLine($"exit frame after {exitClock.ElapsedMilliseconds} ms");
         }
         catch (TimeoutException timeout)
         {
