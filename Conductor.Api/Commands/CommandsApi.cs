@@ -92,8 +92,14 @@ public static class CommandsApi
         await commands.CancelAsync(run, caller, cancellationToken);
         if (local is not null)
         {
-            var final = await local.Completion.WaitAsync(TimeSpan.FromSeconds(15), cancellationToken);
-            return TypedResults.Ok(final);
+            try
+            {
+                return TypedResults.Ok(await local.Completion.WaitAsync(TimeSpan.FromSeconds(15), cancellationToken));
+            }
+            catch (TimeoutException)
+            {
+                // Still going down (a process ignoring its kill is not possible, but a slow disk flush is): it ends shortly.
+            }
         }
         return TypedResults.Accepted($"/workspace/{scope.RoomId:D}/commands/{run.Id:D}", run);
     }

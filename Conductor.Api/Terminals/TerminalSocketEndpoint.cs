@@ -82,48 +82,64 @@ public static partial class TerminalSocketEndpoint
         var receive = ReceiveLoopAsync(socket, session, viewer, membership, logger, closing.Token);
         try
         {
-            await Task.WhenAny(pump, receive);
+            var ended = await Task.WhenAny(pump, receive);
+            if (ended.Exception is { } failure)
+            {
+                LogViewerFailed(logger, failure.GetBaseException(), userId, terminal_id);
+            }
         }
         finally
         {
+            LogViewerLeft(logger, userId, terminal_id, pump.Status.ToString(), receive.Status.ToString());
+            // Ends the queue after what is in it (the exit frame), lets the pump send it, then closes politely:
+            // cancelling the pending receive would abort the connection and could lose those last frames.
             session.Leave(viewer);
-            await closing.CancelAsync();
-            try
-            {
-                await Task.WhenAll(pump, receive).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
-            }
-            catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or TimeoutException or ObjectDisposedException)
-            {
-            }
+            await WaitQuietlyAsync(pump);
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 try
                 {
-                    await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, session.Exited.IsCompleted ? "terminal ended" : "bye", CancellationToken.None);
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, session.Exited.IsCompleted ? "terminal ended" : "bye", CancellationToken.None);
                 }
                 catch (WebSocketException)
                 {
                 }
             }
+            await WaitQuietlyAsync(receive);
+            await closing.CancelAsync();
+            await WaitQuietlyAsync(Task.WhenAll(pump, receive));
         }
         return TypedResults.Empty;
+    }
+
+    private static async Task WaitQuietlyAsync(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or TimeoutException or ObjectDisposedException)
+        {
+        }
     }
 
     private static async Task ReceiveLoopAsync(WebSocket socket, TerminalSession session, TerminalViewer viewer, IRoomMembership membership, ILogger logger,
         CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(MaxFrameBytes);
+        var scratch = new byte[4096];
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
+                // A frame past MaxFrameBytes is read to its end into a scratch buffer and refused, never kept.
                 var length = 0;
-                WebSocketReceiveResult result;
                 var tooLarge = false;
+                ValueWebSocketReceiveResult result;
                 do
                 {
-                    result = await socket.ReceiveAsync(length < MaxFrameBytes ? buffer.AsMemory(length, MaxFrameBytes - length) : new byte[4096], cancellationToken)
-                        is var r ? new WebSocketReceiveResult(r.Count, r.MessageType, r.EndOfMessage) : throw new InvalidOperationException();
+                    var target = length < MaxFrameBytes ? buffer.AsMemory(length, MaxFrameBytes - length) : scratch;
+                    result = await socket.ReceiveAsync(target, cancellationToken);
                     if (length < MaxFrameBytes)
                     {
                         length += result.Count;
@@ -223,6 +239,12 @@ public static partial class TerminalSocketEndpoint
                 return;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Terminal socket of user {UserId} on {TerminalId} failed")]
+    private static partial void LogViewerFailed(ILogger logger, Exception exception, Guid userId, string terminalId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Terminal viewer {UserId} left {TerminalId} (sending: {PumpStatus}, receiving: {ReceiveStatus})")]
+    private static partial void LogViewerLeft(ILogger logger, Guid userId, string terminalId, string pumpStatus, string receiveStatus);
 
     [GeneratedRegex("^[a-z0-9-]{1,64}$")]
     private static partial Regex TerminalId();

@@ -66,7 +66,7 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         {
             var ps = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ps", "-ef --forest") { RedirectStandardOutput = true })!;
             var tree = await ps.StandardOutput.ReadToEndAsync();
-            throw new TimeoutException(timeout.Message + "\n" + string.Join('\n', tree.Split('\n').Where(l => l.Contains("bwrap") || l.Contains("bash --no") || l.Contains("setsid") || l.Contains("Conductor.Api"))) + "\n" + string.Join("\n", room.Room.Api.Output.Split("\n").Where(l => l.Contains("Terminal") || l.Contains("xception") || l.Contains("fail"))), timeout);
+            throw new TimeoutException($"bob's socket: {bob.State} {bob.CloseStatus}; alice's last: {alice.Frames[^1].GetRawText()}\n" + timeout.Message + "\n" + string.Join('\n', tree.Split('\n').Where(l => l.Contains("bwrap") || l.Contains("bash --no") || l.Contains("setsid") || l.Contains("Conductor.Api"))) + "\n" + string.Join("\n", room.Room.Api.Output.Split("\n").Where(l => l.Contains("Terminal") || l.Contains("xception") || l.Contains("fail"))), timeout);
         }
         Assert.Equal(3, exit.GetProperty("code").GetInt32());
         await alice.WaitForCloseAsync(TimeSpan.FromSeconds(10));
