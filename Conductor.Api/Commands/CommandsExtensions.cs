@@ -2,7 +2,7 @@ using Conductor.Api.Sandbox;
 
 namespace Conductor.Api.Commands;
 
-public static class CommandsSetup
+public static class CommandsExtensions
 {
     /// <summary>Commands, the sandbox and terminals: options validated at start-up.</summary>
     public static IHostApplicationBuilder AddConductorCommands(this IHostApplicationBuilder builder)

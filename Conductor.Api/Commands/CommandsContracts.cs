@@ -31,27 +31,3 @@ public sealed record CommandRun(
     long OutputBytes,
     bool OutputTruncated,
     string? OutputTail);
-
-/// <summary>The states of a run; all but <see cref="Running"/> are final.</summary>
-public static class CommandStatus
-{
-    public const string Running = "running";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string TimedOut = "timed_out";
-    public const string Cancelled = "cancelled";
-    public const string OutputLimit = "output_limit";
-    public const string Error = "error";
-}
-
-/// <summary>The <c>code</c> extensions of the commands feature's problems.</summary>
-public static class CommandErrors
-{
-    public const string NotAllowed = "command_not_allowed";
-    public const string Invalid = "invalid_command";
-    public const string Busy = "command_running";
-    public const string RateLimited = "rate_limited";
-    public const string NoWorkspace = "workspace_not_ready";
-    public const string Finished = "command_finished";
-    public const string InvalidSettings = "invalid_settings";
-}
