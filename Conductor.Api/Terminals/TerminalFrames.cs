@@ -10,7 +10,12 @@ public static class TerminalFrames
 
     public static string Ready(TerminalSession session, bool canWrite, string scrollback) => Serialize(new
     {
-        type = "ready", terminal_id = session.TerminalId, host_user_id = session.HostId, can_write = canWrite, cols = session.Columns, rows = session.Rows,
+        type = "ready",
+        terminal_id = session.TerminalId,
+        host_user_id = session.HostId,
+        can_write = canWrite,
+        cols = session.Columns,
+        rows = session.Rows,
         scrollback,
     });
 
