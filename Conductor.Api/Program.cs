@@ -4,11 +4,13 @@ using Conductor.Api.Auth;
 using Conductor.Api.Changes;
 using Conductor.Api.Chat;
 using Conductor.Api.Conversations;
+using Conductor.Api.Commands;
 using Conductor.Api.Files;
 using Conductor.Api.GitRemote;
 using Conductor.Api.Jobs;
 using Conductor.Api.Mcp;
 using Conductor.Api.Rooms;
+using Conductor.Api.Terminals;
 using Conductor.Api.Workspaces;
 using Conductor.Data;
 using Conductor.Jobs;
@@ -35,6 +37,7 @@ builder.AddConductorChat();
 builder.AddConductorAiChat();
 builder.AddConductorWorkspaces();
 builder.AddConductorGitRemote();
+builder.AddConductorCommands();
 builder.Services.AddOpenApi(options => options.AddRoomAccess());
 // Contracts are snake_case on the wire (room_id, created_at), as the documented protocol has them.
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -68,6 +71,9 @@ app.MapWorkspacesApi();
 app.MapWorkspaceSourceControlApi();
 app.MapWorkspaceSyncApi();
 app.MapGitRemote();
+app.MapCommandsApi();
+app.MapRoomEventsApi();
+app.MapTerminalSocket();
 
 app.Run();
 

@@ -80,8 +80,17 @@ internal sealed class RedisJobTransport(IConnectionMultiplexer redis, IOptions<J
         return taken;
     }
 
-    public async Task PublishAsync(string channel, string message, CancellationToken cancellationToken) =>
+    public async Task PublishAsync(string channel, string message, CancellationToken cancellationToken)
+    {
+        // Room events also go to the room's event log, so the event stream can resume past a disconnect.
+        if (channel.Length == 48 && channel.StartsWith("room:", StringComparison.Ordinal) && channel.EndsWith(":events", StringComparison.Ordinal)
+            && Guid.TryParseExact(channel.AsSpan(5, 36), "D", out var roomId))
+        {
+            await RoomEventLog.PublishAsync(Database, roomId, message, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         await Database.PublishAsync(RedisChannel.Literal(channel), message).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     public async Task<IJobStreamConsumer> OpenConsumerAsync(string consumer, CancellationToken cancellationToken)
     {

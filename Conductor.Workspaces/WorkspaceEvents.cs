@@ -29,8 +29,7 @@ public sealed partial class WorkspaceEvents(IConnectionMultiplexer redis, ILogge
     {
         try
         {
-            await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(JobEvent.ChannelFor(roomId)), JsonSerializer.Serialize(payload, Json))
-                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            await RoomEventLog.PublishAsync(redis.GetDatabase(), roomId, JsonSerializer.Serialize(payload, Json), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

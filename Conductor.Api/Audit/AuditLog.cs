@@ -13,6 +13,9 @@ public static class AuditActions
     public const string Published = "published";
     public const string Pushed = "pushed";
     public const string PushRefused = "push_refused";
+    public const string CommandRun = "command_run";
+    public const string CommandRefused = "command_refused";
+    public const string CommandCancelled = "command_cancelled";
 }
 
 public sealed record AuditEntry(Guid Id, Guid RoomId, Guid UserId, string Action, string Source, Guid? ChangeSetId, Guid? ChangeId,

@@ -29,7 +29,7 @@ public sealed class ConversationAgents(AiProviderCatalog catalog, IOptions<AiOpt
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var provider = catalog.Find(bot.Provider) ?? throw new ConversationProviderException($"the provider '{bot.Provider}' is no longer configured");
-        var agent = new ChatClientAgent(provider.Client, instructions: bot.Instructions, name: bot.Name, loggerFactory: loggers);
+        var agent = new ChatClientAgent(provider.AsChatClient(), instructions: bot.Instructions, name: bot.Name, loggerFactory: loggers);
         var messages = new List<ChatMessage> { new(ChatRole.User, $"Topic: {topic}") };
         foreach (var turn in history)
         {

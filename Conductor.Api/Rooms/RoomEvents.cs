@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Conductor.Jobs;
 using StackExchange.Redis;
 
 namespace Conductor.Api.Rooms;
@@ -36,18 +37,25 @@ public sealed record RoomEvent(string Type, Guid RoomId, Guid? UserId, string? L
 /// </summary>
 public sealed partial class RoomEventPublisher(IConnectionMultiplexer redis, RoomStateCache cache, ILogger<RoomEventPublisher> logger)
 {
-    public async Task PublishAsync(RoomEvent roomEvent, CancellationToken cancellationToken)
+    public Task PublishAsync(RoomEvent roomEvent, CancellationToken cancellationToken) =>
+        PublishAsync(roomEvent.RoomId, roomEvent.Type, roomEvent, cancellationToken);
+
+    /// <summary>
+    /// Any other room event (commands, terminals): <paramref name="payload"/> serialised snake_case, with its
+    /// <c>type</c> first. Returns the event id, or null when Redis could not take it.
+    /// </summary>
+    public async Task<string?> PublishAsync<T>(Guid roomId, string type, T payload, CancellationToken cancellationToken)
     {
         // This instance forgets the room's cached state whether or not the event gets through Redis.
         cache.Invalidate(roomEvent.RoomId);
         try
         {
-            await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(RoomEvent.ChannelFor(roomEvent.RoomId)), JsonSerializer.Serialize(roomEvent, RoomEvent.SerializerOptions))
-                .WaitAsync(cancellationToken);
+            return await RoomEventLog.PublishAsync(redis.GetDatabase(), roomId, JsonSerializer.Serialize(payload, RoomEvent.SerializerOptions), cancellationToken);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            LogPublishFailed(logger, ex, roomEvent.Type, roomEvent.RoomId);
+            LogPublishFailed(logger, ex, type, roomId);
+            return null;
         }
     }
 

@@ -109,6 +109,9 @@ public sealed class ApiClient : IDisposable
 
     public Uri BaseAddress => _http.BaseAddress!;
 
+    /// <summary>The bearer token sent, for sockets and streams that carry it themselves.</summary>
+    public string? AccessToken => _http.DefaultRequestHeaders.Authorization?.Parameter;
+
     /// <summary>Sends <paramref name="accessToken"/> as the bearer token from now on.</summary>
     public void Authorize(string accessToken) =>
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);

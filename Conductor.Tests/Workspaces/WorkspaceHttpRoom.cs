@@ -11,9 +11,10 @@ namespace Conductor.Tests.Workspaces;
 /// </summary>
 internal sealed class WorkspaceHttpRoom : IAsyncDisposable
 {
-    private WorkspaceHttpRoom(WorkspaceTestEnvironment env, ServiceInstance api, string remote, string aliceLogin, ApiClient alice, ApiClient bob, Guid roomId,
+    private WorkspaceHttpRoom(WorkspaceTestEnvironment env, ServiceInstance api, Uri url, string remote, string aliceLogin, ApiClient alice, ApiClient bob, Guid roomId,
         string aliceToken, string bobToken, string bobLogin)
     {
+        Url = url;
         AliceToken = aliceToken;
         BobToken = bobToken;
         BobLogin = bobLogin;
@@ -27,6 +28,8 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
     }
 
     public WorkspaceTestEnvironment Env { get; }
+    /// <summary>The Api's address (for sockets and streams).</summary>
+    public Uri Url { get; }
     public ServiceInstance Api { get; }
     /// <summary>The bare repository behind the remote, for checking what was pushed with the git CLI.</summary>
     public string Remote { get; }
@@ -39,12 +42,17 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
     public string BobToken { get; }
     public string BobLogin { get; }
 
-    public static async Task<WorkspaceHttpRoom> StartAsync(PostgresServerFixture postgres, RedisServerFixture redis, string remoteName, string roomName)
+    public static async Task<WorkspaceHttpRoom> StartAsync(PostgresServerFixture postgres, RedisServerFixture redis, string remoteName, string roomName,
+        IReadOnlyDictionary<string, string>? apiSettings = null)
     {
         var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
         try
         {
             env.Jobs.Overrides["Auth:DevLogin"] = "true";
+            foreach (var (key, value) in apiSettings ?? new Dictionary<string, string>())
+            {
+                env.Jobs.Overrides[key] = value;
+            }
             await env.StartHostAsync();
             var remote = env.CreateRemote(remoteName);
             await env.StartWorkerAsync();
@@ -62,7 +70,7 @@ internal sealed class WorkspaceHttpRoom : IAsyncDisposable
                 var bobLogin = ApiCluster.UniqueLogin("bob");
                 var bobToken = (await bob.DevLoginAsync(bobLogin)).AccessToken;
                 bob.Authorize(bobToken);
-                return new WorkspaceHttpRoom(env, api, remote, aliceLogin, alice, bob, roomId, aliceToken, bobToken, bobLogin);
+                return new WorkspaceHttpRoom(env, api, url, remote, aliceLogin, alice, bob, roomId, aliceToken, bobToken, bobLogin);
             }
             catch
             {

@@ -15,6 +15,9 @@ import { reviewChanges } from './commands/reviewChanges';
 import { gitOk, runGit } from './git/git';
 import { RemoteName, RoomConfigKey, memberBranch, remoteUrl, roomBranch, roomNameFor } from './git/localRoom';
 import { ConversationCommands } from './commands/conversations';
+import { describeRun, type CommandRun } from './commands/commandStream';
+import { SharedTerminal } from './terminal/sharedTerminal';
+import { isTerminalId } from './terminal/terminalFrames';
 
 interface CurrentRoom {
   readonly id: string;
@@ -41,6 +44,7 @@ export class SessionController implements vscode.Disposable {
   private readonly statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
   private readonly disposables: vscode.Disposable[] = [];
   private readonly output = vscode.window.createOutputChannel('Conductor');
+  private commandOutput: vscode.OutputChannel | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.connect();
@@ -419,6 +423,59 @@ export class SessionController implements vscode.Disposable {
 
   async exportConversation(): Promise<void> {
     await this.requireConversations().export(this.requireRoom().id);
+  }
+
+  /** Runs an allowlisted command in the room's sandbox; its output streams into a "Conductor: Commands" channel. */
+  async runCommand(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const command = await vscode.window.showInputBox({
+      title: 'Conductor: Run Command', prompt: "A command on the room's allowlist (e.g. npm test)", value: 'npm test', ignoreFocusOut: true,
+      validateInput: value => value.trim().length === 0 ? 'Write a command.' : undefined,
+    });
+    if (!command) {
+      return;
+    }
+    const channel = this.commandOutput ??= vscode.window.createOutputChannel('Conductor: Commands');
+    channel.show(true);
+    channel.appendLine(`$ ${command.trim()}`);
+    let run: CommandRun | undefined;
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Running ${command.trim()}…`, cancellable: true },
+      (_progress, token) => {
+        token.onCancellationRequested(() => {
+          if (run) {
+            void this.api.cancelCommand(room.id, run.id).catch(error => channel.appendLine(`could not cancel: ${describeError(error)}`));
+          }
+        });
+        return this.api.runCommand(room.id, command.trim(), event => {
+          if (event.event === 'output') {
+            const piece = JSON.parse(event.data) as { text?: string };
+            channel.append(piece.text ?? '');
+          } else if (event.event === 'started' || event.event === 'finished') {
+            run = JSON.parse(event.data) as CommandRun;
+          }
+        });
+      });
+    if (run) {
+      channel.appendLine(`\n[${describeRun(run)}]`);
+      const say = run.status === 'succeeded' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+      void say(describeRun(run));
+    }
+  }
+
+  /** Opens (host) or watches (member) the room's shared terminal as a VS Code terminal. */
+  async openTerminal(): Promise<void> {
+    this.requireWorkspaceEnabled();
+    const room = this.requireRoom();
+    const terminalId = await vscode.window.showInputBox({
+      title: 'Conductor: Open Shared Terminal', prompt: 'Terminal name', value: 'main', ignoreFocusOut: true,
+      validateInput: value => isTerminalId(value) ? undefined : "1 to 64 of a-z, 0-9 and '-'.",
+    });
+    if (!terminalId) {
+      return;
+    }
+    const pty = new SharedTerminal(async (cols, rows) => this.api.terminalSocketUrl(room.id, terminalId, await this.auth.accessToken(), cols, rows));
+    vscode.window.createTerminal({ name: `Conductor: ${terminalId}`, pty }).show();
   }
 
   async commitAndPush(): Promise<void> {

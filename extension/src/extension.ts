@@ -32,6 +32,8 @@ export function activate(context: vscode.ExtensionContext): void {
     'conductor.watchConversation': () => controller.watchConversation(),
     'conductor.stopConversation': () => controller.stopConversation(),
     'conductor.exportConversation': () => controller.exportConversation(),
+    'conductor.runCommand': () => controller.runCommand(),
+    'conductor.openTerminal': () => controller.openTerminal(),
     'conductor.leaveSession': () => controller.leaveSession(),
   };
   for (const [id, handler] of Object.entries(commands)) {

@@ -1,4 +1,5 @@
-import { EventStreamParser, type StreamFrame } from '../conversations/conversationStream';
+import { EventStreamParser, type CommandRun, type StreamEvent } from '../commands/commandStream';
+import { EventStreamParser as ConversationStreamParser, type StreamFrame } from '../conversations/conversationStream';
 import { ApiError, BackendUnreachableError, NotSignedInError } from './errors';
 import type {
   AiStatus, ApplyResult, ChangeSet, ChatMessage, CommitOutcome, Conversation, DeviceFlowStart, DevicePoll, FileContent,
@@ -308,7 +309,7 @@ export class ConductorApi {
       const text = await response.text();
       throw toApiError(response, isJson(response) ? safeParse(text) : undefined);
     }
-    const parser = new EventStreamParser(lastEventId);
+    const parser = new ConversationStreamParser(lastEventId);
     const decoder = new TextDecoder();
     const reader = response.body.getReader();
     for (;;) {
@@ -318,6 +319,44 @@ export class ConductorApi {
       }
       parser.push(decoder.decode(value, { stream: true })).forEach(onFrame);
     }
+  }
+
+  // Commands and the shared terminal (docs/commands.md, docs/terminal.md) ------------------------------------------
+
+  /**
+   * Runs an allowlisted command as an event stream: calls `onEvent` for `started`, each `output` and `finished`;
+   * resolves when the stream ends. Abort with `signal` to stop reading (the command keeps running: cancel it).
+   */
+  async runCommand(roomId: string, command: string, onEvent: (event: StreamEvent) => void, signal?: AbortSignal): Promise<void> {
+    const response = await this.fetchRaw('POST', `/workspace/${enc(roomId)}/commands`, { body: { command }, signal, headers: { Accept: 'text/event-stream' } });
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      throw toApiError(response, isJson(response) ? safeParse(text) : undefined);
+    }
+    const parser = new EventStreamParser();
+    const decoder = new TextDecoder();
+    const reader = response.body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        parser.push(decoder.decode() + '\n\n').forEach(onEvent);
+        return;
+      }
+      parser.push(decoder.decode(value, { stream: true })).forEach(onEvent);
+    }
+  }
+
+  cancelCommand(roomId: string, commandId: string): Promise<CommandRun> {
+    return this.request('POST', `/workspace/${enc(roomId)}/commands/${enc(commandId)}/cancel`, { body: {} });
+  }
+
+  terminalSocketUrl(roomId: string, terminalId: string, accessToken: string, cols: number, rows: number): string {
+    const url = new URL(`/ws/terminal/${enc(roomId)}/${enc(terminalId)}`, this.baseUrl);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.searchParams.set('access_token', accessToken);
+    url.searchParams.set('cols', String(cols));
+    url.searchParams.set('rows', String(rows));
+    return url.toString();
   }
 
   // Shared files ---------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import type {
   AiStatus,
   ApplyResult,
   AuditEntry,
+  CommandRun,
   ChangeSet,
   PolicyDecision,
   CommitResult,
@@ -199,6 +200,23 @@ export class ApiClient {
       return readAnswer<never>(response);
     }
     return response.body;
+  }
+
+  /** POST /workspace/{room_id}/commands as an event stream: started, output, finished (read it with readEventData). */
+  async runCommand(roomId: string, command: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.exchange("POST", `/workspace/${encodeURIComponent(roomId)}/commands`, { command }, signal, { Accept: "text/event-stream" });
+    if (!response.ok || !response.body) {
+      return readAnswer<never>(response);
+    }
+    return response.body;
+  }
+
+  cancelCommand(roomId: string, commandId: string): Promise<CommandRun> {
+    return this.request("POST", `/workspace/${encodeURIComponent(roomId)}/commands/${encodeURIComponent(commandId)}/cancel`, {});
+  }
+
+  listCommands(roomId: string): Promise<CommandRun[]> {
+    return this.request("GET", `/workspace/${encodeURIComponent(roomId)}/commands?limit=10`);
   }
 
   generateChanges(roomId: string, instruction: string, files: string[]): Promise<ChangeSet> {

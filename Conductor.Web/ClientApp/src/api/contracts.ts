@@ -162,6 +162,36 @@ export interface RoomEvent {
   path?: string;
   change?: string;
   from?: string;
+  /** command_*: the run, its argv, a piece of output (seq, text), and how it ended. */
+  command_id?: string;
+  argv?: string[];
+  seq?: number;
+  text?: string;
+  exit_code?: number;
+  duration_ms?: number;
+  reason?: string;
+  /** terminal_opened / terminal_closed. */
+  terminal_id?: string;
+  /** The room event log's id (the SSE stream resumes from it). */
+  event_id?: string;
+}
+
+/** One command run (docs/commands.md). */
+export interface CommandRun {
+  id: string;
+  room_id: string;
+  user_id: string;
+  login: string;
+  argv: string[];
+  status: "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "output_limit" | "error";
+  exit_code: number | null;
+  timeout_s: number;
+  started_at: string;
+  finished_at: string | null;
+  duration_ms: number | null;
+  output_bytes: number;
+  output_truncated: boolean;
+  output_tail: string | null;
 }
 
 /** RFC 7807 problem details, with the Api's optional error code. */

@@ -9,6 +9,8 @@ import { MembersPanel } from "./MembersPanel";
 import { WorkspacePanel } from "../workspace/WorkspacePanel";
 import { AiPanel } from "../ai/AiPanel";
 import { ConversationsPanel } from "../conversations/ConversationsPanel";
+import { CommandsPanel } from "../commands/CommandsPanel";
+import { TerminalPanel } from "../terminal/TerminalPanel";
 import { navigate } from "./router";
 import { useServices } from "./services";
 
@@ -18,7 +20,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [invite, setInvite] = useState<{ url: string; expiresAt: string } | null>(null);
-  const [tab, setTab] = useState<"chat" | "workspace" | "ai" | "conversations">("chat");
+  const [tab, setTab] = useState<"chat" | "workspace" | "commands" | "terminal" | "ai" | "conversations">("chat");
   // Room events (membership, jobs, file changes) for whichever panel wants them.
   const roomEvents = useMemo(() => new Set<(event: RoomEvent) => void>(), []);
   const subscribeRoomEvents = useCallback(
@@ -155,6 +157,12 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
         <button type="button" role="tab" aria-selected={tab === "workspace"} onClick={() => setTab("workspace")}>
           Workspace
         </button>
+        <button type="button" role="tab" aria-selected={tab === "commands"} onClick={() => setTab("commands")}>
+          Commands
+        </button>
+        <button type="button" role="tab" aria-selected={tab === "terminal"} onClick={() => setTab("terminal")}>
+          Terminal
+        </button>
         <button type="button" role="tab" aria-selected={tab === "ai"} onClick={() => setTab("ai")}>
           AI
         </button>
@@ -167,6 +175,10 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
           <ChatPanel chat={chat} state={chatState} readOnly={ended || notice !== null} me={me?.id ?? ""} />
         ) : tab === "workspace" ? (
           <WorkspacePanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
+        ) : tab === "commands" ? (
+          <CommandsPanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
+        ) : tab === "terminal" ? (
+          <TerminalPanel roomId={roomId} isHost={isHost} readOnly={ended || notice !== null} />
         ) : tab === "ai" ? (
           <AiPanel roomId={roomId} readOnly={ended || notice !== null} />
         ) : (

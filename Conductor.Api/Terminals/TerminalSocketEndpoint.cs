@@ -1,0 +1,254 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Conductor.Api.Auth;
+using Conductor.Api.Commands;
+using Conductor.Api.Rooms;
+using Conductor.Workspaces;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Terminals;
+
+/// <summary>
+/// <c>WS /ws/terminal/{room_id}/{terminal_id}</c> (docs/terminal.md): the host's first connection opens the
+/// terminal; every member may watch; the host and the members it grants type and resize; the host closes it.
+/// </summary>
+public static partial class TerminalSocketEndpoint
+{
+    /// <summary>Largest frame read from a client (input is typed or pasted text).</summary>
+    public const int MaxFrameBytes = 64 * 1024;
+
+    public static RouteGroupBuilder MapTerminalSocket(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/ws/terminal/{room_id}").WithTags("Terminals").RequireRoomAccess();
+        group.MapGet("/{terminal_id}", HandleAsync).WithName("TerminalSocket");
+        return group;
+    }
+
+    internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> HandleAsync(RoomScope scope, string terminal_id, int? cols, int? rows,
+        HttpContext context, ClaimsPrincipal user, TerminalRegistry registry, IRoomMembership membership, WorkspaceRepository workspaces,
+        CommandStore commandSettings, IOptions<WorkspaceOptions> workspaceOptions, ILoggerFactory loggerFactory)
+    {
+        if (!TerminalId().IsMatch(terminal_id))
+        {
+            return ApiProblems.Create(400, "Malformed terminal id", "terminal_id is 1 to 64 of a-z, 0-9 and '-'.", ApiProblems.MalformedIdCode);
+        }
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            return ApiProblems.Create(400, "WebSocket required", "Connect to /ws/terminal/{room_id}/{terminal_id} with a WebSocket upgrade request.");
+        }
+        var (columns, height) = (cols ?? 80, rows ?? 24);
+        if (columns is < 2 or > 1000 || height is < 2 or > 1000)
+        {
+            return ApiProblems.Create(400, "Invalid size", "cols and rows must be between 2 and 1000.");
+        }
+        var userId = user.GetUserId();
+        var cancellationToken = context.RequestAborted;
+        var session = registry.Find(scope.RoomId, terminal_id);
+        if (session is null)
+        {
+            // Opening one is the host's, in a live room with a ready workspace.
+            if (await membership.GetRoleAsync(scope.RoomId, userId, cancellationToken) != RoomRole.Host)
+            {
+                return ApiProblems.NotFound("Terminal", terminal_id);
+            }
+            if (await membership.IsEndedAsync(scope.RoomId, cancellationToken))
+            {
+                return ApiProblems.RoomEnded();
+            }
+            var worktree = Path.Combine(workspaceOptions.Value.WorktreesPath, scope.RoomId.ToString("D"));
+            if (await workspaces.GetAsync(scope.RoomId, cancellationToken) is not { Status: "ready" } || !Directory.Exists(worktree))
+            {
+                return ApiProblems.Create(409, "No workspace", "A terminal runs in the room's workspace, which is not ready.", CommandErrors.NoWorkspace);
+            }
+            var settings = await commandSettings.GetSettingsAsync(scope.RoomId, cancellationToken);
+            session = registry.Open(scope.RoomId, terminal_id, userId, worktree, settings.Network, columns, height);
+            if (session is null)
+            {
+                return ApiProblems.Create(409, "Too many terminals", $"A room has at most {TerminalRegistry.MaxPerRoom} terminals open.", "too_many_terminals");
+            }
+        }
+
+        var logger = loggerFactory.CreateLogger(typeof(TerminalSocketEndpoint));
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+        var viewer = new TerminalViewer(socket, userId, user.GetLogin());
+        session.Join(viewer, scrollback => TerminalFrames.Ready(session, session.CanWrite(userId), scrollback));
+        using var closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pump = viewer.PumpAsync(closing.Token);
+        var receive = ReceiveLoopAsync(socket, session, viewer, membership, logger, closing.Token);
+        try
+        {
+            var ended = await Task.WhenAny(pump, receive);
+            if (ended.Exception is { } failure)
+            {
+                LogViewerFailed(logger, failure.GetBaseException(), userId, terminal_id);
+            }
+        }
+        finally
+        {
+            LogViewerLeft(logger, userId, terminal_id, pump.Status.ToString(), receive.Status.ToString());
+            // Ends the queue after what is in it (the exit frame), lets the pump send it, then closes politely:
+            // cancelling the pending receive would abort the connection and could lose those last frames.
+            session.Leave(viewer);
+            await WaitQuietlyAsync(pump);
+            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                try
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, session.Exited.IsCompleted ? "terminal ended" : "bye", CancellationToken.None);
+                }
+                catch (WebSocketException)
+                {
+                }
+            }
+            await WaitQuietlyAsync(receive);
+            await closing.CancelAsync();
+            await WaitQuietlyAsync(Task.WhenAll(pump, receive));
+        }
+        return TypedResults.Empty;
+    }
+
+    private static async Task WaitQuietlyAsync(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or TimeoutException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static async Task ReceiveLoopAsync(WebSocket socket, TerminalSession session, TerminalViewer viewer, IRoomMembership membership, ILogger logger,
+        CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxFrameBytes);
+        var scratch = new byte[4096];
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                // A frame past MaxFrameBytes is read to its end into a scratch buffer and refused, never kept.
+                var length = 0;
+                var tooLarge = false;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    var target = length < MaxFrameBytes ? buffer.AsMemory(length, MaxFrameBytes - length) : scratch;
+                    result = await socket.ReceiveAsync(target, cancellationToken);
+                    if (length < MaxFrameBytes)
+                    {
+                        length += result.Count;
+                    }
+                    else
+                    {
+                        tooLarge = true;
+                    }
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+                if (tooLarge || length >= MaxFrameBytes)
+                {
+                    viewer.Enqueue(TerminalFrames.Error("frame_too_large", $"Frames are at most {MaxFrameBytes} bytes."));
+                    continue;
+                }
+                await HandleFrameAsync(buffer.AsMemory(0, length), session, viewer, membership, cancellationToken);
+            }
+        }
+        catch (WebSocketException exception)
+        {
+            LogSocketFailed(logger, exception, viewer.UserId, session.TerminalId);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task HandleFrameAsync(ReadOnlyMemory<byte> frame, TerminalSession session, TerminalViewer viewer, IRoomMembership membership,
+        CancellationToken cancellationToken)
+    {
+        JsonElement root;
+        try
+        {
+            using var document = JsonDocument.Parse(frame);
+            root = document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            viewer.Enqueue(TerminalFrames.Error("bad_frame", "Frames are JSON objects with a type."));
+            return;
+        }
+        var type = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        var isHost = viewer.UserId == session.HostId;
+        switch (type)
+        {
+            case "input" when root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.String:
+                if (!session.CanWrite(viewer.UserId))
+                {
+                    viewer.Enqueue(TerminalFrames.Error("read_only", "Only the host and members the host grants can type."));
+                    return;
+                }
+                session.Input(data.GetString()!);
+                return;
+            case "resize" when root.TryGetProperty("cols", out var c) && c.TryGetInt32(out var columns) && root.TryGetProperty("rows", out var r) && r.TryGetInt32(out var rows):
+                if (!session.CanWrite(viewer.UserId))
+                {
+                    viewer.Enqueue(TerminalFrames.Error("read_only", "Only the host and members the host grants can resize."));
+                    return;
+                }
+                if (columns is < 2 or > 1000 || rows is < 2 or > 1000)
+                {
+                    viewer.Enqueue(TerminalFrames.Error("bad_size", "cols and rows must be between 2 and 1000."));
+                    return;
+                }
+                session.Resize(columns, rows);
+                session.Broadcast(TerminalFrames.Resized(columns, rows));
+                return;
+            case "grant" or "revoke" when root.TryGetProperty("user_id", out var u) && u.TryGetGuid(out var grantee):
+                if (!isHost)
+                {
+                    viewer.Enqueue(TerminalFrames.Error("host_only", "Only the terminal's host grants and revokes typing."));
+                    return;
+                }
+                if (type == "grant" && await membership.GetRoleAsync(session.RoomId, grantee, cancellationToken) is null)
+                {
+                    viewer.Enqueue(TerminalFrames.Error("not_in_room", "Only members of the room can be granted typing."));
+                    return;
+                }
+                session.Grant(grantee, type == "grant");
+                session.Broadcast(TerminalFrames.Writers(session.Writers()));
+                return;
+            case "close":
+                if (!isHost)
+                {
+                    viewer.Enqueue(TerminalFrames.Error("host_only", "Only the terminal's host closes it."));
+                    return;
+                }
+                session.Kill();
+                return;
+            default:
+                viewer.Enqueue(TerminalFrames.Error("bad_frame", "Unknown or incomplete frame; types: input, resize, grant, revoke, close."));
+                return;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Terminal socket of user {UserId} on {TerminalId} failed")]
+    private static partial void LogViewerFailed(ILogger logger, Exception exception, Guid userId, string terminalId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Terminal viewer {UserId} left {TerminalId} (sending: {PumpStatus}, receiving: {ReceiveStatus})")]
+    private static partial void LogViewerLeft(ILogger logger, Guid userId, string terminalId, string pumpStatus, string receiveStatus);
+
+    [GeneratedRegex("^[a-z0-9-]{1,64}$")]
+    private static partial Regex TerminalId();
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Terminal socket of user {UserId} on {TerminalId} failed")]
+    private static partial void LogSocketFailed(ILogger logger, Exception exception, Guid userId, string terminalId);
+}
