@@ -47,7 +47,10 @@ public sealed partial class RoomEventPublisher(IConnectionMultiplexer redis, Roo
     public async Task<string?> PublishAsync<T>(Guid roomId, string type, T payload, CancellationToken cancellationToken)
     {
         // This instance forgets the room's cached state whether or not the event gets through Redis.
-        cache.Invalidate(roomEvent.RoomId);
+        if (RoomEvent.ChangesAccess(type))
+        {
+            cache.Invalidate(roomId);
+        }
         try
         {
             return await RoomEventLog.PublishAsync(redis.GetDatabase(), roomId, JsonSerializer.Serialize(payload, RoomEvent.SerializerOptions), cancellationToken);
