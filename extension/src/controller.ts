@@ -6,6 +6,7 @@ import { AuthSession } from './auth/authSession';
 import { withRetry } from './chat/backoff';
 import { ChatConnection } from './chat/chatConnection';
 import { ConductorFileSystemProvider, fileUri } from './fs/conductorFileSystemProvider';
+import { workspaceFileContent, type WorkspaceFileFolder } from './fs/workspaceFile';
 import { WorkspaceFiles } from './fs/workspaceFiles';
 import { CollaborationPanel } from './panel/collaborationPanel';
 import { MaxUploadBytes, uploadTooLargeMessage, type WebviewToHost } from './panel/messages';
@@ -31,6 +32,8 @@ export class SessionController implements vscode.Disposable {
   private auth!: AuthSession;
   private files!: WorkspaceFiles;
   private room: CurrentRoom | undefined;
+  /** Settles when {@link restore} has finished (the file system waits for it; see ConductorFileSystemProvider). */
+  private restored: Promise<unknown> = Promise.resolve();
   private chat: ChatConnection | undefined;
   private readonly panel: CollaborationPanel;
   readonly fileSystem: ConductorFileSystemProvider;
@@ -40,7 +43,7 @@ export class SessionController implements vscode.Disposable {
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.connect();
-    this.fileSystem = new ConductorFileSystemProvider(() => this.files);
+    this.fileSystem = new ConductorFileSystemProvider(() => this.files, () => this.restored);
     this.panel = new CollaborationPanel(context.extensionUri, message => void this.onPanelMessage(message));
     this.statusBar.command = 'conductor.openPanel';
     this.disposables.push(
@@ -87,7 +90,13 @@ export class SessionController implements vscode.Disposable {
   }
 
   /** On activation: a session kept in SecretStorage and the room the user was in (e.g. before a window reload). */
-  async restore(): Promise<void> {
+  restore(): Promise<void> {
+    const restoring = this.restoreSession();
+    this.restored = restoring.catch(() => undefined);
+    return restoring;
+  }
+
+  private async restoreSession(): Promise<void> {
     const user = await this.auth.restore();
     if (!user) {
       return;
@@ -302,20 +311,45 @@ export class SessionController implements vscode.Disposable {
     await this.saveRoom();
     const choice = await vscode.window.showInformationMessage(`Workspace ready on session/${room.id}.`, 'Open Folder', 'Open File');
     if (choice === 'Open Folder') {
-      this.openWorkspaceFolder();
+      await this.openWorkspaceFolder();
     } else if (choice === 'Open File') {
       await this.openWorkspaceFile();
     }
   }
 
-  openWorkspaceFolder(): void {
+  /**
+   * Adds `conductor://{room}/` to the window's folders. A saved multi-root workspace takes it in place. Otherwise we
+   * write a `.code-workspace` file (the window's folders plus the room's) into the extension's global storage and
+   * open it: going from one folder to several through `updateWorkspaceFolders` makes VS Code create an *untitled*
+   * workspace and reload, and in code-server (VS Code for the web) that untitled workspace came back with no folders
+   * after the reload. A workspace file on the server's disk is opened like any other (`?workspace=` in the URL) and
+   * survives reloads.
+   */
+  async openWorkspaceFolder(): Promise<void> {
     this.requireWorkspaceEnabled();
     const room = this.requireRoom();
     const uri = fileUri(room.id, '');
-    if (vscode.workspace.workspaceFolders?.some(folder => folder.uri.toString() === uri.toString())) {
+    const name = `Conductor: ${room.name}`;
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (folders.some(folder => folder.uri.toString() === uri.toString())) {
+      await vscode.commands.executeCommand('workbench.view.explorer');
       return;
     }
-    vscode.workspace.updateWorkspaceFolders(vscode.workspace.workspaceFolders?.length ?? 0, 0, { uri, name: `Conductor: ${room.name}` });
+    const workspaceFile = vscode.workspace.workspaceFile;
+    if (workspaceFile && workspaceFile.scheme !== 'untitled') {
+      vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri, name });
+      await vscode.commands.executeCommand('workbench.view.explorer');
+      return;
+    }
+    const file = vscode.Uri.joinPath(this.context.globalStorageUri, 'workspaces', `${room.id}.code-workspace`);
+    const entries: WorkspaceFileFolder[] = [
+      ...folders.map(folder => folder.uri.scheme === 'file'
+        ? { path: folder.uri.fsPath, name: folder.name }
+        : { uri: folder.uri.toString(), name: folder.name }),
+      { uri: uri.toString(), name },
+    ];
+    await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(workspaceFileContent(entries)));
+    await vscode.commands.executeCommand('vscode.openFolder', file, { forceNewWindow: false });
   }
 
   async openWorkspaceFile(): Promise<void> {
