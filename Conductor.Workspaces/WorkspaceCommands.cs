@@ -43,7 +43,8 @@ public sealed partial class WorkspaceCommands(
             throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid repository URL", ex.Message);
         }
 
-        var protectedToken = token is null ? null : credentials.Protect(token);
+        // An SSH remote authenticates with the deployment's key; a token (given, or the requester's GitHub sign-in) is not used or kept.
+        var protectedToken = token is null || remote.IsSsh ? null : credentials.Protect(token);
         if (!await repository.TryCreateAsync(roomId, remote, branch, userId, protectedToken, cancellationToken).ConfigureAwait(false))
         {
             return null;

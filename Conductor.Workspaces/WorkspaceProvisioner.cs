@@ -135,7 +135,7 @@ public sealed partial class WorkspaceProvisioner(
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            await Task.Run(() => LibGitStore.Fetch(store, credential, _options.GitUsername, reporter.OnLine, linked.Token), CancellationToken.None).ConfigureAwait(false);
+            await Task.Run(() => LibGitStore.Fetch(store, credential, _options.GitUsername, SshCommand.EnsureProgram(_options), reporter.OnLine, linked.Token), CancellationToken.None).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -145,7 +145,18 @@ public sealed partial class WorkspaceProvisioner(
         {
             throw new PermanentJobFailureException($"The remote refused access with the given credentials: {ex.Message}");
         }
+        catch (LibGit2SharpException ex) when (SshGaveUp(ex.Message))
+        {
+            // libgit2 does not pass ssh's own words on (they go to the GitWorker's stderr, hence its log); an SSH
+            // remote that closes before sending refs refused the key or the host, or has no such repository.
+            throw new PermanentJobFailureException(
+                "The SSH remote refused access with the deployment key (or its host key is not in Workspaces:SshKnownHostsPath, " +
+                $"or it has no such repository; ssh's message is in the GitWorker's log): {ex.Message}");
+        }
     }
+
+    private static bool SshGaveUp(string message) =>
+        message.Contains("could not read refs from remote repository", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsAccessDenied(string stderr) =>
         AccessDenied().IsMatch(stderr);
@@ -186,7 +197,7 @@ public sealed partial class WorkspaceProvisioner(
         using var timeout = new CancellationTokenSource(_options.RemoteTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var store = StorePath(workspace.StoreId);
-        var rejection = await Task.Run(() => LibGitStore.Push(store, workspace.Branch, credential, _options.GitUsername, linked.Token), CancellationToken.None).ConfigureAwait(false);
+        var rejection = await Task.Run(() => LibGitStore.Push(store, workspace.Branch, credential, _options.GitUsername, SshCommand.EnsureProgram(_options), linked.Token), CancellationToken.None).ConfigureAwait(false);
         if (rejection is null)
         {
             return new CommitOutcome(true, commit, true, null, null);
@@ -252,7 +263,7 @@ public sealed partial class WorkspaceProvisioner(
     }
 
     // libgit2's words first ("too many redirects or authentication replays" is what a refused token ends in), then git's.
-    [GeneratedRegex(@"authentication replays|authentication required|status code: (401|403|404)|could not find repository|failed to resolve path|Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|The requested URL returned error: (401|403|404)|Repository not found|repository '[^']*' not found|does not appear to be a git repository", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"authentication replays|authentication required|status code: (401|403|404)|could not find repository|failed to resolve path|Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|The requested URL returned error: (401|403|404)|Repository not found|repository '[^']*' not found|does not appear to be a git repository|Permission denied \(publickey|Host key verification failed|No ED25519 host key is known|REMOTE HOST IDENTIFICATION HAS CHANGED", RegexOptions.IgnoreCase)]
     private static partial Regex AccessDenied();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Cloning store {StoreId} for room {RoomId}")]

@@ -76,6 +76,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         // The token: never in argv or environments, logs, Redis, the database or a plaintext file.
         await watcher.DisposeAsync();
         Assert.True(watcher.GitProcessesSeen > 0, "the watcher saw no git process: it proves nothing");
+        Assert.True(watcher.GitWorkerSamples > 0, "the watcher never saw the GitWorker, where libgit2 holds the token");
         Assert.Empty(watcher.Leaks);
         Assert.All(env.Workers, w => Assert.DoesNotContain(env.Token, w.Output, StringComparison.Ordinal));
         Assert.Contains("Cloning store", env.Workers[0].Output, StringComparison.Ordinal); // the log was really captured

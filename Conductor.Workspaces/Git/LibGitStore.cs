@@ -51,9 +51,11 @@ internal static class LibGitStore
     }
 
     /// <summary>Fetches every branch of origin into the store, pruning deleted ones; progress in git's own words.</summary>
-    public static void Fetch(string store, GitCredential? credential, string username, Action<string> onProgress, CancellationToken cancellationToken)
+    public static void Fetch(string store, GitCredential? credential, string username, string? sshProgram, Action<string> onProgress,
+        CancellationToken cancellationToken)
     {
         using var repo = new Repository(store);
+        ConfigureSsh(repo, sshProgram);
         var options = new FetchOptions
         {
             Prune = true,
@@ -166,9 +168,11 @@ internal static class LibGitStore
     }
 
     /// <summary>Pushes the branch to origin; null on success, else the remote's (or libgit2's) reason for refusing.</summary>
-    public static string? Push(string store, string branch, GitCredential? credential, string username, CancellationToken cancellationToken)
+    public static string? Push(string store, string branch, GitCredential? credential, string username, string? sshProgram,
+        CancellationToken cancellationToken)
     {
         using var repo = new Repository(store);
+        ConfigureSsh(repo, sshProgram);
         string? rejection = null;
         var options = new PushOptions
         {
@@ -190,6 +194,25 @@ internal static class LibGitStore
             return ex.Message;
         }
         return rejection;
+    }
+
+    /// <summary>
+    /// For an SSH origin, the store's <c>core.sshCommand</c> is set (again each time, so a changed key path applies)
+    /// to the wrapper <see cref="SshCommand.EnsureProgram"/> wrote: libgit2 runs it instead of speaking SSH itself.
+    /// Any other origin gets none. A store's config is Conductor's alone (the machine's levels are isolated).
+    /// </summary>
+    private static void ConfigureSsh(Repository repo, string? sshProgram)
+    {
+        var url = repo.Network.Remotes["origin"]?.Url ?? "";
+        var isSsh = url.StartsWith("ssh://", StringComparison.Ordinal) || !url.Contains("://", StringComparison.Ordinal) && !url.StartsWith('/');
+        if (isSsh && sshProgram is not null)
+        {
+            repo.Config.Set("core.sshCommand", sshProgram);
+        }
+        else if (repo.Config.Get<string>("core.sshCommand") is not null)
+        {
+            repo.Config.Unset("core.sshCommand");
+        }
     }
 
     private static CredentialsHandler? CredentialsFor(GitCredential? credential, string username) =>

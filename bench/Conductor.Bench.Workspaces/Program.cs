@@ -29,7 +29,7 @@ try
         var ours1 = Time(() =>
         {
             LibGitStore.InitStore(store, remote);
-            LibGitStore.Fetch(store, null, "x", _ => { }, CancellationToken.None);
+            LibGitStore.Fetch(store, null, "x", null, _ => { }, CancellationToken.None);
             LibGitStore.AddWorktree(store, "room-a", Path.Combine(dir, "room-a"), "session/room-a", LibGitStore.RemoteBranchCommit(store, "main")!);
         });
         var git1 = Time(() => Git(dir, "clone", "--quiet", "--no-local", "--bare", remote, Path.Combine(dir, "cli-bare.git")));
@@ -40,7 +40,7 @@ try
 
         var ours2 = Time(() =>
         {
-            LibGitStore.Fetch(store, null, "x", _ => { }, CancellationToken.None);
+            LibGitStore.Fetch(store, null, "x", null, _ => { }, CancellationToken.None);
             LibGitStore.AddWorktree(store, "room-b", Path.Combine(dir, "room-b"), "session/room-b", LibGitStore.RemoteBranchCommit(store, "main")!);
         });
         var git2 = Time(() => Git(dir, "clone", "--quiet", "--no-local", remote, Path.Combine(dir, "cli-clone")));
@@ -55,7 +55,7 @@ try
         var ours3 = Time(() =>
         {
             LibGitStore.CommitAll(Path.Combine(dir, "room-a"), "bench", new Signature("bench", "bench@example.invalid", when), new Signature("bench", "bench@example.invalid", when));
-            if (LibGitStore.Push(store, "session/room-a", null, "x", CancellationToken.None) is { } error)
+            if (LibGitStore.Push(store, "session/room-a", null, "x", null, CancellationToken.None) is { } error)
             {
                 throw new InvalidOperationException(error);
             }
