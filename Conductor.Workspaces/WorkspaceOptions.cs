@@ -46,6 +46,13 @@ public sealed class WorkspaceOptions
     public string CommitterName { get; set; } = "Conductor";
     public string CommitterEmail { get; set; } = "conductor@users.noreply.conductor.invalid";
 
+    /// <summary>
+    /// Keep one spare checkout per store (<c>worktrees/.spare-{store_id}</c>), prepared after a room is ready, that
+    /// the next room on the same remote takes over instead of checking out every file: a second room costs a fetch
+    /// and a rename. Costs the disk of one more checkout per store in use.
+    /// </summary>
+    public bool SpareWorktrees { get; set; } = true;
+
     public long MaxFileBytes { get; set; } = 10 * 1024 * 1024;
 
     /// <summary>Entries one listing returns at most (recursive listings of huge trees are refused, not truncated).</summary>
