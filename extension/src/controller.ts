@@ -6,7 +6,7 @@ import { AuthSession } from './auth/authSession';
 import { withRetry } from './chat/backoff';
 import { ChatConnection } from './chat/chatConnection';
 import { ConductorFileSystemProvider, fileUri } from './fs/conductorFileSystemProvider';
-import { workspaceFileContent, type WorkspaceFileFolder } from './fs/workspaceFile';
+import { workspaceFileContent, workspaceFileFolders, type WorkspaceFileFolder } from './fs/workspaceFile';
 import { WorkspaceFiles } from './fs/workspaceFiles';
 import { CollaborationPanel } from './panel/collaborationPanel';
 import { MaxUploadBytes, uploadTooLargeMessage, type WebviewToHost } from './panel/messages';
@@ -93,7 +93,39 @@ export class SessionController implements vscode.Disposable {
   restore(): Promise<void> {
     const restoring = this.restoreSession();
     this.restored = restoring.catch(() => undefined);
+    void this.completeWorkspaceFolders().catch(error => this.output.appendLine(`could not check the workspace's folders: ${describeError(error)}`));
     return restoring;
+  }
+
+  /**
+   * When the window was opened on a workspace file this extension wrote (Open Workspace Folder) but lacks folders the
+   * file lists, adds them in place. Why: code-server 4.100.3 on a loaded machine sometimes brought the window up on
+   * that workspace with no folders at all ("NO FOLDER OPENED" under the workspace's name; 1 end-to-end run in 4),
+   * although the file was complete on disk: the workbench read it before it could (the remote file system was not
+   * answering yet) and did not read it again. In a saved workspace `updateWorkspaceFolders` rewrites the file and
+   * VS Code applies it without a reload; folders already there are not added twice.
+   */
+  private async completeWorkspaceFolders(): Promise<void> {
+    const file = vscode.workspace.workspaceFile;
+    const ours = vscode.Uri.joinPath(this.context.globalStorageUri, 'workspaces');
+    if (!file || file.scheme !== ours.scheme || !file.path.startsWith(`${ours.path}/`)) {
+      return;
+    }
+    const listed = workspaceFileFolders(new TextDecoder().decode(await vscode.workspace.fs.readFile(file)));
+    const current = vscode.workspace.workspaceFolders ?? [];
+    const present = new Set(current.map(folder => folder.uri.toString()));
+    const missing = listed
+      // VS Code writes folder paths relative to the workspace file when it saves one; ours are absolute.
+      .map(entry => ({
+        uri: 'uri' in entry ? vscode.Uri.parse(entry.uri)
+          : entry.path.startsWith('/') ? vscode.Uri.file(entry.path) : vscode.Uri.joinPath(file, '..', entry.path),
+        name: entry.name,
+      }))
+      .filter(entry => !present.has(entry.uri.toString()));
+    if (missing.length > 0) {
+      this.output.appendLine(`${new Date().toISOString()} the workspace came back with ${current.length} of its ${listed.length} folders; adding ${missing.map(m => m.uri.toString()).join(', ')}`);
+      vscode.workspace.updateWorkspaceFolders(current.length, 0, ...missing);
+    }
   }
 
   private async restoreSession(): Promise<void> {
@@ -464,8 +496,12 @@ export class SessionController implements vscode.Disposable {
 
   /** Runs a command body and turns any failure into one readable notification (never a token or a stack). */
   async run(name: string, body: () => Promise<void> | void): Promise<void> {
+    // Start and end of every command in the Conductor output channel: what a user (or a test's failure report) reads
+    // to see whether a command finished, failed or is still waiting on the Api.
+    this.output.appendLine(`${new Date().toISOString()} ${name}: started`);
     try {
       await body();
+      this.output.appendLine(`${new Date().toISOString()} ${name}: done`);
     } catch (error) {
       this.output.appendLine(`${name} failed: ${describeError(error)}`);
       let message = describeError(error);

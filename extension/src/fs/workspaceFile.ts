@@ -13,3 +13,33 @@ export function workspaceFileContent(folders: readonly WorkspaceFileFolder[]): s
   }
   return JSON.stringify({ folders, settings: {} }, null, 2) + '\n';
 }
+
+/**
+ * The folders a `.code-workspace` file lists (entries with neither a string `path` nor a string `uri` are left out);
+ * empty when the text is not a JSON object with a `folders` array. Only for files this extension wrote (plain JSON).
+ */
+export function workspaceFileFolders(text: string): WorkspaceFileFolder[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { folders?: unknown }).folders)) {
+    return [];
+  }
+  const folders: WorkspaceFileFolder[] = [];
+  for (const entry of (parsed as { folders: unknown[] }).folders) {
+    if (typeof entry !== 'object' || entry === null) {
+      continue;
+    }
+    const { path, uri, name } = entry as { path?: unknown; uri?: unknown; name?: unknown };
+    const label = typeof name === 'string' ? { name } : {};
+    if (typeof path === 'string') {
+      folders.push({ path, ...label });
+    } else if (typeof uri === 'string') {
+      folders.push({ uri, ...label });
+    }
+  }
+  return folders;
+}
