@@ -345,11 +345,20 @@ describe('the extension in a real VS Code', function () {
     const explorer = page.locator('.explorer-folders-view');
     const roomFolder = explorer.locator('.monaco-list-row', { hasText: /Conductor: E2E room/i }).first();
     await roomFolder.waitFor();
-    if (await roomFolder.getAttribute('aria-expanded') !== 'true') {
-      await roomFolder.click();
-    }
+    // Expand the room's folder until its files show. Not a single click: the Explorer may still be settling (the
+    // extension host restarts when the extension completes the workspace's folders), and a click on a row that was
+    // just expanded collapses it again.
     const file = explorer.locator('.monaco-list-row', { hasText: 'README.md' }).first();
-    await file.waitFor();
+    await eventually(async () => {
+      if (await file.isVisible()) {
+        return true;
+      }
+      if (await roomFolder.getAttribute('aria-expanded') !== 'true') {
+        await roomFolder.click();
+      }
+      await file.waitFor({ timeout: 2_000 }).catch(() => undefined);
+      return await file.isVisible() ? true : undefined;
+    }, 'README.md in the room\'s folder in the Explorer', 60_000);
     await file.dblclick();
     await page.locator('.tab', { hasText: 'README.md' }).first().waitFor();
     await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'Explain the project' }).first().waitFor();

@@ -80,11 +80,20 @@ export class Workbench {
   private async notificationInCenter(text: string | RegExp): Promise<string | undefined> {
     await this.runCommand('Notifications: Show Notifications');
     const center = this.page.locator('.notifications-center');
-    await center.waitFor({ timeout: 10_000 });
+    await center.waitFor({ timeout: 10_000 }).catch(() => undefined);
     const entry = center.locator('.notification-list-item-message', { hasText: text }).first();
     const found = await entry.isVisible() ? (await entry.textContent()) ?? '' : undefined;
-    await this.runCommand('Notifications: Hide Notifications');
+    await this.hideNotificationCenter();
     return found;
+  }
+
+  /** Escape closes the center (it has the focus once shown); the status bar's bell toggles it otherwise. */
+  private async hideNotificationCenter(): Promise<void> {
+    const center = this.page.locator('.notifications-center');
+    await this.page.keyboard.press('Escape');
+    if (await center.isVisible()) {
+      await this.page.locator('.statusbar-item[id="status.notifications"]').first().click({ timeout: 5_000 }).catch(() => undefined);
+    }
   }
 
   async notificationTexts(): Promise<string[]> {
@@ -100,7 +109,7 @@ export class Workbench {
     const center = this.page.locator('.notifications-center .notification-list-item-message');
     await center.first().waitFor({ timeout: 5_000 }).catch(() => undefined);
     const texts = await center.allTextContents();
-    await this.runCommand('Notifications: Hide Notifications');
+    await this.hideNotificationCenter();
     return texts;
   }
 
