@@ -1,10 +1,10 @@
 using System.Text.RegularExpressions;
 using Conductor.Jobs;
 using Conductor.Workspaces.Git;
-using Signature = LibGit2Sharp.Signature;
-using LibGit2SharpException = LibGit2Sharp.LibGit2SharpException;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using LibGit2SharpException = LibGit2Sharp.LibGit2SharpException;
+using Signature = LibGit2Sharp.Signature;
 
 namespace Conductor.Workspaces;
 

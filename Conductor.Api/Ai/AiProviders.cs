@@ -61,39 +61,39 @@ public sealed class AiProviderCatalog : IDisposable
         switch (kind)
         {
             case AiProviderKinds.OpenAI:
-            {
-                var endpoint = options.Endpoint ?? OpenAIDefaultEndpoint;
-                // Local OpenAI-compatible servers (Ollama, LM Studio, vLLM) take no key, but the SDK insists on one.
-                var credential = new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey);
-                var clientOptions = new OpenAIClientOptions
                 {
-                    Endpoint = endpoint,
-                    NetworkTimeout = ai.RequestTimeout,
-                    // Retries are ours to decide (generate-changes retries once); the SDK's would hide failures.
-                    RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-                    Transport = new HttpClientPipelineTransport(CreateHttpClient()),
-                };
-                var chat = new OpenAI.Chat.ChatClient(model, credential, clientOptions);
-                var models = new OpenAIModelClient(credential, clientOptions);
-                // Microsoft.Extensions.AI.OpenAI's IChatClient over the official SDK (streaming, JSON-schema output).
-                return new AiProvider(name, kind, model, chat.AsIChatClient(),
-                    async ct => await models.GetModelsAsync(ct));
-            }
+                    var endpoint = options.Endpoint ?? OpenAIDefaultEndpoint;
+                    // Local OpenAI-compatible servers (Ollama, LM Studio, vLLM) take no key, but the SDK insists on one.
+                    var credential = new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey);
+                    var clientOptions = new OpenAIClientOptions
+                    {
+                        Endpoint = endpoint,
+                        NetworkTimeout = ai.RequestTimeout,
+                        // Retries are ours to decide (generate-changes retries once); the SDK's would hide failures.
+                        RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+                        Transport = new HttpClientPipelineTransport(CreateHttpClient()),
+                    };
+                    var chat = new OpenAI.Chat.ChatClient(model, credential, clientOptions);
+                    var models = new OpenAIModelClient(credential, clientOptions);
+                    // Microsoft.Extensions.AI.OpenAI's IChatClient over the official SDK (streaming, JSON-schema output).
+                    return new AiProvider(name, kind, model, chat.AsIChatClient(),
+                        async ct => await models.GetModelsAsync(ct));
+                }
             case AiProviderKinds.Anthropic:
-            {
-                var endpoint = options.Endpoint ?? AnthropicDefaultEndpoint;
-                var http = CreateHttpClient();
-                var client = new AnthropicClient
                 {
-                    ApiKey = string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey,
-                    BaseUrl = endpoint.ToString().TrimEnd('/'),
-                    MaxRetries = 0,
-                    Timeout = ai.RequestTimeout,
-                    HttpClient = http,
-                };
-                return new AiProvider(name, kind, model, client.AsIChatClient(model, ai.MaxOutputTokens),
-                    async ct => await client.Models.List(new ModelListParams(), ct));
-            }
+                    var endpoint = options.Endpoint ?? AnthropicDefaultEndpoint;
+                    var http = CreateHttpClient();
+                    var client = new AnthropicClient
+                    {
+                        ApiKey = string.IsNullOrEmpty(options.ApiKey) ? "no-key" : options.ApiKey,
+                        BaseUrl = endpoint.ToString().TrimEnd('/'),
+                        MaxRetries = 0,
+                        Timeout = ai.RequestTimeout,
+                        HttpClient = http,
+                    };
+                    return new AiProvider(name, kind, model, client.AsIChatClient(model, ai.MaxOutputTokens),
+                        async ct => await client.Models.List(new ModelListParams(), ct));
+                }
             default:
                 return BuildMock(name);
         }

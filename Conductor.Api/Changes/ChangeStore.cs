@@ -1,26 +1,43 @@
+using Conductor.Api.Audit;
 using Npgsql;
 
 namespace Conductor.Api.Changes;
 
-public static class ChangeTypes
-{
-    public const string Create = "create";
-    public const string Modify = "modify";
-    public const string Delete = "delete";
-
-    public static bool IsKnown(string? type) => type is Create or Modify or Delete;
-}
-
-public sealed record StoredChange(Guid Id, Guid ChangeSetId, int Ordinal, string FilePath, string Type, string? Content, string Diff,
-    string Rationale, string? BaseETag, string Status);
-
-public sealed record StoredChangeSet(Guid Id, Guid RoomId, Guid CreatedBy, string Agent, string Provider, string Model, string Instruction,
-    IReadOnlyList<string> ContextFiles, DateTimeOffset CreatedAt, IReadOnlyList<StoredChange> Changes);
-
 /// <summary>Change sets and their changes in Postgres.</summary>
-public sealed class ChangeStore(NpgsqlDataSource dataSource)
+public sealed class ChangeStore(NpgsqlDataSource dataSource, AuditLog audit)
 {
-    public NpgsqlDataSource DataSource => dataSource;
+    /// <summary>
+    /// Applies one change under a row lock on it, so two appliers cannot both apply it: <paramref name="write"/> runs
+    /// while the lock is held (unless the change is already applied) and returns why it refused, or null; the change
+    /// is marked applied on null, and the outcome is audited in the same transaction as the change's new status.
+    /// </summary>
+    /// <returns>Why the change was refused, or null when it was applied.</returns>
+    public async Task<string?> ApplyAsync(StoredChangeSet set, StoredChange change, Guid userId,
+        Func<CancellationToken, Task<string?>> write, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        string status;
+        await using (var lockRow = new NpgsqlCommand("SELECT status FROM changes WHERE id = $1 FOR UPDATE", connection, transaction))
+        {
+            lockRow.Parameters.Add(new NpgsqlParameter { Value = change.Id });
+            status = (string)(await lockRow.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        var refusal = status == "applied" ? "the change was already applied" : await write(cancellationToken);
+        if (refusal is null)
+        {
+            await using var update = new NpgsqlCommand(
+                "UPDATE changes SET status = 'applied', applied_by = $2, applied_at = now() WHERE id = $1", connection, transaction);
+            update.Parameters.Add(new NpgsqlParameter { Value = change.Id });
+            update.Parameters.Add(new NpgsqlParameter { Value = userId });
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await audit.AppendAsync(set.RoomId, userId, refusal is null ? AuditActions.Applied : AuditActions.Refused, "server", set.Id, change.Id,
+            change.FilePath, refusal, cancellationToken, connection, transaction);
+        await transaction.CommitAsync(cancellationToken);
+        return refusal;
+    }
 
     public async Task InsertAsync(StoredChangeSet set, CancellationToken cancellationToken)
     {

@@ -6,48 +6,11 @@ using Conductor.Api.Rooms;
 using Conductor.Workspaces;
 using Conductor.Workspaces.Files;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Conductor.Api.Changes;
-
-public sealed record GenerateChangesRequest(Guid? RoomId, string? Instruction, IReadOnlyList<string>? Files);
-
-public sealed record ChangeView(Guid Id, string FilePath, string Type,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content, string Diff, string Rationale, string Status)
-{
-    public static ChangeView From(StoredChange change) =>
-        new(change.Id, change.FilePath, change.Type, change.Content, change.Diff, change.Rationale, change.Status);
-}
-
-public sealed record ChangeSetResponse(Guid ChangeSetId, Guid RoomId, string Agent, string Provider, string Model,
-    IReadOnlyList<string> ContextFiles, IReadOnlyList<ChangeView> Changes)
-{
-    public static ChangeSetResponse From(StoredChangeSet set) =>
-        new(set.Id, set.RoomId, set.Agent, set.Provider, set.Model, set.ContextFiles, set.Changes.Select(ChangeView.From).ToList());
-}
-
-public sealed record PolicyChangeInput(string? FilePath, string? Type, string? Content, string? Diff);
-
-public sealed record EvaluatePolicyRequest(Guid? ChangeSetId, IReadOnlyList<PolicyChangeInput>? Changes, IReadOnlyList<string>? ContextFiles);
-
-public sealed record ApplyChangesRequest(IReadOnlyList<Guid>? ChangeIds);
-
-public sealed record ApplyResult(Guid ChangeId, string FilePath, string Outcome, int Status,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail);
-
-public sealed record ApplyResponse(Guid ChangeSetId, IReadOnlyList<ApplyResult> Results);
-
-/// <summary><c>Changes:</c> limits of change generation.</summary>
-public sealed class ChangeOptions
-{
-    public const string Section = "Changes";
-    public int MaxInstructionChars { get; set; } = 4000;
-    public int MaxContextFiles { get; set; } = 20;
-    /// <summary>Total characters of context file content sent to the provider.</summary>
-    public int MaxContextChars { get; set; } = 400_000;
-}
 
 public static partial class ChangesApi
 {
@@ -245,8 +208,7 @@ public static partial class ChangesApi
     }
 
     internal static async Task<Results<Ok<ApplyResponse>, ProblemHttpResult>> ApplyAsync(string changeSetId, ApplyChangesRequest? request,
-        HttpContext context, IRoomMembership membership, ChangeStore store, IWorkspaceFiles workspace, AuditLog audit,
-        ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext context, IRoomMembership membership, ChangeStore store, ChangeApplier applier, CancellationToken cancellationToken)
     {
         var set = Guid.TryParse(changeSetId, out var id) ? await store.GetAsync(id, cancellationToken) : null;
         if (set is null || await membership.DecideAsync(set.RoomId, context.User.GetUserId(), RoomRole.Guest, write: false, cancellationToken) is not null)
@@ -270,14 +232,7 @@ public static partial class ChangesApi
                 : "A change is named twice.");
         }
 
-        var userId = context.User.GetUserId();
-        var logger = loggers.CreateLogger("Conductor.Api.Changes.Apply");
-        var results = new List<ApplyResult>();
-        // In the set's order, whatever order the ids came in: later changes may build on earlier ones.
-        foreach (var change in ids.Select(i => byId[i]).OrderBy(c => c.Ordinal))
-        {
-            results.Add(await ApplyOneAsync(set, change, userId, store.DataSource, workspace, audit, logger, cancellationToken));
-        }
+        var results = await applier.ApplyAsync(set, ids.Select(i => byId[i]), context.User.GetUserId(), cancellationToken);
         if (results.All(r => r.Outcome == "applied"))
         {
             return TypedResults.Ok(new ApplyResponse(set.Id, results));
@@ -288,87 +243,8 @@ public static partial class ChangesApi
             extensions: new Dictionary<string, object?> { ["change_set_id"] = set.Id, ["results"] = results });
     }
 
-    /// <summary>
-    /// Applies one change under a row lock on it (so two appliers cannot both apply it), writing only if the file is
-    /// still as it was read at generation; the outcome is audited in the same transaction as the change's new status.
-    /// </summary>
-    private static async Task<ApplyResult> ApplyOneAsync(StoredChangeSet set, StoredChange change, Guid userId, NpgsqlDataSource dataSource,
-        IWorkspaceFiles workspace, AuditLog audit, ILogger logger, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        string status;
-        await using (var lockRow = new NpgsqlCommand("SELECT status FROM changes WHERE id = $1 FOR UPDATE", connection, transaction))
-        {
-            lockRow.Parameters.Add(new NpgsqlParameter { Value = change.Id });
-            status = (string)(await lockRow.ExecuteScalarAsync(cancellationToken))!;
-        }
-
-        string? refusal = null;
-        if (status == "applied")
-        {
-            refusal = "the change was already applied";
-        }
-        else
-        {
-            try
-            {
-                var written = change.Type == ChangeTypes.Delete
-                    ? await workspace.DeleteAsync(set.RoomId, change.FilePath, change.BaseETag!, userId, cancellationToken)
-                    : await workspace.WriteAsync(set.RoomId, change.FilePath, change.Content!, change.BaseETag, userId, cancellationToken);
-                if (written.Status == WorkspaceWriteStatus.PreconditionFailed)
-                {
-                    refusal = written.ETag is null ? "the file was deleted since the change was generated"
-                        : change.BaseETag is null ? "the file was created since the change was generated"
-                        : "the file changed since the change was generated";
-                }
-            }
-            catch (WorkspaceException ex)
-            {
-                refusal = ex.Message;
-            }
-        }
-
-        if (refusal is null)
-        {
-            await using var update = new NpgsqlCommand(
-                "UPDATE changes SET status = 'applied', applied_by = $2, applied_at = now() WHERE id = $1", connection, transaction);
-            update.Parameters.Add(new NpgsqlParameter { Value = change.Id });
-            update.Parameters.Add(new NpgsqlParameter { Value = userId });
-            await update.ExecuteNonQueryAsync(cancellationToken);
-        }
-        await audit.AppendAsync(set.RoomId, userId, refusal is null ? AuditActions.Applied : AuditActions.Refused, "server", set.Id, change.Id,
-            change.FilePath, refusal, cancellationToken, connection, transaction);
-        await transaction.CommitAsync(cancellationToken);
-        LogApplied(logger, change.Id, set.Id, refusal is null ? "applied" : "refused", refusal);
-        return refusal is null
-            ? new ApplyResult(change.Id, change.FilePath, "applied", StatusCodes.Status200OK, null)
-            : new ApplyResult(change.Id, change.FilePath, "refused", StatusCodes.Status409Conflict, refusal);
-    }
-
     private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 
     private static string Shorten(string? text) => text is null ? "" : text.Length <= 64 ? text : text[..64] + "…";
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Change {ChangeId} of set {ChangeSetId}: {Outcome} {Reason}")]
-    private static partial void LogApplied(ILogger logger, Guid changeId, Guid changeSetId, string outcome, string? reason);
-}
-
-public static class ChangesServiceCollectionExtensions
-{
-    public static IHostApplicationBuilder AddConductorChanges(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<ChangeOptions>().Bind(builder.Configuration.GetSection(ChangeOptions.Section))
-            .Validate(o => o.MaxInstructionChars > 0 && o.MaxContextFiles > 0 && o.MaxContextChars > 0, "Changes limits must be positive.")
-            .ValidateOnStart();
-        builder.Services.AddOptions<PolicyOptions>().Bind(builder.Configuration.GetSection(PolicyOptions.Section)).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<PolicyOptions>, PolicyOptionsValidator>();
-        builder.Services.AddSingleton<PolicyEvaluator>();
-        builder.Services.AddSingleton<ChangeGenerator>();
-        builder.Services.AddSingleton<ChangeStore>();
-        builder.Services.AddSingleton<AuditLog>();
-        // Over the workspace feature's file service (AddConductorWorkspaces).
-        builder.Services.TryAddSingleton<IWorkspaceFiles, WorkspaceFilesAdapter>();
-        return builder;
-    }
 }

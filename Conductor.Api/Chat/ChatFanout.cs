@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Conductor.Api.Rooms;
-using StackExchange.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Chat;
 
@@ -136,7 +136,10 @@ public sealed partial class ChatFanout(
     {
         await redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(connection.RoomId)), JsonSerializer.SerializeToUtf8Bytes(new
         {
-            type, room_id = connection.RoomId, user_id = connection.Caller.UserId, login = connection.Caller.Login,
+            type,
+            room_id = connection.RoomId,
+            user_id = connection.Caller.UserId,
+            login = connection.Caller.Login,
         }, ChatJson.Options)).WaitAsync(cancellationToken);
     }
 

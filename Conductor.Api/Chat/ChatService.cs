@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Conductor.Api.Rooms;
-using StackExchange.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Chat;
 
@@ -130,7 +130,11 @@ public sealed partial class ChatService(
         var state = await typing.SetAsync(roomId, caller, cancellationToken);
         await PublishAsync(ChatChannels.Chat(roomId), JsonSerializer.SerializeToUtf8Bytes(new
         {
-            type = "typing", room_id = roomId, user_id = state.UserId, login = state.Login, expires_at = state.ExpiresAt,
+            type = "typing",
+            room_id = roomId,
+            user_id = state.UserId,
+            login = state.Login,
+            expires_at = state.ExpiresAt,
         }, ChatJson.Options), cancellationToken);
         return state;
     }
@@ -151,7 +155,11 @@ public sealed partial class ChatService(
         {
             await PublishAsync(ChatChannels.Chat(roomId), JsonSerializer.SerializeToUtf8Bytes(new
             {
-                type = "read_receipt", room_id = roomId, message_id = messageId, user_id = caller.UserId, read_at = marked.Receipt.ReadAt,
+                type = "read_receipt",
+                room_id = roomId,
+                message_id = messageId,
+                user_id = caller.UserId,
+                read_at = marked.Receipt.ReadAt,
             }, ChatJson.Options), cancellationToken);
         }
         return marked.Receipt;

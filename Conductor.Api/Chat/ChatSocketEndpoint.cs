@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Conductor.Api.Rooms;
-using StackExchange.Redis;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Chat;
 
@@ -88,7 +88,11 @@ public static partial class ChatSocketEndpoint
         {
             connection.Enqueue(OutboundFrame.Create("typing", new
             {
-                type = "typing", room_id = roomId, user_id = typer.UserId, login = typer.Login, expires_at = typer.ExpiresAt,
+                type = "typing",
+                room_id = roomId,
+                user_id = typer.UserId,
+                login = typer.Login,
+                expires_at = typer.ExpiresAt,
             }));
         }
     }

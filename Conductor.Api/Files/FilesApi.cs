@@ -10,17 +10,6 @@ using Microsoft.Net.Http.Headers;
 
 namespace Conductor.Api.Files;
 
-public sealed record UploadResponse(Guid FileId, bool Deduplicated, string Filename, long Size, string ContentType, string Sha256);
-
-public sealed record FileSummary(Guid FileId, Guid RoomId, string Filename, long Size, string ContentType, string Sha256,
-    Guid UploadedBy, DateTimeOffset CreatedAt)
-{
-    public static FileSummary From(StoredFile file) =>
-        new(file.Id, file.RoomId, file.Filename, file.Size, file.ContentType, file.Sha256, file.UploadedBy, file.CreatedAt);
-}
-
-public sealed record FileListResponse(Guid RoomId, IReadOnlyList<FileSummary> Files);
-
 public static partial class FilesApi
 {
     // Multipart framing (boundaries, part headers, the room_id field) on top of the file's own bytes.
@@ -263,17 +252,4 @@ public static partial class FilesApi
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "File {FileId} is stored but its chat message in room {RoomId} could not be posted")]
     private static partial void LogAnnounceFailed(ILogger logger, Exception exception, Guid fileId, Guid roomId);
-}
-
-public static class FilesServiceCollectionExtensions
-{
-    public static IHostApplicationBuilder AddConductorFiles(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<FileOptions>().Bind(builder.Configuration.GetSection(FileOptions.Section)).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<FileOptions>, FileOptionsValidator>();
-        builder.Services.AddSingleton<FileStore>();
-        // Scoped: resolved per upload from the request's services, beside the chat service it posts through.
-        builder.Services.AddScoped<IRoomChatPoster, ChatRoomChatPoster>();
-        return builder;
-    }
 }

@@ -92,7 +92,7 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
     }
 
     public Task<RoomChangeError> TransferHostAsync(Guid roomId, Guid callerId, Guid newHostId, CancellationToken cancellationToken) =>
-        ChangeAsync(roomId, cancellationToken, async (connection, transaction, room) =>
+        ChangeAsync(roomId, async (connection, transaction, room) =>
         {
             if (room.HostUserId != callerId)
             {
@@ -107,18 +107,18 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
                 return RoomChangeError.NotAMember;
             }
             // Demote first: the one-host-per-room index is checked statement by statement.
-            await ExecuteAsync(connection, transaction, cancellationToken,
-                "UPDATE room_members SET role = 'guest' WHERE room_id = $1 AND user_id = $2", roomId, callerId);
-            await ExecuteAsync(connection, transaction, cancellationToken,
-                "UPDATE room_members SET role = 'host' WHERE room_id = $1 AND user_id = $2", roomId, newHostId);
-            await ExecuteAsync(connection, transaction, cancellationToken,
-                "UPDATE rooms SET host_user_id = $2 WHERE id = $1", roomId, newHostId);
+            await ExecuteAsync(connection, transaction,
+                "UPDATE room_members SET role = 'guest' WHERE room_id = $1 AND user_id = $2", [roomId, callerId], cancellationToken);
+            await ExecuteAsync(connection, transaction,
+                "UPDATE room_members SET role = 'host' WHERE room_id = $1 AND user_id = $2", [roomId, newHostId], cancellationToken);
+            await ExecuteAsync(connection, transaction,
+                "UPDATE rooms SET host_user_id = $2 WHERE id = $1", [roomId, newHostId], cancellationToken);
             return RoomChangeError.None;
-        });
+        }, cancellationToken);
 
     /// <summary>The host removes someone, or a guest leaves (caller == member). Removals are remembered.</summary>
     public Task<RoomChangeError> RemoveMemberAsync(Guid roomId, Guid callerId, Guid memberId, CancellationToken cancellationToken) =>
-        ChangeAsync(roomId, cancellationToken, async (connection, transaction, room) =>
+        ChangeAsync(roomId, async (connection, transaction, room) =>
         {
             var leaving = callerId == memberId;
             if (!leaving && room.HostUserId != callerId)
@@ -133,30 +133,30 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
             {
                 return RoomChangeError.NotAMember;
             }
-            await ExecuteAsync(connection, transaction, cancellationToken,
-                "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", roomId, memberId);
+            await ExecuteAsync(connection, transaction,
+                "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", [roomId, memberId], cancellationToken);
             if (!leaving)
             {
-                await ExecuteAsync(connection, transaction, cancellationToken, """
+                await ExecuteAsync(connection, transaction, """
                     INSERT INTO room_removals (room_id, user_id, removed_by, removed_at) VALUES ($1, $2, $3, $4)
                     ON CONFLICT (room_id, user_id) DO UPDATE SET removed_by = EXCLUDED.removed_by, removed_at = EXCLUDED.removed_at
-                    """, roomId, memberId, callerId, timeProvider.GetUtcNow());
+                    """, [roomId, memberId, callerId, timeProvider.GetUtcNow()], cancellationToken);
             }
             return RoomChangeError.None;
-        });
+        }, cancellationToken);
 
     public async Task<(DateTimeOffset? EndedAt, RoomChangeError Error)> EndAsync(Guid roomId, Guid callerId, CancellationToken cancellationToken)
     {
         var now = Now();
-        var error = await ChangeAsync(roomId, cancellationToken, async (connection, transaction, room) =>
+        var error = await ChangeAsync(roomId, async (connection, transaction, room) =>
         {
             if (room.HostUserId != callerId)
             {
                 return RoomChangeError.NotHost;
             }
-            await ExecuteAsync(connection, transaction, cancellationToken, "UPDATE rooms SET ended_at = $2 WHERE id = $1", roomId, now);
+            await ExecuteAsync(connection, transaction, "UPDATE rooms SET ended_at = $2 WHERE id = $1", [roomId, now], cancellationToken);
             return RoomChangeError.None;
-        });
+        }, cancellationToken);
         return (error == RoomChangeError.None ? now : null, error);
     }
 
@@ -165,17 +165,17 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
     {
         var now = timeProvider.GetUtcNow();
         var inviteId = Guid.CreateVersion7(now);
-        var error = await ChangeAsync(roomId, cancellationToken, async (connection, transaction, room) =>
+        var error = await ChangeAsync(roomId, async (connection, transaction, room) =>
         {
             if (room.HostUserId != callerId)
             {
                 return RoomChangeError.NotHost;
             }
-            await ExecuteAsync(connection, transaction, cancellationToken, """
+            await ExecuteAsync(connection, transaction, """
                 INSERT INTO room_invites (id, room_id, created_by, created_at, expires_at, single_use) VALUES ($1, $2, $3, $4, $5, $6)
-                """, inviteId, roomId, callerId, now, expiresAt, singleUse);
+                """, [inviteId, roomId, callerId, now, expiresAt, singleUse], cancellationToken);
             return RoomChangeError.None;
-        });
+        }, cancellationToken);
         return (inviteId, error);
     }
 
@@ -188,7 +188,7 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
         var now = timeProvider.GetUtcNow();
         RoomRole? role = null;
         var joined = false;
-        var error = await ChangeAsync(roomId, cancellationToken, async (connection, transaction, room) =>
+        var error = await ChangeAsync(roomId, async (connection, transaction, room) =>
         {
             if (await RoleInAsync(connection, transaction, roomId, userId, cancellationToken) is { } existing)
             {
@@ -230,23 +230,23 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
                     return RoomChangeError.RemovedFromRoom;
                 }
             }
-            await ExecuteAsync(connection, transaction, cancellationToken,
-                "INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES ($1, $2, 'guest', $3)", roomId, userId, now);
+            await ExecuteAsync(connection, transaction,
+                "INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES ($1, $2, 'guest', $3)", [roomId, userId, now], cancellationToken);
             if (singleUse)
             {
-                await ExecuteAsync(connection, transaction, cancellationToken,
-                    "UPDATE room_invites SET used_at = $2, used_by = $3 WHERE id = $1", inviteId, now, userId);
+                await ExecuteAsync(connection, transaction,
+                    "UPDATE room_invites SET used_at = $2, used_by = $3 WHERE id = $1", [inviteId, now, userId], cancellationToken);
             }
             role = RoomRole.Guest;
             joined = true;
             return RoomChangeError.None;
-        });
+        }, cancellationToken);
         return (role, joined, error);
     }
 
     /// <summary>Runs <paramref name="change"/> in a transaction holding the room's row lock; refuses ended rooms.</summary>
-    private async Task<RoomChangeError> ChangeAsync(Guid roomId, CancellationToken cancellationToken,
-        Func<NpgsqlConnection, NpgsqlTransaction, RoomRecord, Task<RoomChangeError>> change)
+    private async Task<RoomChangeError> ChangeAsync(Guid roomId,
+        Func<NpgsqlConnection, NpgsqlTransaction, RoomRecord, Task<RoomChangeError>> change, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -283,8 +283,8 @@ public sealed class RoomStore(NpgsqlDataSource dataSource, TimeProvider timeProv
         return await command.ExecuteScalarAsync(cancellationToken) is string role ? ParseRole(role) : null;
     }
 
-    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken,
-        string sql, params object[] parameters)
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, object[] parameters,
+        CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         foreach (var parameter in parameters)

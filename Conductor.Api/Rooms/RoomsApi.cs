@@ -1,7 +1,7 @@
 using Conductor.Api.Auth;
-using StackExchange.Redis;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Rooms;
 

@@ -106,7 +106,7 @@ public sealed class ConductorApiFixture : IAsyncLifetime
         await using var batch = dataSource.CreateBatch();
         var store = $"store-{roomId:N}";
         batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("INSERT INTO workspace_stores (id, remote_url, created_at) VALUES ($1, 'file:///none', now())")
-            { Parameters = { new() { Value = store } } });
+        { Parameters = { new() { Value = store } } });
         batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("""
             INSERT INTO workspaces (room_id, repo_url, store_id, base_branch, branch, status, created_by, created_at, updated_at)
             VALUES ($1, 'file:///none', $2, 'main', $3, 'ready', $4, now(), now())

@@ -23,11 +23,11 @@ public sealed class AuditLogTests(PostgresServerFixture postgres)
         var room = Guid.NewGuid();
         await using var batch = dataSource.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO users (id, login, created_at, updated_at) VALUES ($1, $2, now(), now())")
-            { Parameters = { new() { Value = user }, new() { Value = $"u-{user:N}"[..30] } } });
+        { Parameters = { new() { Value = user }, new() { Value = $"u-{user:N}"[..30] } } });
         batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO rooms (id, name, host_user_id, created_at) VALUES ($1, 'room', $2, now())")
-            { Parameters = { new() { Value = room }, new() { Value = user } } });
+        { Parameters = { new() { Value = room }, new() { Value = user } } });
         batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO room_members (room_id, user_id, role, joined_at) VALUES ($1, $2, 'host', now())")
-            { Parameters = { new() { Value = room }, new() { Value = user } } });
+        { Parameters = { new() { Value = room }, new() { Value = user } } });
         await batch.ExecuteNonQueryAsync();
         return (user, room);
     }

@@ -17,8 +17,10 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
 {
     private static readonly Dictionary<string, string?> Unlimited = new()
     {
-        ["Chat__MessageBurst"] = "100000", ["Chat__MessagesPerSecond"] = "100000",
-        ["Chat__HistoryBurst"] = "100000", ["Chat__HistoryPerSecond"] = "100000",
+        ["Chat__MessageBurst"] = "100000",
+        ["Chat__MessagesPerSecond"] = "100000",
+        ["Chat__HistoryBurst"] = "100000",
+        ["Chat__HistoryPerSecond"] = "100000",
     };
 
     private static object Chat(string content, Guid? id = null) => id is null ? new { type = "chat", content } : new { type = "chat", id, content };
@@ -339,7 +341,8 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: new Dictionary<string, string?>
         {
-            ["Chat__MessageBurst"] = "3", ["Chat__MessagesPerSecond"] = "0.01",
+            ["Chat__MessageBurst"] = "3",
+            ["Chat__MessagesPerSecond"] = "0.01",
         });
         var alice = await cluster.CreateUserAsync("alice");
         var roomId = await cluster.CreateRoomAsync(alice);

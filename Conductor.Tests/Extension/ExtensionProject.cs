@@ -12,7 +12,7 @@ namespace Conductor.Tests.Extension;
 internal static class ExtensionProject
 {
     private static readonly SemaphoreSlim Lock = new(1, 1);
-    private static bool _prepared;
+    private static bool s_prepared;
 
     public static string Directory { get; } = Path.Combine(RepositoryPaths.Root, "extension");
     public static string Vsix => Path.Combine(Directory, "conductor.vsix");
@@ -28,10 +28,10 @@ internal static class ExtensionProject
             {
                 await ExpectSuccessAsync("npm", ["ci", "--no-audit", "--no-fund"], TimeSpan.FromMinutes(5), new Dictionary<string, string>());
             }
-            if (!_prepared)
+            if (!s_prepared)
             {
                 await ExpectSuccessAsync("npm", ["run", "package"], TimeSpan.FromMinutes(3), new Dictionary<string, string>());
-                _prepared = true;
+                s_prepared = true;
             }
             if (codeServer)
             {

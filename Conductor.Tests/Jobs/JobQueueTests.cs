@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Conductor.Jobs;
-using StackExchange.Redis;
 using Conductor.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 
 namespace Conductor.Tests.Jobs;
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using Conductor.Data;
 using Conductor.Jobs;
-using StackExchange.Redis;
 using Conductor.Tests.Infrastructure;
 using Conductor.Tests.Jobs;
 using Conductor.Workspaces;
@@ -11,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Conductor.Tests.Workspaces;
 

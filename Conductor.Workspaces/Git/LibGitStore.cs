@@ -13,7 +13,7 @@ namespace Conductor.Workspaces.Git;
 internal static class LibGitStore
 {
     private static readonly Lock IsolationGate = new();
-    private static bool _isolated;
+    private static bool s_isolated;
 
     /// <summary>
     /// libgit2 reads the machine's system, XDG and global config files by default (a developer's credential or
@@ -23,7 +23,7 @@ internal static class LibGitStore
     {
         lock (IsolationGate)
         {
-            if (_isolated)
+            if (s_isolated)
             {
                 return;
             }
@@ -33,7 +33,7 @@ internal static class LibGitStore
             {
                 GlobalSettings.SetConfigSearchPaths(level, empty);
             }
-            _isolated = true;
+            s_isolated = true;
         }
     }
 

@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Logging;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -9,6 +6,9 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Conductor.LocalServers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 
 // N WebSocket clients in one room through one Api instance (real Postgres and Redis, started here), each sending M
 // messages closed-loop (the next after its own previous one came back), against the same clients and load on a bare
@@ -324,7 +324,10 @@ internal static class BareEcho
                     using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
                     var frame = JsonSerializer.SerializeToUtf8Bytes(new
                     {
-                        type = "chat", id = Guid.NewGuid(), content = document.RootElement.GetProperty("content").GetString(), timestamp = DateTime.UtcNow,
+                        type = "chat",
+                        id = Guid.NewGuid(),
+                        content = document.RootElement.GetProperty("content").GetString(),
+                        timestamp = DateTime.UtcNow,
                     });
                     foreach (var target in sockets.Values)
                     {

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Rooms;
 
-public static class RoomsSetup
+public static class RoomsExtensions
 {
     /// <summary>Rooms, membership (<see cref="IRoomMembership"/>), invites, presence and membership events.</summary>
     public static WebApplicationBuilder AddConductorRooms(this WebApplicationBuilder builder)

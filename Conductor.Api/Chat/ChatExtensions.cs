@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
 
-public static class ChatServiceCollectionExtensions
+public static class ChatExtensions
 {
     /// <summary>
     /// Registers chat: options (validated at start-up), the store, the service, Redis-backed typing, presence and rate

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Auth;
 
-public static class AuthSetup
+public static class AuthExtensions
 {
     /// <summary>The one Data Protection application name: every instance must share it to share the key ring.</summary>
     public const string DataProtectionApplicationName = "Conductor";
