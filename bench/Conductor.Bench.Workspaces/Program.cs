@@ -112,7 +112,7 @@ static void Row(string name, List<(double Ours, double Git)> samples)
 {
     var ours = Median(samples.Select(s => s.Ours));
     var git = Median(samples.Select(s => s.Git));
-    Console.WriteLine($"| {name} | {ours:F0} | {git:F0} | {ours / git:F2} |");
+    Console.WriteLine($"| {name} | {ours:F0} | {git:F0} | {ours / git:F3} |");
 }
 
 static double Median(IEnumerable<double> values)
