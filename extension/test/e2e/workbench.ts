@@ -15,11 +15,24 @@ export class Workbench {
     if (!options.keepSelection) {
       await this.page.keyboard.press('Escape');
     }
-    await this.page.keyboard.press('F1');
     const input = this.page.locator('.quick-input-widget .quick-input-box input');
-    await input.waitFor({ state: 'visible' });
-    await input.fill(`>${title}`);
-    await this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+    const row = this.page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: title }).first();
+    // The palette closes when something else takes the focus (the Explorer revealing a file after a command that
+    // showed it, on a loaded machine more than a second later): open it again rather than type into a hidden box.
+    for (let attempt = 1; ; attempt++) {
+      await this.page.keyboard.press('F1');
+      try {
+        await input.waitFor({ state: 'visible', timeout: 15_000 });
+        await input.fill(`>${title}`, { timeout: 15_000 });
+        await row.waitFor({ timeout: 30_000 });
+        break;
+      } catch (error) {
+        if (attempt >= 3) {
+          throw error;
+        }
+        await this.page.keyboard.press('Escape');
+      }
+    }
     await this.page.keyboard.press('Enter');
   }
 
