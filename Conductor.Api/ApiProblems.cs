@@ -1,4 +1,5 @@
 using Conductor.Api.Rooms;
+using Conductor.Workspaces;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Conductor.Api;
@@ -46,6 +47,27 @@ public static class ApiProblems
         RoomAccessDenial.Ended => RoomEnded(),
         _ => throw new ArgumentOutOfRangeException(nameof(denial), denial, null),
     };
+
+    /// <summary>
+    /// A refusal of the workspace library (which knows no HTTP) as problem details: its kind decides the status and
+    /// the <c>code</c>, its title and message are the words shown.
+    /// </summary>
+    public static ProblemHttpResult ForWorkspace(WorkspaceException exception)
+    {
+        var (status, code) = exception.Kind switch
+        {
+            WorkspaceErrorKind.Invalid => (StatusCodes.Status400BadRequest, "invalid_request"),
+            WorkspaceErrorKind.NotFound => (StatusCodes.Status404NotFound, NotFoundCode),
+            WorkspaceErrorKind.NoWorkspace => (StatusCodes.Status404NotFound, "no_workspace"),
+            WorkspaceErrorKind.NotReady => (StatusCodes.Status409Conflict, "workspace_not_ready"),
+            WorkspaceErrorKind.Conflict => (StatusCodes.Status409Conflict, "conflict"),
+            WorkspaceErrorKind.PreconditionFailed => (StatusCodes.Status412PreconditionFailed, "precondition_failed"),
+            WorkspaceErrorKind.TooLarge => (StatusCodes.Status413PayloadTooLarge, "too_large"),
+            WorkspaceErrorKind.TooManyEntries => (StatusCodes.Status422UnprocessableEntity, "too_many_entries"),
+            _ => throw new ArgumentOutOfRangeException(nameof(exception), exception.Kind, "A workspace error kind without a status."),
+        };
+        return Create(status, exception.Title, exception.Message, code);
+    }
 
     /// <summary>Any other problem, with an optional <c>code</c> for clients that branch on it and any further members.</summary>
     public static ProblemHttpResult Create(int status, string title, string detail, string? code = null,

@@ -11,14 +11,17 @@ public sealed record RemoteUrl(string GitUrl, string NormalizedUrl)
     /// <summary>The store folder's name: a hash, so no part of a URL ever becomes a path.</summary>
     public string StoreId { get; } = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(NormalizedUrl)))[..32];
 
+    /// <summary>An SSH remote: authenticated with the deployment's key (<see cref="WorkspaceOptions.SshKeyPath"/>), never a token.</summary>
+    public bool IsSsh => NormalizedUrl.StartsWith("ssh://", StringComparison.Ordinal);
+
     public override string ToString() => GitUrl;
 }
 
 public sealed class RemoteUrlException(string message) : Exception(message);
 
 /// <summary>
-/// Checks a remote before git ever sees it: https only unless configuration allows http or file, no credentials
-/// in the URL, and (against SSRF) no host that resolves to a loopback, private, link-local or otherwise
+/// Checks a remote before git ever sees it: https only unless configuration allows http or file (or configures an
+/// SSH key, for <c>ssh://</c> and scp-like <c>user@host:path</c>), no credentials in the URL, and (against SSRF) no host that resolves to a loopback, private, link-local or otherwise
 /// non-public address unless configuration allows private networks.
 /// </summary>
 public static class RemoteUrlValidator
@@ -39,6 +42,19 @@ public static class RemoteUrlValidator
         if (text.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
         {
             throw new RemoteUrlException("repo_url must not contain spaces or control characters.");
+        }
+
+        if (ScpLike(text) is { } scp)
+        {
+            if (!options.SshEnabled)
+            {
+                throw new RemoteUrlException("SSH remotes are not enabled here (no deployment key); use an https URL.");
+            }
+            // git's scp-like form: a path without a leading '/' is relative to the SSH user's home, which an ssh://
+            // URL spells "/~/path"; the store key keeps that difference, libgit2 gets the text as written.
+            var (user, host, scpPath) = scp;
+            var sshUri = new Uri($"ssh://{(user is null ? "" : user + "@")}{host}/{(scpPath.StartsWith('/') ? scpPath[1..] : "~/" + scpPath)}");
+            return await ValidatedSshAsync(sshUri, text, options, cancellationToken).ConfigureAwait(false);
         }
 
         if (text.StartsWith('/'))
@@ -67,6 +83,10 @@ public static class RemoteUrlValidator
                 }
                 var local = uri.LocalPath.TrimEnd('/');
                 return new RemoteUrl(uri.AbsoluteUri, "file://" + (local.Length == 0 ? "/" : local));
+            case "ssh" when options.SshEnabled:
+                return await ValidatedSshAsync(uri, uri.OriginalString, options, cancellationToken).ConfigureAwait(false);
+            case "ssh":
+                throw new RemoteUrlException("SSH remotes are not enabled here (no deployment key); use an https URL.");
             case "http" or "file":
                 throw new RemoteUrlException($"{uri.Scheme} remotes are not allowed here; use an https URL.");
             default:
@@ -98,6 +118,59 @@ public static class RemoteUrlValidator
         var port = uri.IsDefaultPort ? "" : $":{uri.Port}";
         var normalized = $"{uri.Scheme}://{uri.IdnHost.ToLowerInvariant()}{port}{path}";
         return new RemoteUrl(uri.AbsoluteUri, normalized);
+    }
+
+    /// <summary>git's <c>[user@]host:path</c> (no scheme, a ':' before any '/'), or null.</summary>
+    private static (string? User, string Host, string Path)? ScpLike(string text)
+    {
+        if (text.Contains("://", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (colon <= 0 || (slash >= 0 && slash < colon) || colon == text.Length - 1)
+        {
+            return null;
+        }
+        var authority = text[..colon];
+        var at = authority.LastIndexOf('@');
+        return (at < 0 ? null : authority[..at], at < 0 ? authority : authority[(at + 1)..], text[(colon + 1)..]);
+    }
+
+    private static async Task<RemoteUrl> ValidatedSshAsync(Uri uri, string gitUrl, WorkspaceOptions options, CancellationToken cancellationToken)
+    {
+        // A user name only (git@): a password has no place in an SSH URL, and a name starting with '-' could be read by
+        // ssh as an option.
+        var user = Uri.UnescapeDataString(uri.UserInfo);
+        if (user.Length > 0 && (user.Contains(':', StringComparison.Ordinal) || user.StartsWith('-') || !user.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')))
+        {
+            throw new RemoteUrlException("An SSH URL may name a user (git@host) but carry no password or unusual characters.");
+        }
+        if (uri.IdnHost.Length == 0 || uri.IdnHost.StartsWith('-'))
+        {
+            throw new RemoteUrlException("An SSH URL needs a host (ssh://git@host/owner/repo.git).");
+        }
+        if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
+        {
+            throw new RemoteUrlException("repo_url must not have a query or fragment.");
+        }
+        var path = Uri.UnescapeDataString(uri.AbsolutePath).TrimEnd('/');
+        if (path.Trim('/', '~').Length == 0 || path.Any(c => c is '\'' or '"' or '\\' or '`' or '$' || char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            throw new RemoteUrlException("An SSH URL must name a repository path without spaces, quotes, '$' or backslashes.");
+        }
+        if (!options.AllowPrivateNetworks)
+        {
+            await EnsurePublicHostAsync(uri, cancellationToken).ConfigureAwait(false);
+        }
+        if (path.EndsWith(".git", StringComparison.OrdinalIgnoreCase))
+        {
+            path = path[..^4];
+        }
+        var port = uri.IsDefaultPort || uri.Port == 22 ? "" : $":{uri.Port}";
+        var normalized = $"ssh://{(user.Length == 0 ? "" : user + "@")}{uri.IdnHost.ToLowerInvariant()}{port}{path}";
+        return new RemoteUrl(gitUrl, normalized);
     }
 
     private static async Task EnsurePublicHostAsync(Uri uri, CancellationToken cancellationToken)

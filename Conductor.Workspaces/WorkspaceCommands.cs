@@ -27,11 +27,11 @@ public sealed partial class WorkspaceCommands(
         var branch = string.IsNullOrWhiteSpace(baseBranch) ? "main" : baseBranch.Trim();
         if (!IsValidBranchName(branch))
         {
-            throw new WorkspaceProblemException(400, "Invalid base branch", "base_branch must be a plain branch name (letters, digits, '.', '_', '-', '/').");
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid base branch", "base_branch must be a plain branch name (letters, digits, '.', '_', '-', '/').");
         }
         if (token is not null && (token.Length is 0 or > MaxTokenLength || token.Any(char.IsControl)))
         {
-            throw new WorkspaceProblemException(400, "Invalid token", $"token must be 1 to {MaxTokenLength} printable characters.");
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid token", $"token must be 1 to {MaxTokenLength} printable characters.");
         }
         RemoteUrl remote;
         try
@@ -40,10 +40,11 @@ public sealed partial class WorkspaceCommands(
         }
         catch (RemoteUrlException ex)
         {
-            throw new WorkspaceProblemException(400, "Invalid repository URL", ex.Message);
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid repository URL", ex.Message);
         }
 
-        var protectedToken = token is null ? null : credentials.Protect(token);
+        // An SSH remote authenticates with the deployment's key; a token (given, or the requester's GitHub sign-in) is not used or kept.
+        var protectedToken = token is null || remote.IsSsh ? null : credentials.Protect(token);
         if (!await repository.TryCreateAsync(roomId, remote, branch, userId, protectedToken, cancellationToken).ConfigureAwait(false))
         {
             return null;
@@ -63,7 +64,7 @@ public sealed partial class WorkspaceCommands(
         var text = message?.Trim() ?? "";
         if (text.Length == 0 || text.Length > MaxCommitMessageLength || text.Contains('\0', StringComparison.Ordinal))
         {
-            throw new WorkspaceProblemException(400, "Invalid commit message", $"message must be 1 to {MaxCommitMessageLength} characters without NUL.");
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid commit message", $"message must be 1 to {MaxCommitMessageLength} characters without NUL.");
         }
         await RequireReadyAsync(roomId, cancellationToken).ConfigureAwait(false);
         return await jobs.EnqueueAsync(new NewJob(roomId, WorkspaceJobKinds.Commit,
@@ -94,10 +95,10 @@ public sealed partial class WorkspaceCommands(
 
     private async Task RequireReadyAsync(Guid roomId, CancellationToken cancellationToken)
     {
-        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceProblemException.NoWorkspace();
+        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceException.NoWorkspace();
         if (workspace.Status != WorkspaceStatus.Ready)
         {
-            throw WorkspaceProblemException.NotReady(workspace.Status);
+            throw WorkspaceException.NotReady(workspace.Status);
         }
     }
 

@@ -22,6 +22,21 @@ public sealed class WorkspaceOptions
     /// <summary>Allow remotes on loopback, private, link-local and other non-public addresses (no SSRF by default).</summary>
     public bool AllowPrivateNetworks { get; set; }
 
+    /// <summary>
+    /// The private key (a file the deployment provides, readable only by the GitWorker's user, no passphrase) that
+    /// <c>ssh://</c> and <c>user@host:path</c> remotes authenticate with. Empty: SSH remotes are refused. libgit2 runs
+    /// the system <c>ssh</c> for them; only this path (never the key) goes on its command line.
+    /// </summary>
+    public string SshKeyPath { get; set; } = "";
+
+    /// <summary>The known_hosts file (deployment-provided) that SSH hosts' keys are checked against; required with a key.</summary>
+    public string SshKnownHostsPath { get; set; } = "";
+
+    /// <summary>The ssh client libgit2 runs (found on PATH when not rooted).</summary>
+    public string SshPath { get; set; } = "ssh";
+
+    public bool SshEnabled => !string.IsNullOrEmpty(SshKeyPath);
+
     /// <summary>The user name git is given with a token (GitHub and GitLab accept any name with a token).</summary>
     public string GitUsername { get; set; } = "x-access-token";
 
@@ -30,6 +45,13 @@ public sealed class WorkspaceOptions
 
     public string CommitterName { get; set; } = "Conductor";
     public string CommitterEmail { get; set; } = "conductor@users.noreply.conductor.invalid";
+
+    /// <summary>
+    /// Keep one spare checkout per store (<c>worktrees/.spare-{store_id}</c>), prepared after a room is ready, that
+    /// the next room on the same remote takes over instead of checking out every file: a second room costs a fetch
+    /// and a rename. Costs the disk of one more checkout per store in use.
+    /// </summary>
+    public bool SpareWorktrees { get; set; } = true;
 
     public long MaxFileBytes { get; set; } = 10 * 1024 * 1024;
 
@@ -86,6 +108,19 @@ internal sealed class WorkspaceOptionsValidator : IValidateOptions<WorkspaceOpti
         Require(!string.IsNullOrWhiteSpace(options.GitUsername), "Workspaces:GitUsername is required.");
         Require(!string.IsNullOrWhiteSpace(options.AuthorEmailDomain) && !options.AuthorEmailDomain.Contains('@', StringComparison.Ordinal),
             "Workspaces:AuthorEmailDomain must be a domain name.");
+        if (options.SshEnabled)
+        {
+            // The paths go into the shell command libgit2 runs (core.sshCommand), single-quoted: no quote may end that early.
+            static bool Safe(string path) => Path.IsPathFullyQualified(path) && !path.Any(c => c == '\'' || char.IsControl(c));
+            Require(Safe(options.SshKeyPath), "Workspaces:SshKeyPath must be an absolute path without quotes or control characters.");
+            Require(Safe(options.SshKnownHostsPath),
+                "Workspaces:SshKnownHostsPath must be set with Workspaces:SshKeyPath (an absolute path without quotes): SSH host keys are always checked.");
+            Require(!string.IsNullOrWhiteSpace(options.SshPath) && !options.SshPath.Any(c => c == '\'' || char.IsControl(c) || char.IsWhiteSpace(c)),
+                "Workspaces:SshPath must be a program name or path without spaces or quotes.");
+            // libgit2 prefers these variables to the store's core.sshCommand: they would bypass the configured key and host check.
+            Require(Environment.GetEnvironmentVariable("GIT_SSH_COMMAND") is null && Environment.GetEnvironmentVariable("GIT_SSH") is null,
+                "GIT_SSH_COMMAND / GIT_SSH are set in the environment; unset them (libgit2 would use them instead of Workspaces:SshKeyPath).");
+        }
         Require(options.MaxFileBytes is > 0 and <= 100 * 1024 * 1024, "Workspaces:MaxFileBytes must be between 1 byte and 100 MB.");
         Require(options.MaxListEntries is >= 100 and <= 1_000_000, "Workspaces:MaxListEntries must be between 100 and 1,000,000.");
         Require(options.StoreGracePeriod >= TimeSpan.Zero, "Workspaces:StoreGracePeriod must not be negative.");

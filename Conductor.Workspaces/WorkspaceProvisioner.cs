@@ -30,6 +30,9 @@ public sealed partial class WorkspaceProvisioner(
     public string StorePath(string storeId) => Path.Combine(_options.StoresPath, storeId + ".git");
     public string WorktreePath(Guid roomId) => Path.Combine(_options.WorktreesPath, roomId.ToString("D"));
 
+    /// <summary>The store's spare checkout (a name no room id can have).</summary>
+    public string SparePath(string storeId) => Path.Combine(_options.WorktreesPath, $".spare-{storeId}");
+
     /// <summary>Clones (or fetches into) the shared store and adds the room's worktree; returns the head commit.</summary>
     public async Task<string> CreateAsync(Guid roomId, Func<double, string, Task> progress, bool lastAttempt, CancellationToken cancellationToken)
     {
@@ -49,6 +52,7 @@ public sealed partial class WorkspaceProvisioner(
             await repository.SetStatusAsync(roomId, WorkspaceStatus.Ready, null, head, [WorkspaceStatus.Creating], cancellationToken).ConfigureAwait(false);
             await events.PublishStatusAsync(roomId, WorkspaceStatus.Ready, null, head, cancellationToken).ConfigureAwait(false);
             LogReady(logger, roomId, workspace.StoreId, head);
+            await PrepareSpareAsync(workspace.StoreId, head, cancellationToken).ConfigureAwait(false);
             return head;
         }
         catch (Exception ex) when (ex is PermanentJobFailureException || (lastAttempt && ex is not OperationCanceledException))
@@ -102,7 +106,45 @@ public sealed partial class WorkspaceProvisioner(
             var name = WorktreeName(workspace.RoomId);
             LibGitStore.RemoveWorktree(store, name, worktree);
             await progress(0.94, "Updating files").ConfigureAwait(false);
-            return await Task.Run(() => LibGitStore.AddWorktree(store, name, worktree, workspace.Branch, baseCommit), cancellationToken).ConfigureAwait(false);
+            return await Task.Run(() =>
+            {
+                if (_options.SpareWorktrees && LibGitStore.TryClaimSpare(store, SparePath(remote.StoreId), name, worktree, workspace.Branch, baseCommit) is { } claimed)
+                {
+                    LogClaimedSpare(logger, workspace.RoomId, remote.StoreId);
+                    return claimed;
+                }
+                return LibGitStore.AddWorktree(store, name, worktree, workspace.Branch, baseCommit);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// After a room is ready (so no user waits for it): checks out the store's spare for the next room on this remote,
+    /// unless one is there. Under the store lock, like every change to the store's worktrees. A failure only costs the
+    /// next room the full checkout, so it is logged, not raised.
+    /// </summary>
+    private async Task PrepareSpareAsync(string storeId, string commit, CancellationToken cancellationToken)
+    {
+        if (!_options.SpareWorktrees)
+        {
+            return;
+        }
+        var store = StorePath(storeId);
+        try
+        {
+            await using (await locks.LockStoreAsync(storeId, cancellationToken).ConfigureAwait(false))
+            {
+                if (!Directory.Exists(store) || LibGitStore.HasSpare(store, SparePath(storeId)))
+                {
+                    return;
+                }
+                await Task.Run(() => LibGitStore.AddSpare(store, SparePath(storeId), commit), cancellationToken).ConfigureAwait(false);
+                LogSpareReady(logger, storeId, commit);
+            }
+        }
+        catch (Exception ex) when (ex is LibGit2SharpException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            LogSpareFailed(logger, storeId, ex);
         }
     }
 
@@ -136,7 +178,7 @@ public sealed partial class WorkspaceProvisioner(
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            await Task.Run(() => LibGitStore.Fetch(store, credential, _options.GitUsername, reporter.OnLine, linked.Token), CancellationToken.None).ConfigureAwait(false);
+            await Task.Run(() => LibGitStore.Fetch(store, credential, _options.GitUsername, SshCommand.EnsureProgram(_options), reporter.OnLine, linked.Token), CancellationToken.None).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -146,7 +188,18 @@ public sealed partial class WorkspaceProvisioner(
         {
             throw new PermanentJobFailureException($"The remote refused access with the given credentials: {ex.Message}");
         }
+        catch (LibGit2SharpException ex) when (SshGaveUp(ex.Message))
+        {
+            // libgit2 does not pass ssh's own words on (they go to the GitWorker's stderr, hence its log); an SSH
+            // remote that closes before sending refs refused the key or the host, or has no such repository.
+            throw new PermanentJobFailureException(
+                "The SSH remote refused access with the deployment key (or its host key is not in Workspaces:SshKnownHostsPath, " +
+                $"or it has no such repository; ssh's message is in the GitWorker's log): {ex.Message}");
+        }
     }
+
+    private static bool SshGaveUp(string message) =>
+        message.Contains("could not read refs from remote repository", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsAccessDenied(string stderr) =>
         AccessDenied().IsMatch(stderr);
@@ -187,7 +240,7 @@ public sealed partial class WorkspaceProvisioner(
         using var timeout = new CancellationTokenSource(_options.RemoteTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var store = StorePath(workspace.StoreId);
-        var rejection = await Task.Run(() => LibGitStore.Push(store, workspace.Branch, credential, _options.GitUsername, linked.Token), CancellationToken.None).ConfigureAwait(false);
+        var rejection = await Task.Run(() => LibGitStore.Push(store, workspace.Branch, credential, _options.GitUsername, SshCommand.EnsureProgram(_options), linked.Token), CancellationToken.None).ConfigureAwait(false);
         if (rejection is null)
         {
             return new CommitOutcome(true, commit, true, null, null);
@@ -237,6 +290,10 @@ public sealed partial class WorkspaceProvisioner(
                     continue;
                 }
                 var path = StorePath(storeId);
+                if (Directory.Exists(SparePath(storeId)))
+                {
+                    Directory.Delete(SparePath(storeId), recursive: true);
+                }
                 if (Directory.Exists(path))
                 {
                     Directory.Delete(path, recursive: true);
@@ -255,8 +312,17 @@ public sealed partial class WorkspaceProvisioner(
     }
 
     // libgit2's words first ("too many redirects or authentication replays" is what a refused token ends in), then git's.
-    [GeneratedRegex(@"authentication replays|authentication required|status code: (401|403|404)|could not find repository|failed to resolve path|Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|The requested URL returned error: (401|403|404)|Repository not found|repository '[^']*' not found|does not appear to be a git repository", RegexOptions.IgnoreCase)]
+    [GeneratedRegex(@"authentication replays|authentication required|status code: (401|403|404)|could not find repository|failed to resolve path|Authentication failed|could not read (Username|Password)|terminal prompts disabled|HTTP Basic: Access denied|The requested URL returned error: (401|403|404)|Repository not found|repository '[^']*' not found|does not appear to be a git repository|Permission denied \(publickey|Host key verification failed|No ED25519 host key is known|REMOTE HOST IDENTIFICATION HAS CHANGED", RegexOptions.IgnoreCase)]
     private static partial Regex AccessDenied();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Room {RoomId} took over the spare checkout of store {StoreId}")]
+    private static partial void LogClaimedSpare(ILogger logger, Guid roomId, string storeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Spare checkout of store {StoreId} ready at {Commit}")]
+    private static partial void LogSpareReady(ILogger logger, string storeId, string commit);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not prepare the spare checkout of store {StoreId}; the next room checks out itself")]
+    private static partial void LogSpareFailed(ILogger logger, string storeId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Cloning store {StoreId} for room {RoomId}")]
     private static partial void LogCloning(ILogger logger, Guid roomId, string storeId);

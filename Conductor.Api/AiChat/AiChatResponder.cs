@@ -207,7 +207,7 @@ public sealed partial class AiChatResponder(
                 (name, detail, ct) => PublishAsync(roomId, new AiToolFrame(roomId, answerId, name, detail.Length > 200 ? detail[..200] : detail))),
                 WorkspaceChatTools.PluginName);
         }
-        catch (WorkspaceProblemException)
+        catch (WorkspaceException)
         {
             // No ready workspace: the assistant answers from the conversation alone.
         }

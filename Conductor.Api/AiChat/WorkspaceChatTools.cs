@@ -80,7 +80,7 @@ public sealed class WorkspaceChatTools(Guid roomId, WorkspaceFileService files, 
         {
             return await call();
         }
-        catch (WorkspaceProblemException ex)
+        catch (WorkspaceException ex)
         {
             return $"error: {ex.Message}";
         }

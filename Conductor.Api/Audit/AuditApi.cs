@@ -2,6 +2,8 @@ using System.Globalization;
 using Conductor.Api.Auth;
 using Conductor.Api.Changes;
 using Conductor.Api.Rooms;
+using Conductor.Workspaces;
+using Conductor.Workspaces.Files;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Conductor.Api.Audit;
@@ -40,7 +42,7 @@ public static class AuditApi
         string path;
         try
         {
-            path = WorkspacePath.Normalize(request.FilePath);
+            path = WorkspacePaths.Normalize(request.FilePath, tidy: true);
         }
         catch (WorkspacePathException ex)
         {

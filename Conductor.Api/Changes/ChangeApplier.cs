@@ -1,3 +1,5 @@
+using Conductor.Workspaces;
+
 namespace Conductor.Api.Changes;
 
 /// <summary>
@@ -40,9 +42,10 @@ public sealed partial class ChangeApplier(ChangeStore store, IWorkspaceFiles wor
                 : change.BaseETag is null ? "the file was created since the change was generated"
                 : "the file changed since the change was generated";
         }
-        catch (WorkspacePathException ex)
+        catch (WorkspaceException ex)
         {
-            return ex.Reason;
+            // A path refused, no workspace, a file that is not text: the workspace's own words are the reason.
+            return ex.Message;
         }
     }
 

@@ -1,3 +1,6 @@
+using Conductor.Workspaces;
+using Conductor.Workspaces.Files;
+
 namespace Conductor.Api.Changes;
 
 /// <summary>
@@ -23,9 +26,9 @@ public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store
             string path;
             try
             {
-                path = WorkspacePath.Normalize(change.FilePath);
+                path = WorkspacePaths.Normalize(change.FilePath, tidy: true);
             }
-            catch (WorkspacePathException ex)
+            catch (WorkspaceException ex)
             {
                 errors.Add(ex.Message);
                 continue;
@@ -50,9 +53,9 @@ public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store
             {
                 current = await workspace.ReadAsync(roomId, path, cancellationToken);
             }
-            catch (WorkspacePathException ex)
+            catch (WorkspaceException ex)
             {
-                errors.Add($"{path}: {ex.Reason}");
+                errors.Add($"{path}: {ex.Message}");
                 continue;
             }
             bases[path] = current;

@@ -3,6 +3,8 @@ using Conductor.Api.Ai;
 using Conductor.Api.Audit;
 using Conductor.Api.Auth;
 using Conductor.Api.Rooms;
+using Conductor.Workspaces;
+using Conductor.Workspaces.Files;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -43,9 +45,9 @@ public static partial class ChangesApi
         List<string> paths;
         try
         {
-            paths = requested.Select(WorkspacePath.Normalize).Distinct(StringComparer.Ordinal).ToList();
+            paths = requested.Select(path => WorkspacePaths.Normalize(path, tidy: true)).Distinct(StringComparer.Ordinal).ToList();
         }
-        catch (WorkspacePathException ex)
+        catch (WorkspaceException ex)
         {
             return Problem(400, "Invalid file path", ex.Message);
         }
@@ -74,7 +76,7 @@ public static partial class ChangesApi
                 return Problem(400, "Context too large", $"The files hold {total} characters; at most {limits.MaxContextChars} can be sent.");
             }
         }
-        catch (WorkspacePathException ex)
+        catch (WorkspaceException ex)
         {
             return Problem(400, "Cannot read a file", ex.Message);
         }
@@ -88,11 +90,11 @@ public static partial class ChangesApi
                 string path;
                 try
                 {
-                    path = WorkspacePath.Normalize(change.FilePath);
+                    path = WorkspacePaths.Normalize(change.FilePath, tidy: true);
                 }
-                catch (WorkspacePathException ex)
+                catch (WorkspaceException ex)
                 {
-                    errors.Add($"{Shorten(change.FilePath)}: {ex.Reason}");
+                    errors.Add($"{Shorten(change.FilePath)}: {ex.Message}");
                     continue;
                 }
                 if (!seen.Add(path))
@@ -106,9 +108,9 @@ public static partial class ChangesApi
                     {
                         current = await workspace.ReadAsync(roomId, path, ct);
                     }
-                    catch (WorkspacePathException ex)
+                    catch (WorkspaceException ex)
                     {
-                        errors.Add($"{path}: {ex.Reason}");
+                        errors.Add($"{path}: {ex.Message}");
                         continue;
                     }
                     bases[path] = current;
@@ -141,7 +143,7 @@ public static partial class ChangesApi
         var setId = Guid.NewGuid();
         var stored = changes.Select((change, index) =>
         {
-            var path = WorkspacePath.Normalize(change.FilePath);
+            var path = WorkspacePaths.Normalize(change.FilePath, tidy: true);
             var before = bases[path];
             return new StoredChange(Guid.NewGuid(), setId, index, path, change.Type, change.Content,
                 UnifiedDiff.Create(path, before?.Content, change.Type == ChangeTypes.Delete ? null : change.Content),
@@ -194,12 +196,12 @@ public static partial class ChangesApi
                 {
                     return Problem(400, "Invalid change type", "type is create, modify or delete.");
                 }
-                changes.Add(new PolicyChange(WorkspacePath.Normalize(change.FilePath), change.Type!, change.Content, change.Diff));
+                changes.Add(new PolicyChange(WorkspacePaths.Normalize(change.FilePath, tidy: true), change.Type!, change.Content, change.Diff));
             }
-            var context_ = request.ContextFiles?.Select(WorkspacePath.Normalize).ToList();
+            var context_ = request.ContextFiles?.Select(path => WorkspacePaths.Normalize(path, tidy: true)).ToList();
             return TypedResults.Ok(policy.Evaluate(changes, context_));
         }
-        catch (WorkspacePathException ex)
+        catch (WorkspaceException ex)
         {
             return Problem(400, "Invalid file path", ex.Message);
         }

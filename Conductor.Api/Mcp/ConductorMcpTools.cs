@@ -194,10 +194,9 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
     private static string? Refusal(Exception exception) => exception switch
     {
         McpException e => e.Message,
-        WorkspaceProblemException e => $"{e.Title}: {e.Message}",
+        WorkspaceException e => $"{e.Title}: {e.Message}",
         ChatException e => e.Message,
         ChangeProposalException e => $"The changes were not accepted: {string.Join("; ", e.Errors.Take(10))}",
-        Changes.WorkspacePathException e => e.Message,
         _ => null,
     };
 

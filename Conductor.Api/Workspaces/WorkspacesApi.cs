@@ -80,7 +80,7 @@ public static class WorkspacesApi
     internal static async Task<Ok<WorkspaceResponse>> GetAsync(RoomScope scope, ClaimsPrincipal user, [FromServices] WorkspaceRepository repository, CancellationToken cancellationToken)
     {
         var room = scope.RoomId;
-        var workspace = await repository.GetAsync(room, cancellationToken) ?? throw WorkspaceProblemException.NoWorkspace();
+        var workspace = await repository.GetAsync(room, cancellationToken) ?? throw WorkspaceException.NoWorkspace();
         return TypedResults.Ok(WorkspaceResponse.From(workspace));
     }
 
@@ -89,7 +89,7 @@ public static class WorkspacesApi
     {
         var room = scope.RoomId;
         var waitFor = ParseWait(wait, options.Value);
-        var job = await commands.DeleteAsync(room, cancellationToken) ?? throw WorkspaceProblemException.NoWorkspace();
+        var job = await commands.DeleteAsync(room, cancellationToken) ?? throw WorkspaceException.NoWorkspace();
         if (waitFor is not null && (await WaitForJobAsync(jobs, job.Id, waitFor.Value, cancellationToken))?.Status == JobStatus.Succeeded)
         {
             return TypedResults.NoContent();
@@ -189,20 +189,20 @@ public static class WorkspacesApi
     {
         if (request.Content is null)
         {
-            throw new WorkspaceProblemException(400, "Missing content", "content is required (use \"\" for an empty file).");
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Missing content", "content is required (use \"\" for an empty file).");
         }
         // A quick bound before decoding: base64 is 4/3 of the bytes, UTF-8 at least one byte per character.
         var encoding = request.Encoding ?? "utf-8";
         var upperBound = encoding == "base64" ? (long)request.Content.Length * 3 / 4 : request.Content.Length;
         if (upperBound > maxBytes && encoding != "utf-8")
         {
-            throw new WorkspaceProblemException(413, "File too large", $"The content is larger than {maxBytes} bytes.");
+            throw new WorkspaceException(WorkspaceErrorKind.TooLarge, "File too large", $"The content is larger than {maxBytes} bytes.");
         }
         switch (encoding)
         {
             case "utf-8":
                 var bytes = System.Text.Encoding.UTF8.GetBytes(request.Content);
-                return bytes.LongLength > maxBytes ? throw new WorkspaceProblemException(413, "File too large", $"The content is larger than {maxBytes} bytes.") : bytes;
+                return bytes.LongLength > maxBytes ? throw new WorkspaceException(WorkspaceErrorKind.TooLarge, "File too large", $"The content is larger than {maxBytes} bytes.") : bytes;
             case "base64":
                 try
                 {
@@ -210,10 +210,10 @@ public static class WorkspacesApi
                 }
                 catch (FormatException)
                 {
-                    throw new WorkspaceProblemException(400, "Invalid content", "content is not valid base64.");
+                    throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid content", "content is not valid base64.");
                 }
             default:
-                throw new WorkspaceProblemException(400, "Invalid encoding", "encoding must be \"utf-8\" or \"base64\".");
+                throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid encoding", "encoding must be \"utf-8\" or \"base64\".");
         }
     }
 
@@ -237,8 +237,8 @@ public static class WorkspacesApi
     private static TimeSpan? ParseWait(int? wait, WorkspaceOptions options) => wait switch
     {
         null => null,
-        < 0 => throw new WorkspaceProblemException(400, "Invalid wait", "wait must be a number of seconds, 0 or more."),
-        _ when wait > options.MaxWaitSeconds => throw new WorkspaceProblemException(400, "Invalid wait", $"wait may be at most {options.MaxWaitSeconds} seconds."),
+        < 0 => throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid wait", "wait must be a number of seconds, 0 or more."),
+        _ when wait > options.MaxWaitSeconds => throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid wait", $"wait may be at most {options.MaxWaitSeconds} seconds."),
         _ => TimeSpan.FromSeconds(wait.Value),
     };
 
@@ -251,9 +251,9 @@ public static class WorkspacesApi
         {
             return await next(context);
         }
-        catch (WorkspaceProblemException ex)
+        catch (WorkspaceException ex)
         {
-            return Problem(ex.StatusCode, ex.Title, ex.Message);
+            return ApiProblems.ForWorkspace(ex);
         }
     }
 }

@@ -15,6 +15,6 @@ public static class WorktreeQuery
     {
         null or "" or Room => WorktreeTarget.Shared(roomId),
         Me => WorktreeTarget.Personal(roomId, user.GetLogin()),
-        _ => throw new WorkspaceProblemException(400, "Invalid worktree", "worktree must be 'me' (your own worktree) or 'room' (the room's shared one, the default)."),
+        _ => throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid worktree", "worktree must be 'me' (your own worktree) or 'room' (the room's shared one, the default)."),
     };
 }

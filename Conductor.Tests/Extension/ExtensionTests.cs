@@ -58,6 +58,9 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
             env.Jobs.Overrides["Auth:GitHub:ApiUrl"] = gitHub.ApiUrl.AbsoluteUri;
             // The integration suite signs in many users at once from one address.
             env.Jobs.Overrides["Auth:RateLimit:PermitLimit"] = "1000";
+            // Short-lived access tokens, so the extension refreshes (and rotates its refresh token) every half minute
+            // throughout the run, across the window reloads: a refresh race shows up as a failed step, not once a day.
+            env.Jobs.Overrides["Auth:AccessTokenLifetime"] = "00:01:30";
             await env.StartHostAsync();
             env.CreateRemote("team.git");
             await env.StartWorkerAsync();

@@ -25,20 +25,20 @@ public sealed class ConditionalWriteTests(PostgresServerFixture postgres, RedisS
         Assert.True(created.Created);
 
         // Someone else created it first: create-only refuses, and the file keeps their content.
-        var exists = await Assert.ThrowsAsync<WorkspaceProblemException>(() =>
+        var exists = await Assert.ThrowsAsync<WorkspaceException>(() =>
             files.WriteAsync(roomId, "notes.md", "second\n"u8.ToArray(), null, user, CancellationToken.None, ifNoneMatch: "*"));
-        Assert.Equal(412, exists.StatusCode);
+        Assert.Equal(WorkspaceErrorKind.PreconditionFailed, exists.Kind);
         Assert.Equal("first\n", (await files.ReadAsync(roomId, "notes.md", CancellationToken.None)).Content);
 
         // Changed since it was read: the delete is refused and the file stays.
         var edited = await files.WriteAsync(roomId, "notes.md", "edited\n"u8.ToArray(), created.Etag, user, CancellationToken.None);
-        var stale = await Assert.ThrowsAsync<WorkspaceProblemException>(() =>
+        var stale = await Assert.ThrowsAsync<WorkspaceException>(() =>
             files.DeleteAsync(roomId, "notes.md", user, CancellationToken.None, ifMatch: created.Etag));
-        Assert.Equal(412, stale.StatusCode);
+        Assert.Equal(WorkspaceErrorKind.PreconditionFailed, stale.Kind);
         Assert.Equal("edited\n", (await files.ReadAsync(roomId, "notes.md", CancellationToken.None)).Content);
 
         await files.DeleteAsync(roomId, "notes.md", user, CancellationToken.None, ifMatch: edited.Etag);
         var gone = await Assert.ThrowsAsync<WorkspacePathException>(() => files.ReadAsync(roomId, "notes.md", CancellationToken.None));
-        Assert.Equal(404, gone.StatusCode);
+        Assert.Equal(WorkspaceErrorKind.NotFound, gone.Kind);
     }
 }

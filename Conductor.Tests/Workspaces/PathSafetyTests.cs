@@ -1,4 +1,5 @@
 using Conductor.Tests.Infrastructure;
+using Conductor.Workspaces;
 using Conductor.Workspaces.Files;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -79,7 +80,7 @@ public sealed class PathSafetyTests(PostgresServerFixture postgres, RedisServerF
         foreach (var (op, call) in attempts.Where(a => ops.HasFlag(a.Op)))
         {
             var refused = await Assert.ThrowsAsync<WorkspacePathException>(call);
-            Assert.True(refused.StatusCode == 400, $"{name}: {op} answered {refused.StatusCode} ({refused.Message})");
+            Assert.True(refused.Kind == WorkspaceErrorKind.Invalid, $"{name}: {op} was refused as {refused.Kind} ({refused.Message})");
         }
 
         Assert.Equal(before, Snapshot(outside));

@@ -76,6 +76,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         // The token: never in argv or environments, logs, Redis, the database or a plaintext file.
         await watcher.DisposeAsync();
         Assert.True(watcher.GitProcessesSeen > 0, "the watcher saw no git process: it proves nothing");
+        Assert.True(watcher.GitWorkerSamples > 0, "the watcher never saw the GitWorker, where libgit2 holds the token");
         Assert.Empty(watcher.Leaks);
         Assert.All(env.Workers, w => Assert.DoesNotContain(env.Token, w.Output, StringComparison.Ordinal));
         Assert.Contains("Cloning store", env.Workers[0].Output, StringComparison.Ordinal); // the log was really captured
@@ -134,7 +135,7 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
     {
         await using var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
         await env.StartHostAsync();
-        env.CreateRemote("big.git", bulkBytes: 6 * 1024 * 1024);
+        var bare = env.CreateRemote("big.git", bulkBytes: 6 * 1024 * 1024);
         // A remote on a real network is slower than loopback; this keeps the clone's cost visible next to the fetch.
         env.Server.ThrottlePerChunk = TimeSpan.FromMilliseconds(10);
         await env.StartWorkerAsync();
@@ -165,10 +166,36 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
         Assert.True(b < a, $"first (clone) {a.TotalMilliseconds} ms, second (fetch + worktree) {b.TotalMilliseconds} ms");
         Assert.Contains($"Store {Path.GetFileNameWithoutExtension(store)} exists; fetching", env.Workers[0].Output, StringComparison.Ordinal);
 
+        // The second room took over the spare checkout the first one left (prepared after it was ready).
+        Assert.Contains($"Room {roomB:D} took over the spare checkout", env.Workers[0].Output, StringComparison.Ordinal);
+        Assert.Equal("", TestGit.Run(Path.Combine(env.Root, "worktrees", roomB.ToString("D")), "status", "--porcelain"));
+
         // Separate checkouts: an edit in one room is not in the other.
         var files = env.Services.GetRequiredService<WorkspaceFileService>();
         await files.WriteAsync(roomA, "only-a.txt", "a"u8.ToArray(), null, Guid.NewGuid(), CancellationToken.None);
         await Assert.ThrowsAsync<WorkspacePathException>(() => files.ReadAsync(roomB, "only-a.txt", CancellationToken.None));
+
+        // The remote moves on; a third room takes over the spare made at the old commit and gets the new one.
+        var seed = Path.Combine(env.Directory, "moved");
+        TestGit.Run(env.Directory, "clone", "--quiet", bare, seed);
+        await File.WriteAllTextAsync(Path.Combine(seed, "moved.txt"), "after room B\n");
+        TestGit.Run(seed, "add", "moved.txt");
+        TestGit.Run(seed, "commit", "--quiet", "-m", "Move on");
+        TestGit.Run(seed, "push", "--quiet", "origin", "main");
+        var roomC = await env.CreateRoomAsync();
+        var jobC = await env.WaitForJobAsync((await env.Commands.CreateAsync(roomC, Guid.NewGuid(), url, env.Token, "main", CancellationToken.None))!.Value.Job.Id, JobTimeout);
+        Assert.True(jobC.Status == JobStatus.Succeeded, $"{JobTestEnvironment.Describe(jobC)}\n{env.Diagnostics}");
+        Assert.Contains($"Room {roomC:D} took over the spare checkout", env.Workers[0].Output, StringComparison.Ordinal);
+        var worktreeC = Path.Combine(env.Root, "worktrees", roomC.ToString("D"));
+        Assert.Equal("after room B\n", await File.ReadAllTextAsync(Path.Combine(worktreeC, "moved.txt")));
+        Assert.Equal(TestGit.Run(bare, "rev-parse", "main").Trim(), TestGit.Run(worktreeC, "rev-parse", "HEAD").Trim());
+        Assert.Equal($"session/{roomC:D}", TestGit.Run(worktreeC, "branch", "--show-current").Trim());
+        Assert.Equal("", TestGit.Run(worktreeC, "status", "--porcelain"));
+        Assert.Equal($"gitdir: {Path.Combine(store, "worktrees", roomC.ToString("D"))}", (await File.ReadAllTextAsync(Path.Combine(worktreeC, ".git"))).Trim());
+        Assert.False(File.Exists(Path.Combine(env.Root, "worktrees", roomB.ToString("D"), "moved.txt")));
+        // Still no stray branch: only the rooms' session branches.
+        Assert.Equal(new[] { $"session/{roomA:D}", $"session/{roomB:D}", $"session/{roomC:D}" }.Order(StringComparer.Ordinal),
+            TestGit.Run(store, "for-each-ref", "--format=%(refname:short)", "refs/heads").Trim().Split('\n').Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -245,6 +272,8 @@ public sealed class WorkspaceLifecycleTests(PostgresServerFixture postgres, Redi
             await Task.Delay(100);
         }
         Assert.False(Directory.Exists(store), "the unused store was not removed after its grace period");
+        Assert.False(Directory.Exists(Path.Combine(env.Root, "worktrees", $".spare-{Path.GetFileNameWithoutExtension(store)}")),
+            "the store's spare checkout was left behind");
         Assert.Equal("", (await env.DumpTablesAsync("workspace_stores")).Trim());
     }
 

@@ -174,7 +174,10 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
 
 /// <summary>
 /// Samples every process's argv and environment while it runs, for the "token never in a process listing"
-/// assertion (a same-user ps/proc reader is exactly what this is).
+/// assertion (a same-user ps/proc reader is exactly what this is). It also counts the samples in which it saw the
+/// processes that could leak: git processes (the test remotes' git-http-backend / upload-pack / receive-pack), the
+/// GitWorker itself (libgit2 runs in it, so the token lives in its memory, never its argv or environment) and the
+/// <c>ssh</c> libgit2 starts for SSH remotes, so a test can prove the watcher looked while the work happened.
 /// </summary>
 internal sealed class ProcessListingWatcher : IAsyncDisposable
 {
@@ -190,6 +193,11 @@ internal sealed class ProcessListingWatcher : IAsyncDisposable
 
     public ConcurrentBag<string> Leaks { get; } = [];
     public int GitProcessesSeen;
+    public int GitWorkerSamples;
+    public int SshProcessesSeen;
+
+    /// <summary>The argv of every ssh client seen (for what libgit2 put on the command line).</summary>
+    public ConcurrentBag<string> SshCommandLines { get; } = [];
 
     private async Task LoopAsync()
     {
@@ -208,6 +216,15 @@ internal sealed class ProcessListingWatcher : IAsyncDisposable
                     if (argv.AsSpan().IndexOf("git"u8) >= 0)
                     {
                         Interlocked.Increment(ref GitProcessesSeen);
+                    }
+                    if (argv.AsSpan().IndexOf("Conductor.GitWorker"u8) >= 0)
+                    {
+                        Interlocked.Increment(ref GitWorkerSamples);
+                    }
+                    if (argv.AsSpan().StartsWith("ssh\0"u8) || argv.AsSpan().IndexOf("/ssh\0"u8) >= 0 && argv.AsSpan().IndexOf("sshd"u8) < 0)
+                    {
+                        Interlocked.Increment(ref SshProcessesSeen);
+                        SshCommandLines.Add(Encoding.UTF8.GetString(argv).Replace('\0', ' '));
                     }
                     if (argv.AsSpan().IndexOf(_secret) >= 0)
                     {

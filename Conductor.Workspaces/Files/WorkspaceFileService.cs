@@ -47,13 +47,13 @@ public sealed class WorkspaceFileService(
             return await personal.EnsureAsync(target.RoomId, login, cancellationToken).ConfigureAwait(false);
         }
         var roomId = target.RoomId;
-        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceProblemException.NoWorkspace();
+        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceException.NoWorkspace();
         if (workspace.Status != WorkspaceStatus.Ready)
         {
-            throw WorkspaceProblemException.NotReady(workspace.Status);
+            throw WorkspaceException.NotReady(workspace.Status);
         }
         var worktree = Path.Combine(_options.WorktreesPath, roomId.ToString("D"));
-        return Directory.Exists(worktree) ? worktree : throw WorkspaceProblemException.NoWorkspace();
+        return Directory.Exists(worktree) ? worktree : throw WorkspaceException.NoWorkspace();
     }
 
     public async Task<IReadOnlyList<FileEntry>> ListAsync(WorktreeTarget target, string? path, bool recursive, CancellationToken cancellationToken)
@@ -85,7 +85,7 @@ public sealed class WorkspaceFileService(
                 entries.Add(new FileEntry(childRelative, type, type == "file" ? ((FileInfo)info).Length : 0, info.LastWriteTimeUtc));
                 if (entries.Count > _options.MaxListEntries)
                 {
-                    throw new WorkspaceProblemException(422, "Too many entries",
+                    throw new WorkspaceException(WorkspaceErrorKind.TooManyEntries, "Too many entries",
                         $"The listing has more than {_options.MaxListEntries} entries; list a subdirectory or without recursive.");
                 }
                 // Symlinked directories are listed, never entered: they may lead anywhere.
@@ -155,18 +155,18 @@ public sealed class WorkspaceFileService(
                 var current = exists ? Etag(await File.ReadAllBytesAsync(file.FullPath, cancellationToken).ConfigureAwait(false)) : null;
                 if (current is null || !EtagMatches(ifMatch, current))
                 {
-                    throw new WorkspaceProblemException(412, "The file changed",
+                    throw new WorkspaceException(WorkspaceErrorKind.PreconditionFailed, "The file changed",
                         $"'{file.RelativePath}' is no longer at the version you read (If-Match {ifMatch}); read it again and reapply your change.");
                 }
             }
             else if (ifMatch == "*" && !exists)
             {
-                throw new WorkspaceProblemException(412, "The file does not exist", $"If-Match: * but '{file.RelativePath}' does not exist.");
+                throw new WorkspaceException(WorkspaceErrorKind.PreconditionFailed, "The file does not exist", $"If-Match: * but '{file.RelativePath}' does not exist.");
             }
             if (ifNoneMatch is not null && exists
                 && (ifNoneMatch == "*" || EtagMatches(ifNoneMatch, Etag(await File.ReadAllBytesAsync(file.FullPath, cancellationToken).ConfigureAwait(false)))))
             {
-                throw new WorkspaceProblemException(412, "The file exists",
+                throw new WorkspaceException(WorkspaceErrorKind.PreconditionFailed, "The file exists",
                     $"'{file.RelativePath}' already exists (If-None-Match {ifNoneMatch}); read it and apply your change to it instead.");
             }
             var parent = Path.GetDirectoryName(file.FullPath)!;
@@ -204,7 +204,7 @@ public sealed class WorkspaceFileService(
             if (ifMatch is not null && ifMatch != "*" && (info.LinkTarget is not null
                 || !EtagMatches(ifMatch, Etag(await File.ReadAllBytesAsync(entry.FullPath, cancellationToken).ConfigureAwait(false)))))
             {
-                throw new WorkspaceProblemException(412, "The file changed",
+                throw new WorkspaceException(WorkspaceErrorKind.PreconditionFailed, "The file changed",
                     $"'{entry.RelativePath}' is no longer at the version you read (If-Match {ifMatch}); read it again before deleting it.");
             }
             File.Delete(entry.FullPath); // a symlink itself, never its target
@@ -231,7 +231,7 @@ public sealed class WorkspaceFileService(
             }
             if (File.Exists(target.FullPath) || Directory.Exists(target.FullPath) || new FileInfo(target.FullPath).LinkTarget is not null)
             {
-                throw new WorkspaceProblemException(409, "Target exists", $"'{target.RelativePath}' already exists.");
+                throw new WorkspaceException(WorkspaceErrorKind.Conflict, "Target exists", $"'{target.RelativePath}' already exists.");
             }
             if (isDirectory && (target.FullPath + "/").StartsWith(source.FullPath + "/", StringComparison.Ordinal))
             {
@@ -303,6 +303,6 @@ public sealed class WorkspaceFileService(
         }
     }
 
-    private WorkspaceProblemException TooLarge(long size) =>
-        new(413, "File too large", $"The file has {size} bytes; the limit is {_options.MaxFileBytes} bytes.");
+    private WorkspaceException TooLarge(long size) =>
+        new(WorkspaceErrorKind.TooLarge, "File too large", $"The file has {size} bytes; the limit is {_options.MaxFileBytes} bytes.");
 }

@@ -3,12 +3,6 @@ using Conductor.Workspaces.Git;
 
 namespace Conductor.Workspaces.Files;
 
-/// <summary>A client path refused (400) or naming nothing (404), with a message fit for problem details.</summary>
-public sealed class WorkspacePathException(int statusCode, string title, string detail) : WorkspaceProblemException(statusCode, title, detail)
-{
-    public static WorkspacePathException Invalid(string detail) => new(400, "Invalid path", detail);
-    public static WorkspacePathException NotFound(string detail) => new(404, "Not found", detail);
-}
 
 /// <param name="FullPath">The absolute path to act on, symlinks resolved (except a final one in <see cref="FinalLink.Keep"/> mode).</param>
 /// <param name="RelativePath">The client's path, normalised ('/' separators, no trailing slash; "" for the root).</param>
@@ -34,10 +28,20 @@ public static class WorkspacePaths
     // %25 too: a double-encoded dot or slash is refused rather than kept as a confusing literal name.
     private static readonly string[] EncodedTricks = ["%2e", "%2f", "%5c", "%00", "%25"];
 
-    /// <summary>The normalised relative path, or a 400.</summary>
-    public static string Normalize(string? path, bool allowRoot)
+    /// <summary>
+    /// The normalised relative path, or a <see cref="WorkspacePathException"/> (<see cref="WorkspaceErrorKind.Invalid"/>).
+    /// This is the one normaliser for every path a client or a model names (files API, source control, change sets,
+    /// audit). <paramref name="tidy"/> first forgives the harmless spellings models and editors produce (<c>./docs/a.md</c>,
+    /// <c>docs//a.md</c>, Windows separators) and then applies the same checks; the files API takes paths exactly.
+    /// </summary>
+    public static string Normalize(string? path, bool allowRoot = false, bool tidy = false)
     {
         path ??= "";
+        if (tidy)
+        {
+            var segments = path.Replace('\\', '/').Split('/', StringSplitOptions.RemoveEmptyEntries).Where(s => s != ".");
+            path = (path.StartsWith('/') || path.StartsWith('\\') ? "/" : "") + string.Join('/', segments);
+        }
         if (path.Contains('\0', StringComparison.Ordinal))
         {
             throw WorkspacePathException.Invalid("The path contains a NUL character.");

@@ -51,9 +51,11 @@ internal static class LibGitStore
     }
 
     /// <summary>Fetches every branch of origin into the store, pruning deleted ones; progress in git's own words.</summary>
-    public static void Fetch(string store, GitCredential? credential, string username, Action<string> onProgress, CancellationToken cancellationToken)
+    public static void Fetch(string store, GitCredential? credential, string username, string? sshProgram, Action<string> onProgress,
+        CancellationToken cancellationToken)
     {
         using var repo = new Repository(store);
+        ConfigureSsh(repo, sshProgram);
         var options = new FetchOptions
         {
             Prune = true,
@@ -116,6 +118,78 @@ internal static class LibGitStore
         return worktree.Head.Tip.Sha;
     }
 
+    /// <summary>The worktree name of a store's spare checkout (no '/', never a room id).</summary>
+    public const string SpareName = "conductor-spare";
+
+    private const string SpareReadyMarker = "conductor-spare-ready";
+
+    /// <summary>
+    /// Adds the store's spare: a worktree checked out at <paramref name="commit"/> (detached) that the next room on
+    /// this remote takes over instead of checking out every file itself (<see cref="TryClaimSpare"/>). Checking out
+    /// is what a second room paid (libgit2 writes each file of the tree: ~10 s for 20,000 files here, measured),
+    /// and ext4 has no copy-on-write clone to share files safely (hard links would let an in-place write in one room
+    /// change every room's file). A marker written last says the spare is complete; an unfinished one is replaced.
+    /// </summary>
+    public static void AddSpare(string store, string sparePath, string commit)
+    {
+        RemoveWorktree(store, SpareName, sparePath);
+        using var repo = new Repository(store);
+        var target = repo.Lookup<Commit>(commit) ?? throw new InvalidOperationException($"The store has no commit {commit}.");
+        if (repo.Branches[SpareName] is not null)
+        {
+            repo.Branches.Remove(SpareName);
+        }
+        repo.Refs.UpdateTarget(repo.Refs.Head, target.Id, "conductor: spare base");
+        repo.Worktrees.Add(SpareName, sparePath, isLocked: false);
+        using (var spare = new Repository(sparePath))
+        {
+            spare.Refs.UpdateTarget(spare.Refs.Head, target.Id, "conductor: spare detached");
+        }
+        repo.Branches.Remove(SpareName);
+        File.WriteAllText(Path.Combine(store, "worktrees", SpareName, SpareReadyMarker), commit + "\n");
+    }
+
+    /// <summary>True when the store has a complete spare checkout.</summary>
+    public static bool HasSpare(string store, string sparePath) =>
+        Directory.Exists(sparePath) && File.Exists(Path.Combine(store, "worktrees", SpareName, SpareReadyMarker));
+
+    /// <summary>
+    /// Makes the store's spare the room's worktree, or returns null when there is no complete spare. What
+    /// <c>git worktree move</c> does plus a new name, which LibGit2Sharp has no API for, done by hand on git's documented
+    /// layout (gitrepository-layout: <c>worktrees/{name}/gitdir</c> and the worktree's <c>.git</c> file): the folder
+    /// and its administrative folder are renamed (same file system: the files, their inodes and times, and so the
+    /// index's stat data, stay as they were), both links rewritten, the session branch created at
+    /// <paramref name="commit"/> and HEAD pointed at it. When the spare was checked out at another commit (the remote
+    /// moved since), a hard reset to <paramref name="commit"/> rewrites only the files that differ. A crash half way
+    /// leaves a worktree the caller's clean-up removes by the room's name before it tries again.
+    /// </summary>
+    public static string? TryClaimSpare(string store, string sparePath, string name, string path, string branch, string commit)
+    {
+        if (!HasSpare(store, sparePath))
+        {
+            return null;
+        }
+        var spareAdmin = Path.Combine(store, "worktrees", SpareName);
+        var admin = Path.Combine(store, "worktrees", name);
+        File.Delete(Path.Combine(spareAdmin, SpareReadyMarker));
+        Directory.Move(sparePath, path);
+        Directory.Move(spareAdmin, admin);
+        File.WriteAllText(Path.Combine(path, ".git"), $"gitdir: {admin}\n");
+        File.WriteAllText(Path.Combine(admin, "gitdir"), $"{Path.Combine(path, ".git")}\n");
+
+        using var repo = new Repository(store);
+        var target = repo.Lookup<Commit>(commit) ?? throw new InvalidOperationException($"The store has no commit {commit}.");
+        repo.Branches.Add(branch, target, allowOverwrite: true);
+        using var worktree = new Repository(path);
+        var checkedOut = worktree.Head.Tip?.Sha;
+        worktree.Refs.UpdateTarget("HEAD", $"refs/heads/{branch}", "conductor: session branch");
+        if (checkedOut != commit)
+        {
+            worktree.Reset(ResetMode.Hard, target);
+        }
+        return worktree.Head.Tip?.Sha ?? throw new InvalidOperationException($"The worktree at {path} has no commit after taking over the spare.");
+    }
+
     /// <summary>
     /// Removes a worktree's registration and folder. A worktree whose folder is gone lists as null in
     /// LibGit2Sharp, so its administrative folder (<c>worktrees/{name}</c> in the store, what <c>git worktree
@@ -166,9 +240,11 @@ internal static class LibGitStore
     }
 
     /// <summary>Pushes the branch to origin; null on success, else the remote's (or libgit2's) reason for refusing.</summary>
-    public static string? Push(string store, string branch, GitCredential? credential, string username, CancellationToken cancellationToken)
+    public static string? Push(string store, string branch, GitCredential? credential, string username, string? sshProgram,
+        CancellationToken cancellationToken)
     {
         using var repo = new Repository(store);
+        ConfigureSsh(repo, sshProgram);
         string? rejection = null;
         var options = new PushOptions
         {
@@ -190,6 +266,25 @@ internal static class LibGitStore
             return ex.Message;
         }
         return rejection;
+    }
+
+    /// <summary>
+    /// For an SSH origin, the store's <c>core.sshCommand</c> is set (again each time, so a changed key path applies)
+    /// to the wrapper <see cref="SshCommand.EnsureProgram"/> wrote: libgit2 runs it instead of speaking SSH itself.
+    /// Any other origin gets none. A store's config is Conductor's alone (the machine's levels are isolated).
+    /// </summary>
+    private static void ConfigureSsh(Repository repo, string? sshProgram)
+    {
+        var url = repo.Network.Remotes["origin"]?.Url ?? "";
+        var isSsh = url.StartsWith("ssh://", StringComparison.Ordinal) || !url.Contains("://", StringComparison.Ordinal) && !url.StartsWith('/');
+        if (isSsh && sshProgram is not null)
+        {
+            repo.Config.Set("core.sshCommand", sshProgram);
+        }
+        else if (repo.Config.Get<string>("core.sshCommand") is not null)
+        {
+            repo.Config.Unset("core.sshCommand");
+        }
     }
 
     private static CredentialsHandler? CredentialsFor(GitCredential? credential, string username) =>

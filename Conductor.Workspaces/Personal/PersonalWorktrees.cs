@@ -22,8 +22,8 @@ public sealed partial class PersonalWorktrees(
     /// <summary>The ready workspace of the room (404 without one, 409 while it is not ready).</summary>
     public async Task<WorkspaceRecord> RequireReadyAsync(Guid roomId, CancellationToken cancellationToken)
     {
-        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceProblemException.NoWorkspace();
-        return workspace.Status == WorkspaceStatus.Ready ? workspace : throw WorkspaceProblemException.NotReady(workspace.Status);
+        var workspace = await repository.GetAsync(roomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceException.NoWorkspace();
+        return workspace.Status == WorkspaceStatus.Ready ? workspace : throw WorkspaceException.NotReady(workspace.Status);
     }
 
     public string StorePath(WorkspaceRecord workspace) => Path.Combine(_options.StoresPath, workspace.StoreId + ".git");
@@ -35,7 +35,7 @@ public sealed partial class PersonalWorktrees(
     {
         if (!PersonalWorktreeNames.IsValidLogin(login))
         {
-            throw new WorkspaceProblemException(400, "Invalid login", "Personal worktrees need a login of letters, digits and single hyphens.");
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid login", "Personal worktrees need a login of letters, digits and single hyphens.");
         }
         var workspace = await RequireReadyAsync(roomId, cancellationToken).ConfigureAwait(false);
         var path = PersonalWorktreeNames.Folder(_options, roomId, login);
@@ -58,7 +58,7 @@ public sealed partial class PersonalWorktrees(
             {
                 // A member's earlier branch (its folder removed) keeps their commits: the worktree starts from it.
                 var start = SyncGit.BranchTip(store, branch) ?? SyncGit.BranchTip(store, workspace.Branch)
-                    ?? throw new WorkspaceProblemException(409, "Workspace not ready", "The room's branch does not exist yet.");
+                    ?? throw new WorkspaceException(WorkspaceErrorKind.NotReady, "Workspace not ready", "The room's branch does not exist yet.");
                 LibGitStore.RemoveWorktree(store, name, path);
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 LibGitStore.AddWorktree(store, name, path, branch, start);

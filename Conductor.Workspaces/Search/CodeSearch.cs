@@ -26,7 +26,7 @@ public sealed record SearchQuery(string Text)
 /// <param name="Content">The line, whitespace-trimmed and cut to <see cref="CodeSearch.MaxContentChars"/> around the match.</param>
 public sealed record SearchMatch(string FilePath, int Line, int Column, string Content);
 
-public sealed class SearchQueryException(string message) : WorkspaceProblemException(400, "Invalid search", message);
+public sealed class SearchQueryException(string message) : WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid search", message);
 
 /// <summary>
 /// Searches a worktree. The file list is git's own: the index (<c>git ls-files --stage</c>, tracked files with their

@@ -58,7 +58,7 @@ public sealed class WorkspaceSourceControl(WorkspaceFileService files, Workspace
         var count = limit ?? DefaultLogLimit;
         if (count is < 1 or > MaxLogLimit)
         {
-            throw new WorkspaceProblemException(400, "Invalid limit", $"limit must be between 1 and {MaxLogLimit}.");
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid limit", $"limit must be between 1 and {MaxLogLimit}.");
         }
         var worktree = await files.GetWorktreeAsync(roomId, cancellationToken).ConfigureAwait(false);
         var branch = await BranchAsync(roomId, cancellationToken).ConfigureAwait(false);
@@ -76,7 +76,7 @@ public sealed class WorkspaceSourceControl(WorkspaceFileService files, Workspace
     private async Task<string> BranchAsync(WorktreeTarget target, CancellationToken cancellationToken) =>
         target.Login is { } login
             ? PersonalWorktreeNames.Branch(target.RoomId, login)
-            : (await repository.GetAsync(target.RoomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceProblemException.NoWorkspace()).Branch;
+            : (await repository.GetAsync(target.RoomId, cancellationToken).ConfigureAwait(false) ?? throw WorkspaceException.NoWorkspace()).Branch;
 
     private static ChangedFile ToChangedFile(StatusEntry entry)
     {

@@ -33,7 +33,7 @@ public sealed partial class WorkspaceSync(
         var text = string.IsNullOrWhiteSpace(message) ? $"Work by {login}" : message.Trim();
         if (text.Length > WorkspaceCommands.MaxCommitMessageLength || text.Contains('\0', StringComparison.Ordinal))
         {
-            throw new WorkspaceProblemException(400, "Invalid commit message", $"message must be at most {WorkspaceCommands.MaxCommitMessageLength} characters without NUL.");
+            throw new WorkspaceException(WorkspaceErrorKind.Invalid, "Invalid commit message", $"message must be at most {WorkspaceCommands.MaxCommitMessageLength} characters without NUL.");
         }
         // Made before the room lock is taken: creating a worktree takes the store lock, and the delete job takes the
         // store lock before the room lock, so taking them the other way round here could deadlock.
@@ -73,7 +73,7 @@ public sealed partial class WorkspaceSync(
         var workspace = await personal.RequireReadyAsync(roomId, cancellationToken).ConfigureAwait(false);
         if (workspace.RepoUrl == GitRemote.PushedRoom.RepoUrl)
         {
-            throw new WorkspaceProblemException(409, "No origin to publish to",
+            throw new WorkspaceException(WorkspaceErrorKind.Conflict, "No origin to publish to",
                 "This room was created from a push: Conductor holds no credentials for your remote. Sync, fetch the session branch and push it to your remote yourself (conductor publish does).");
         }
         var synced = await SyncAsync(roomId, login, message, cancellationToken).ConfigureAwait(false);
@@ -85,7 +85,7 @@ public sealed partial class WorkspaceSync(
         using var timeout = new CancellationTokenSource(_options.RemoteTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var store = personal.StorePath(workspace);
-        var rejection = await Task.Run(() => LibGitStore.Push(store, workspace.Branch, credential, _options.GitUsername, linked.Token), CancellationToken.None)
+        var rejection = await Task.Run(() => LibGitStore.Push(store, workspace.Branch, credential, _options.GitUsername, SshCommand.EnsureProgram(_options), linked.Token), CancellationToken.None)
             .ConfigureAwait(false);
         LogPublished(logger, roomId, login, rejection is null, rejection);
         return new PublishOutcome(synced, rejection is null, rejection);

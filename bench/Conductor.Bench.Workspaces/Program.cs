@@ -1,6 +1,7 @@
 // Workspace git work through LibGit2Sharp (what the GitWorker runs) against the git CLI, on the same ~20k-file
 // remote in the same run: first workspace (bare store + fetch + worktree) vs `git clone --bare`; a second room on the
-// same remote (fetch + worktree) vs a fresh `git clone`; both CLI clones use --no-local (the git transport, as
+// same remote (fetch + taking over the store's spare checkout; and, for reference, fetch + a full checkout, and the
+// spare's own checkout, done after the first room is ready) vs a fresh `git clone`; both CLI clones use --no-local (the git transport, as
 // libgit2 does, not hard links to the remote's objects); commit + push of 20 changed files vs git add/commit/push.
 // Usage: dotnet run -c Release --project bench/Conductor.Bench.Workspaces [--files N] [--runs N]
 using System.Diagnostics;
@@ -18,6 +19,9 @@ try
     var first = new List<(double Ours, double Git)>();
     var second = new List<(double Ours, double Git)>();
     var push = new List<(double Ours, double Git)>();
+    var secondFull = new List<(double Ours, double Git)>();
+    var spares = new List<(double Ours, double Git)>();
+    var loadBefore = File.ReadAllText("/proc/loadavg").Split(' ')[0];
     // Run 0 is a warm-up (JIT, loading libgit2, the page cache) and is not counted.
     for (var run = 0; run <= runs; run++)
     {
@@ -29,7 +33,7 @@ try
         var ours1 = Time(() =>
         {
             LibGitStore.InitStore(store, remote);
-            LibGitStore.Fetch(store, null, "x", _ => { }, CancellationToken.None);
+            LibGitStore.Fetch(store, null, "x", null, _ => { }, CancellationToken.None);
             LibGitStore.AddWorktree(store, "room-a", Path.Combine(dir, "room-a"), "session/room-a", LibGitStore.RemoteBranchCommit(store, "main")!);
         });
         var git1 = Time(() => Git(dir, "clone", "--quiet", "--no-local", "--bare", remote, Path.Combine(dir, "cli-bare.git")));
@@ -38,15 +42,27 @@ try
             first.Add((ours1, git1));
         }
 
+        // After room A is ready the GitWorker checks out the store's spare (no user waits for it); room B takes it over.
+        var commit = LibGitStore.RemoteBranchCommit(store, "main")!;
+        var spare = Time(() => LibGitStore.AddSpare(store, Path.Combine(dir, ".spare"), commit));
         var ours2 = Time(() =>
         {
-            LibGitStore.Fetch(store, null, "x", _ => { }, CancellationToken.None);
-            LibGitStore.AddWorktree(store, "room-b", Path.Combine(dir, "room-b"), "session/room-b", LibGitStore.RemoteBranchCommit(store, "main")!);
+            LibGitStore.Fetch(store, null, "x", null, _ => { }, CancellationToken.None);
+            _ = LibGitStore.TryClaimSpare(store, Path.Combine(dir, ".spare"), "room-b", Path.Combine(dir, "room-b"), "session/room-b",
+                LibGitStore.RemoteBranchCommit(store, "main")!) ?? throw new InvalidOperationException("no spare to take over");
+        });
+        // The same without a spare (what every second room paid before): fetch + a full checkout.
+        var ours2Full = Time(() =>
+        {
+            LibGitStore.Fetch(store, null, "x", null, _ => { }, CancellationToken.None);
+            LibGitStore.AddWorktree(store, "room-c", Path.Combine(dir, "room-c"), "session/room-c", LibGitStore.RemoteBranchCommit(store, "main")!);
         });
         var git2 = Time(() => Git(dir, "clone", "--quiet", "--no-local", remote, Path.Combine(dir, "cli-clone")));
         if (counted)
         {
             second.Add((ours2, git2));
+            secondFull.Add((ours2Full, git2));
+            spares.Add((spare, git2));
         }
 
         Edit(Path.Combine(dir, "room-a"), run);
@@ -55,7 +71,7 @@ try
         var ours3 = Time(() =>
         {
             LibGitStore.CommitAll(Path.Combine(dir, "room-a"), "bench", new Signature("bench", "bench@example.invalid", when), new Signature("bench", "bench@example.invalid", when));
-            if (LibGitStore.Push(store, "session/room-a", null, "x", CancellationToken.None) is { } error)
+            if (LibGitStore.Push(store, "session/room-a", null, "x", null, CancellationToken.None) is { } error)
             {
                 throw new InvalidOperationException(error);
             }
@@ -75,12 +91,17 @@ try
         Git(remote, "branch", "-D", "session/room-a", "session/cli");
         Directory.Delete(dir, recursive: true);
     }
-    Console.WriteLine($"Workspaces bench: {files} files, {runs} runs after a warm-up, medians in ms");
+    var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+    Console.WriteLine($"Workspaces bench: {files} files, {runs} runs after a warm-up, medians in ms; 1-minute load average {loadBefore} before, {loadAfter} after");
     Console.WriteLine("| step | LibGit2Sharp (ours) | git CLI | ours/git |");
     Console.WriteLine("| --- | ---: | ---: | ---: |");
-    Row("first workspace (store + fetch + worktree) vs `git clone --bare`", first);
-    Row("second room (fetch + worktree) vs a fresh `git clone`", second);
+    Row("first workspace (store + fetch + worktree) vs `git clone --no-local --bare`", first);
+    Row("second room (fetch + spare taken over) vs a fresh `git clone --no-local`", second);
+    Row("second room without a spare (fetch + full checkout) vs the same clone", secondFull);
+    Row("spare checkout, after the first room is ready (no one waits) vs the same clone", spares);
     Row("commit + push of 20 changed files vs git add/commit/push", push);
+    var (secondOurs, secondGit) = (Median(second.Select(s => s.Ours)), Median(second.Select(s => s.Git)));
+    Console.WriteLine($"second room: {secondGit / secondOurs:F1}x faster than a fresh clone (goal: 10x)");
 }
 finally
 {
@@ -91,7 +112,7 @@ static void Row(string name, List<(double Ours, double Git)> samples)
 {
     var ours = Median(samples.Select(s => s.Ours));
     var git = Median(samples.Select(s => s.Git));
-    Console.WriteLine($"| {name} | {ours:F0} | {git:F0} | {ours / git:F2} |");
+    Console.WriteLine($"| {name} | {ours:F0} | {git:F0} | {ours / git:F3} |");
 }
 
 static double Median(IEnumerable<double> values)

@@ -6,6 +6,7 @@ import { AuthSession } from './auth/authSession';
 import { withRetry } from './chat/backoff';
 import { ChatConnection } from './chat/chatConnection';
 import { ConductorFileSystemProvider, fileUri } from './fs/conductorFileSystemProvider';
+import { workspaceFileContent, workspaceFileFolders, type WorkspaceFileFolder } from './fs/workspaceFile';
 import { WorkspaceFiles } from './fs/workspaceFiles';
 import { CollaborationPanel } from './panel/collaborationPanel';
 import { MaxUploadBytes, uploadTooLargeMessage, type WebviewToHost } from './panel/messages';
@@ -38,6 +39,8 @@ export class SessionController implements vscode.Disposable {
   private files!: WorkspaceFiles;
   private conversations: ConversationCommands | undefined;
   private room: CurrentRoom | undefined;
+  /** Settles when {@link restore} has finished (the file system waits for it; see ConductorFileSystemProvider). */
+  private restored: Promise<unknown> = Promise.resolve();
   private chat: ChatConnection | undefined;
   private readonly panel: CollaborationPanel;
   readonly fileSystem: ConductorFileSystemProvider;
@@ -48,7 +51,7 @@ export class SessionController implements vscode.Disposable {
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.connect();
-    this.fileSystem = new ConductorFileSystemProvider(() => this.files);
+    this.fileSystem = new ConductorFileSystemProvider(() => this.files, () => this.restored);
     this.panel = new CollaborationPanel(context.extensionUri, message => void this.onPanelMessage(message));
     this.statusBar.command = 'conductor.openPanel';
     this.disposables.push(
@@ -97,7 +100,45 @@ export class SessionController implements vscode.Disposable {
   }
 
   /** On activation: a session kept in SecretStorage and the room the user was in (e.g. before a window reload). */
-  async restore(): Promise<void> {
+  restore(): Promise<void> {
+    const restoring = this.restoreSession();
+    this.restored = restoring.catch(() => undefined);
+    void this.completeWorkspaceFolders().catch(error => this.output.appendLine(`could not check the workspace's folders: ${describeError(error)}`));
+    return restoring;
+  }
+
+  /**
+   * When the window was opened on a workspace file this extension wrote (Open Workspace Folder) but lacks folders the
+   * file lists, adds them in place. Why: code-server 4.100.3 on a loaded machine sometimes brought the window up on
+   * that workspace with no folders at all ("NO FOLDER OPENED" under the workspace's name; 1 end-to-end run in 4),
+   * although the file was complete on disk: the workbench read it before it could (the remote file system was not
+   * answering yet) and did not read it again. In a saved workspace `updateWorkspaceFolders` rewrites the file and
+   * VS Code applies it without a reload; folders already there are not added twice.
+   */
+  private async completeWorkspaceFolders(): Promise<void> {
+    const file = vscode.workspace.workspaceFile;
+    const ours = vscode.Uri.joinPath(this.context.globalStorageUri, 'workspaces');
+    if (!file || file.scheme !== ours.scheme || !file.path.startsWith(`${ours.path}/`)) {
+      return;
+    }
+    const listed = workspaceFileFolders(new TextDecoder().decode(await vscode.workspace.fs.readFile(file)));
+    const current = vscode.workspace.workspaceFolders ?? [];
+    const present = new Set(current.map(folder => folder.uri.toString()));
+    const missing = listed
+      // VS Code writes folder paths relative to the workspace file when it saves one; ours are absolute.
+      .map(entry => ({
+        uri: 'uri' in entry ? vscode.Uri.parse(entry.uri)
+          : entry.path.startsWith('/') ? vscode.Uri.file(entry.path) : vscode.Uri.joinPath(file, '..', entry.path),
+        name: entry.name,
+      }))
+      .filter(entry => !present.has(entry.uri.toString()));
+    if (missing.length > 0) {
+      this.output.appendLine(`${new Date().toISOString()} the workspace came back with ${current.length} of its ${listed.length} folders; adding ${missing.map(m => m.uri.toString()).join(', ')}`);
+      vscode.workspace.updateWorkspaceFolders(current.length, 0, ...missing);
+    }
+  }
+
+  private async restoreSession(): Promise<void> {
     const user = await this.auth.restore();
     if (!user) {
       return;
@@ -312,20 +353,45 @@ export class SessionController implements vscode.Disposable {
     await this.saveRoom();
     const choice = await vscode.window.showInformationMessage(`Workspace ready on session/${room.id}.`, 'Open Folder', 'Open File');
     if (choice === 'Open Folder') {
-      this.openWorkspaceFolder();
+      await this.openWorkspaceFolder();
     } else if (choice === 'Open File') {
       await this.openWorkspaceFile();
     }
   }
 
-  openWorkspaceFolder(): void {
+  /**
+   * Adds `conductor://{room}/` to the window's folders. A saved multi-root workspace takes it in place. Otherwise we
+   * write a `.code-workspace` file (the window's folders plus the room's) into the extension's global storage and
+   * open it: going from one folder to several through `updateWorkspaceFolders` makes VS Code create an *untitled*
+   * workspace and reload, and in code-server (VS Code for the web) that untitled workspace came back with no folders
+   * after the reload. A workspace file on the server's disk is opened like any other (`?workspace=` in the URL) and
+   * survives reloads.
+   */
+  async openWorkspaceFolder(): Promise<void> {
     this.requireWorkspaceEnabled();
     const room = this.requireRoom();
     const uri = fileUri(room.id, '');
-    if (vscode.workspace.workspaceFolders?.some(folder => folder.uri.toString() === uri.toString())) {
+    const name = `Conductor: ${room.name}`;
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (folders.some(folder => folder.uri.toString() === uri.toString())) {
+      await vscode.commands.executeCommand('workbench.view.explorer');
       return;
     }
-    vscode.workspace.updateWorkspaceFolders(vscode.workspace.workspaceFolders?.length ?? 0, 0, { uri, name: `Conductor: ${room.name}` });
+    const workspaceFile = vscode.workspace.workspaceFile;
+    if (workspaceFile && workspaceFile.scheme !== 'untitled') {
+      vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri, name });
+      await vscode.commands.executeCommand('workbench.view.explorer');
+      return;
+    }
+    const file = vscode.Uri.joinPath(this.context.globalStorageUri, 'workspaces', `${room.id}.code-workspace`);
+    const entries: WorkspaceFileFolder[] = [
+      ...folders.map(folder => folder.uri.scheme === 'file'
+        ? { path: folder.uri.fsPath, name: folder.name }
+        : { uri: folder.uri.toString(), name: folder.name }),
+      { uri: uri.toString(), name },
+    ];
+    await vscode.workspace.fs.writeFile(file, new TextEncoder().encode(workspaceFileContent(entries)));
+    await vscode.commands.executeCommand('vscode.openFolder', file, { forceNewWindow: false });
   }
 
   async openWorkspaceFile(): Promise<void> {
@@ -630,8 +696,12 @@ export class SessionController implements vscode.Disposable {
 
   /** Runs a command body and turns any failure into one readable notification (never a token or a stack). */
   async run(name: string, body: () => Promise<void> | void): Promise<void> {
+    // Start and end of every command in the Conductor output channel: what a user (or a test's failure report) reads
+    // to see whether a command finished, failed or is still waiting on the Api.
+    this.output.appendLine(`${new Date().toISOString()} ${name}: started`);
     try {
       await body();
+      this.output.appendLine(`${new Date().toISOString()} ${name}: done`);
     } catch (error) {
       this.output.appendLine(`${name} failed: ${describeError(error)}`);
       let message = describeError(error);

@@ -119,8 +119,14 @@ export class ChatConnection {
     try {
       token = await this.accessToken();
     } catch (error) {
-      this.emit('closed', error instanceof Error ? error.message : String(error));
+      // Disposed while the token was awaited (left the room, signed out): not a failure to report.
+      if (!this.disposed) {
+        this.emit('closed', error instanceof Error ? error.message : String(error));
+      }
       return;
+    }
+    if (this.disposed) {
+      return; // disposed while the token was awaited: no socket for a connection nobody listens to
     }
     const socket = new WebSocket(this.api.socketUrl(this.roomId, token));
     this.socket = socket;

@@ -20,8 +20,13 @@ export class ConductorFileSystemProvider implements vscode.FileSystemProvider {
   private readonly changes = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
   readonly onDidChangeFile = this.changes.event;
 
-  /** `current` gives the file logic for the configured backend (it is replaced when conductor.backendUrl changes). */
-  constructor(private readonly current: () => WorkspaceFiles) {}
+  /**
+   * `current` gives the file logic for the configured backend (it is replaced when conductor.backendUrl changes).
+   * `ready` settles once the session kept in SecretStorage is restored: after a window reload VS Code resolves a
+   * `conductor://` workspace folder as soon as the extension activates, before the tokens are back, and a call made
+   * then would fail as "not signed in" and leave the Explorer without the folder.
+   */
+  constructor(private readonly current: () => WorkspaceFiles, private readonly ready: () => Promise<unknown> = () => Promise.resolve()) {}
 
   private get files(): WorkspaceFiles {
     return this.current();
@@ -99,6 +104,7 @@ export class ConductorFileSystemProvider implements vscode.FileSystemProvider {
   }
 
   private async guard<T>(operation: () => Promise<T>, uri: vscode.Uri): Promise<T> {
+    await this.ready();
     try {
       return await operation();
     } catch (error) {

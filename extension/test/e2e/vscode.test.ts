@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -49,6 +49,7 @@ describe('the extension in a real VS Code', function () {
   let page: Page;
   let workbench: Workbench;
   const proxy = new CuttableProxy();
+  const browserConsole: string[] = [];
 
   before(async function () {
     this.timeout(180_000);
@@ -76,6 +77,11 @@ describe('the extension in a real VS Code', function () {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
     page = await context.newPage();
+    // The workbench's own console (errors from the extension host surface here) for a failure report.
+    page.on('console', message => {
+      browserConsole.push(`[${new Date().toISOString()}] ${message.type()}: ${message.text()}`);
+      browserConsole.splice(0, Math.max(0, browserConsole.length - 200));
+    });
     page.setDefaultTimeout(60_000);
     await page.goto(server.url);
     workbench = new Workbench(page);
@@ -96,10 +102,28 @@ describe('the extension in a real VS Code', function () {
     if (this.currentTest?.state === 'failed' && page) {
       const shot = join(tmpdir(), `conductor-e2e-failure-${Date.now()}.png`);
       await page.screenshot({ path: shot }).catch(() => undefined);
+      const state = await page.evaluate(() => ({ visibility: document.visibilityState, focus: document.hasFocus(), url: location.href }))
+        .catch((error: unknown) => String(error));
       console.log(`screenshot: ${shot}\nnotifications: ${JSON.stringify(await workbench.notificationTexts().catch(() => []))}\n` +
+        `page: ${JSON.stringify(state)}\n` +
+        `notification center: ${JSON.stringify(await workbench.notificationCenterTexts().catch((error: unknown) => [String(error)]))}\n` +
+        `Conductor output channel (tail):\n${conductorLog().slice(-4000)}\n` +
+        `browser console (tail):\n${browserConsole.slice(-60).join('\n')}\n` +
         `code-server output (tail):\n${server?.output().slice(-4000)}`);
     }
   });
+
+  /** The extension's output channel as VS Code writes it to disk (logs/…/exthost/output_logging_…/N-Conductor.log). */
+  function conductorLog(): string {
+    try {
+      return readdirSync(root, { recursive: true, encoding: 'utf8' })
+        .filter(file => file.endsWith('-Conductor.log'))
+        .map(file => `--- ${file}\n${readFileSync(join(root, file), 'utf8')}`)
+        .join('\n');
+    } catch (error) {
+      return String(error);
+    }
+  }
 
   const login = uniqueLogin('e2e');
 
@@ -306,6 +330,47 @@ describe('the extension in a real VS Code', function () {
     await workbench.runCommand('Conductor: Open Panel');
     const frame = await workbench.webviewFrame('#messages');
     await frame.locator('#messages li', { hasText: 'Hello from VS Code' }).waitFor();
+  });
+
+  it('opens the room\'s workspace as a folder in the Explorer, and a file opens from it', async () => {
+    await workbench.runCommand('View: Close All Editors');
+    // The window goes from one folder to two: VS Code reopens it on the workspace file the extension wrote.
+    const reloaded = page.waitForEvent('load', { timeout: 90_000 });
+    await workbench.runCommand('Conductor: Open Workspace Folder');
+    await reloaded;
+    await workbench.ready();
+    assert.match(page.url(), /[?&]workspace=[^&]*\.code-workspace/);
+    await page.locator('.statusbar-item', { hasText: 'Hosting · E2E room' }).first().waitFor({ timeout: 90_000 });
+    await workbench.runCommand('View: Show Explorer');
+    const explorer = page.locator('.explorer-folders-view');
+    const roomFolder = explorer.locator('.monaco-list-row', { hasText: /Conductor: E2E room/i }).first();
+    await roomFolder.waitFor();
+    // Expand the room's folder until its files show. Not a single click: the Explorer may still be settling (the
+    // extension host restarts when the extension completes the workspace's folders), and a click on a row that was
+    // just expanded collapses it again.
+    const file = explorer.locator('.monaco-list-row', { hasText: 'README.md' }).first();
+    await eventually(async () => {
+      if (await file.isVisible()) {
+        return true;
+      }
+      if (await roomFolder.getAttribute('aria-expanded') !== 'true') {
+        await roomFolder.click();
+      }
+      await file.waitFor({ timeout: 2_000 }).catch(() => undefined);
+      return await file.isVisible() ? true : undefined;
+    }, 'README.md in the room\'s folder in the Explorer', 60_000);
+    await file.dblclick();
+    await page.locator('.tab', { hasText: 'README.md' }).first().waitFor();
+    await page.locator('.editor-instance .monaco-editor .view-lines', { hasText: 'Explain the project' }).first().waitFor();
+    // The same command again is a no-op: the folder is there once.
+    await workbench.runCommand('Conductor: Open Workspace Folder');
+    await page.waitForTimeout(1000);
+    assert.equal(await explorer.locator('.monaco-list-row', { hasText: /Conductor: E2E room/i }).count(), 1);
+    // Whether the extension had to complete the reopened workspace's folders (see completeWorkspaceFolders): for the record.
+    const completed = conductorLog().split('\n').filter(line => line.includes('came back with'));
+    if (completed.length > 0) {
+      console.log(`      (the workspace came back without its folders; the extension added them: ${completed.join(' | ')})`);
+    }
   });
 
   it('copies an invite link that lets a teammate join the room', async () => {
