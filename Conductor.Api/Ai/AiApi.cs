@@ -9,17 +9,6 @@ using Microsoft.SemanticKernel.ChatCompletion;
 
 namespace Conductor.Api.Ai;
 
-public sealed record AiProviderStatus(string Name, string Kind, string Model, bool Available, long? LatencyMs,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Error);
-
-public sealed record AiStatusResponse(IReadOnlyList<AiProviderStatus> Providers, string ActiveProvider);
-
-public sealed record AiSelectRequest(string? ProviderName);
-
-public sealed record AiSelectResponse(string ActiveProvider);
-
-public sealed record AiInferRequest(string? Prompt, string? System, string? Provider);
-
 public static partial class AiApi
 {
     public static RouteGroupBuilder MapAiApi(this IEndpointRouteBuilder endpoints)
@@ -175,18 +164,4 @@ public static partial class AiApi
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Inference on {Provider} failed after {Tokens} tokens: {Reason}")]
     private static partial void LogInferFailed(ILogger logger, string provider, int tokens, string reason);
-}
-
-public static class AiServiceCollectionExtensions
-{
-    public static IHostApplicationBuilder AddConductorAi(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<AiOptions>().Bind(builder.Configuration.GetSection(AiOptions.Section)).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<AiOptions>, AiOptionsValidator>();
-        builder.Services.AddSingleton<AiProviderCatalog>();
-        builder.Services.AddSingleton<AiProviderStatusBoard>();
-        builder.Services.AddSingleton<AiSelections>();
-        builder.Services.AddHostedService<AiProbeService>();
-        return builder;
-    }
 }

@@ -9,11 +9,6 @@ using Npgsql;
 
 namespace Conductor.Api.Auth;
 
-/// <summary>An access token (Data Protection protected, accepted by every instance) and its refresh token.</summary>
-public sealed record IssuedTokens(string AccessToken, string RefreshToken, TimeSpan AccessTokenLifetime, UserRecord User);
-
-public enum RefreshFailure { Invalid, Expired, Revoked, Reused }
-
 /// <summary>
 /// Issues access tokens through the framework's bearer-token format and keeps refresh tokens in Postgres. Refresh
 /// tokens are opaque random strings stored as SHA-256 hashes; every use marks the token used and hands out its

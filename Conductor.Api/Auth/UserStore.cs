@@ -2,8 +2,6 @@ using Npgsql;
 
 namespace Conductor.Api.Auth;
 
-public sealed record UserRecord(Guid Id, string Login, long? GitHubId, DateTimeOffset CreatedAt);
-
 /// <summary>The <c>users</c> table.</summary>
 public sealed class UserStore(NpgsqlDataSource dataSource, TimeProvider timeProvider)
 {

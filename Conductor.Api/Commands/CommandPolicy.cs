@@ -1,11 +1,5 @@
 namespace Conductor.Api.Commands;
 
-/// <summary>Why a command was refused, in words for the caller, or the argv to run.</summary>
-public sealed record CommandDecision(IReadOnlyList<string>? Argv, string? Refusal, bool Malformed = false)
-{
-    public bool Allowed => Argv is not null;
-}
-
 /// <summary>
 /// Matches a request against a room's allowlist on the parsed argv, never on a shell string (nothing here is ever
 /// given to a shell): the argv must begin with an entry's words exactly, and every further argument must be either

@@ -12,9 +12,6 @@ using StackExchange.Redis;
 
 namespace Conductor.Api.Commands;
 
-/// <summary>The outcome of asking to run: the run started, or a problem to answer with.</summary>
-public sealed record CommandStart(RunningCommand? Running, int Status, string? Code, string? Title, string? Detail);
-
 /// <summary>
 /// Runs allowlisted commands in the room's sandbox: checks (rate, allowlist, workspace, the room's concurrency),
 /// records and audits the run, streams its output to watchers and the room, enforces wall time and output size,

@@ -3,16 +3,6 @@ using System.Threading.Channels;
 
 namespace Conductor.Api.Commands;
 
-/// <summary>A piece of a run's output, numbered from 1 in the order it was read.</summary>
-public sealed record OutputChunk(long Seq, string Text);
-
-/// <summary>What a watcher of one run receives: its output, then the final record.</summary>
-public abstract record CommandStreamItem;
-
-public sealed record CommandOutputItem(OutputChunk Chunk) : CommandStreamItem;
-
-public sealed record CommandFinishedItem(CommandRun Run) : CommandStreamItem;
-
 /// <summary>
 /// A run in progress on this instance: its output so far (bounded by <see cref="CommandOptions.MaxOutputBytes"/>)
 /// and its watchers. A watcher that joins late gets everything so far first, then the rest live, in one order.

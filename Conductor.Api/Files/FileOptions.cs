@@ -16,35 +16,3 @@ public sealed class FileOptions
     /// <summary>Most files one listing returns (newest first).</summary>
     public int MaxListed { get; set; } = 500;
 }
-
-internal sealed class FileOptionsValidator : IValidateOptions<FileOptions>
-{
-    public ValidateOptionsResult Validate(string? name, FileOptions options)
-    {
-        var failures = new List<string>();
-        if (options.MaxUploadBytes is < 1 or > 1024L * 1024 * 1024)
-        {
-            failures.Add("Files:MaxUploadBytes must be between 1 byte and 1 GB.");
-        }
-        if (options.ChunkBytes is < 4096 or > 8 * 1024 * 1024)
-        {
-            failures.Add("Files:ChunkBytes must be between 4 KB and 8 MB.");
-        }
-        if (options.MaxListed is < 1 or > 10_000)
-        {
-            failures.Add("Files:MaxListed must be between 1 and 10000.");
-        }
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-}
-
-/// <summary>The content of a <c>file</c> chat message, as the chat service stores it.</summary>
-public sealed record FileChatContent(Guid FileId, string Name, long Size, string ContentType);
-
-/// <summary>
-/// Posts the <c>file</c> message an upload announces itself with (<see cref="ChatRoomChatPoster"/>: through the chat service).
-/// </summary>
-public interface IRoomChatPoster
-{
-    Task PostFileAsync(Guid roomId, Guid userId, string login, FileChatContent content, CancellationToken cancellationToken);
-}

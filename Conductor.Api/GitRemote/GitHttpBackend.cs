@@ -6,21 +6,6 @@ using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.GitRemote;
 
-/// <summary>What one CGI run of <c>git http-backend</c> is given: never a credential (the Api has checked it already).</summary>
-public sealed record GitBackendRequest(
-    string ProjectRoot,
-    string PathInfo,
-    string Method,
-    string QueryString,
-    string? ContentType,
-    string? ContentEncoding,
-    string? GitProtocol,
-    string RemoteUser,
-    string? RemoteAddress,
-    IReadOnlyList<KeyValuePair<string, string>> Config,
-    byte[] BodyPrefix,
-    Stream? Body);
-
 /// <summary>
 /// Runs <c>git http-backend</c> (git's own smart-HTTP server) as a CGI program for one request and streams its answer
 /// to the response. The child gets an environment built from nothing: the CGI variables, <c>PATH</c>, and git settings

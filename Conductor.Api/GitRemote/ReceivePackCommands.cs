@@ -3,12 +3,6 @@ using System.Text;
 
 namespace Conductor.Api.GitRemote;
 
-/// <summary>One ref a push wants to change: <c>old new refname</c>, as the client sent it.</summary>
-public sealed record RefUpdate(string OldId, string NewId, string Ref)
-{
-    public bool IsDelete => NewId.All(c => c == '0');
-}
-
 /// <summary>
 /// The command list at the head of a <c>git-receive-pack</c> request (pkt-lines up to the first flush, before the
 /// pack), read by the Api so that which refs a push may touch is decided here, before git sees a byte, and a refusal

@@ -1,7 +1,5 @@
 namespace Conductor.Api.Rooms;
 
-public enum RoomRole { Guest, Host }
-
 /// <summary>Who may touch a room's resources: chat, files, workspace, changes and audit all ask this.</summary>
 public interface IRoomMembership
 {

@@ -2,15 +2,6 @@ using Npgsql;
 
 namespace Conductor.Api.Rooms;
 
-public sealed record RoomRecord(Guid Id, string Name, Guid HostUserId, DateTimeOffset CreatedAt, DateTimeOffset? EndedAt);
-
-public sealed record RoomMemberRecord(Guid UserId, string Login, RoomRole Role, DateTimeOffset JoinedAt);
-
-public sealed record MyRoomRecord(RoomRecord Room, RoomRole Role);
-
-/// <summary>Why a room change was refused, decided inside the transaction that would have made it.</summary>
-public enum RoomChangeError { None, NoSuchRoom, NotHost, Ended, NotAMember, TargetIsSelf, HostCannotLeave, InviteUnknown, InviteExpired, InviteUsed, RemovedFromRoom }
-
 /// <summary>
 /// Rooms, members and invites in Postgres. Every change locks the room's row first, so changes to one room happen
 /// one at a time and each re-checks, under the lock, what the endpoint checked before it.

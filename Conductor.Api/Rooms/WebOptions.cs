@@ -16,24 +16,3 @@ public sealed class WebOptions
     public string JoinUrl(string token) =>
         (PublicUrl is null ? "" : PublicUrl.AbsoluteUri.TrimEnd('/')) + "/join?token=" + Uri.EscapeDataString(token);
 }
-
-internal sealed class WebOptionsSetup(IConfiguration configuration) : IPostConfigureOptions<WebOptions>
-{
-    public void PostConfigure(string? name, WebOptions options)
-    {
-        if (options.PublicUrl is null
-            && (configuration["services:web:https:0"] ?? configuration["services:web:http:0"]) is { Length: > 0 } discovered
-            && Uri.TryCreate(discovered, UriKind.Absolute, out var url))
-        {
-            options.PublicUrl = url;
-        }
-    }
-}
-
-internal sealed class WebOptionsValidator : IValidateOptions<WebOptions>
-{
-    public ValidateOptionsResult Validate(string? name, WebOptions options) =>
-        options.PublicUrl is null || (options.PublicUrl.IsAbsoluteUri && options.PublicUrl.Scheme is "http" or "https")
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail("Web:PublicUrl must be an absolute http(s) URL.");
-}

@@ -4,43 +4,6 @@ using StackExchange.Redis;
 namespace Conductor.Api.Rooms;
 
 /// <summary>
-/// Who is connected to a room right now, across every Api instance. The chat transports call
-/// <see cref="ConnectedAsync"/> on connect and on each heartbeat, and <see cref="DisconnectedAsync"/> on disconnect;
-/// a connection that stops heart-beating (its instance died) drops out after <see cref="PresenceOptions.Ttl"/>.
-/// Presence is per connection, so a user with two tabs stays online when one closes.
-/// </summary>
-public interface IPresence
-{
-    Task ConnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken);
-
-    Task DisconnectedAsync(Guid roomId, Guid userId, string connectionId, CancellationToken cancellationToken);
-
-    /// <summary>The heartbeat of many connections in one room at once (what <see cref="ConnectedAsync"/> does for one).</summary>
-    Task RefreshAsync(Guid roomId, IReadOnlyCollection<(Guid UserId, string ConnectionId)> connections, CancellationToken cancellationToken);
-
-    /// <summary>Forgets every connection of the user in the room (they were removed or left).</summary>
-    Task ForgetUserAsync(Guid roomId, Guid userId, CancellationToken cancellationToken);
-
-    Task<IReadOnlySet<Guid>> GetOnlineAsync(Guid roomId, CancellationToken cancellationToken);
-}
-
-public sealed class PresenceOptions
-{
-    public const string SectionName = "Presence";
-
-    /// <summary>How long a connection counts as online after its last heartbeat.</summary>
-    public TimeSpan Ttl { get; set; } = TimeSpan.FromSeconds(60);
-}
-
-internal sealed class PresenceOptionsValidator : IValidateOptions<PresenceOptions>
-{
-    public ValidateOptionsResult Validate(string? name, PresenceOptions options) =>
-        options.Ttl >= TimeSpan.FromSeconds(1) && options.Ttl <= TimeSpan.FromHours(1)
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail($"Presence:Ttl must be between 1 second and 1 hour (got {options.Ttl}).");
-}
-
-/// <summary>
 /// A sorted set per room, <c>room:{id}:presence</c>: members <c>{user}:{connection}</c> scored with the time
 /// (Unix ms) they stop counting. The key itself expires when the whole room goes quiet.
 /// </summary>

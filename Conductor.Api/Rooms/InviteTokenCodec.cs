@@ -6,30 +6,6 @@ using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Rooms;
 
-public sealed class InviteOptions
-{
-    public const string SectionName = "Rooms:Invites";
-
-    public static readonly TimeSpan DefaultLifetime = TimeSpan.FromDays(7);
-
-    /// <summary>Lifetime when the request gives none.</summary>
-    public TimeSpan Lifetime { get; set; } = DefaultLifetime;
-
-    /// <summary>The longest lifetime a request may ask for.</summary>
-    public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromDays(30);
-}
-
-internal sealed class InviteOptionsValidator : IValidateOptions<InviteOptions>
-{
-    public ValidateOptionsResult Validate(string? name, InviteOptions options) =>
-        options.MaxLifetime >= TimeSpan.FromSeconds(1) && options.Lifetime >= TimeSpan.FromSeconds(1) && options.Lifetime <= options.MaxLifetime
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail("Rooms:Invites:Lifetime must be at least 1 second and at most Rooms:Invites:MaxLifetime.");
-}
-
-/// <summary>What a valid invite token says. The database row (by <see cref="InviteId"/>) says whether it is spent.</summary>
-public sealed record InviteClaims(Guid InviteId, Guid RoomId, DateTimeOffset ExpiresAt);
-
 /// <summary>
 /// Invite tokens: invite id, room id and expiry, encrypted and authenticated with Data Protection (the shared key
 /// ring, so any instance redeems any instance's invite). A tampered token fails authentication as a whole.

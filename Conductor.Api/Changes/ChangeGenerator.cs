@@ -6,20 +6,6 @@ using Microsoft.SemanticKernel.ChatCompletion;
 
 namespace Conductor.Api.Changes;
 
-/// <summary>A file given to the agent: its content, or null when it does not exist yet.</summary>
-public sealed record ContextFile(string Path, string? Content);
-
-/// <summary>One change as an agent proposes it, before it is checked against the workspace.</summary>
-public sealed record ProposedChange(string FilePath, string Type, string? Content, string Rationale);
-
-/// <summary>The provider failed twice, or twice answered with output that is not a valid change list.</summary>
-public sealed class ChangeGenerationException(string provider, IReadOnlyList<string> errors)
-    : Exception($"The provider '{provider}' did not produce valid changes: {string.Join("; ", errors)}")
-{
-    public string Provider { get; } = provider;
-    public IReadOnlyList<string> Errors { get; } = errors;
-}
-
 /// <summary>
 /// Asks a provider for changes as JSON that matches <see cref="Schema"/> (enforced by the provider where it can, and
 /// always checked here), and retries once, telling the model what was wrong, before it gives up.

@@ -1,0 +1,21 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Conductor.Api.Auth;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Microsoft.SemanticKernel.ChatCompletion;
+
+namespace Conductor.Api.Ai;
+
+public sealed record AiProviderStatus(string Name, string Kind, string Model, bool Available, long? LatencyMs,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Error);
+
+public sealed record AiStatusResponse(IReadOnlyList<AiProviderStatus> Providers, string ActiveProvider);
+
+public sealed record AiSelectRequest(string? ProviderName);
+
+public sealed record AiSelectResponse(string ActiveProvider);
+
+public sealed record AiInferRequest(string? Prompt, string? System, string? Provider);

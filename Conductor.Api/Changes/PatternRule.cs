@@ -1,0 +1,11 @@
+using System.Text.RegularExpressions;
+using Conductor.Workspaces.Search;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Changes;
+
+public class PatternRule : WeightRule
+{
+    /// <summary>Globs over the '/'-separated path: <c>*</c> within a segment, <c>**</c> across; no '/' matches the name anywhere.</summary>
+    public string[]? Patterns { get; set; }
+}

@@ -1,0 +1,12 @@
+using System.Text.RegularExpressions;
+using Conductor.Workspaces.Search;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Changes;
+
+public static class PolicyDecisions
+{
+    public const string ApplyAll = "apply_all";
+    public const string ReviewRequired = "review_required";
+    public const string RejectAll = "reject_all";
+}

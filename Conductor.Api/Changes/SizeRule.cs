@@ -1,0 +1,11 @@
+using System.Text.RegularExpressions;
+using Conductor.Workspaces.Search;
+using Microsoft.Extensions.Options;
+
+namespace Conductor.Api.Changes;
+
+public sealed class SizeRule : WeightRule
+{
+    public int MaxChangedLines { get; set; } = 300;
+    public int MaxFiles { get; set; } = 10;
+}

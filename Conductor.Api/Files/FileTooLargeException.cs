@@ -1,0 +1,13 @@
+using System.Data;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Conductor.Api.Files;
+
+/// <summary>The upload went over <see cref="FileOptions.MaxUploadBytes"/>; nothing was stored.</summary>
+public sealed class FileTooLargeException(long limit) : Exception($"The file is larger than {limit} bytes.")
+{
+    public long Limit { get; } = limit;
+}

@@ -1,0 +1,5 @@
+using Npgsql;
+
+namespace Conductor.Api.Rooms;
+
+public sealed record MyRoomRecord(RoomRecord Room, RoomRole Role);

@@ -1,0 +1,3 @@
+namespace Conductor.Api.Rooms;
+
+public enum RoomRole { Guest, Host }
