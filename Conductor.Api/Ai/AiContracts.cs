@@ -1,12 +1,3 @@
-using System.Buffers;
-using System.Text;
-using System.Text.Json;
-using Conductor.Api.Auth;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
-using Microsoft.SemanticKernel.ChatCompletion;
-
 namespace Conductor.Api.Ai;
 
 public sealed record AiProviderStatus(string Name, string Kind, string Model, bool Available, long? LatencyMs,

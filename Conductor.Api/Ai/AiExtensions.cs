@@ -1,11 +1,4 @@
-using System.Buffers;
-using System.Text;
-using System.Text.Json;
-using Conductor.Api.Auth;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using Microsoft.SemanticKernel.ChatCompletion;
 
 namespace Conductor.Api.Ai;
 

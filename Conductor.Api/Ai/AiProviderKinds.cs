@@ -1,6 +1,3 @@
-using System.Text.RegularExpressions;
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Ai;
 
 public static class AiProviderKinds

@@ -1,17 +1,4 @@
-using System.ClientModel;
-using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
-using System.Text.Json;
-using Anthropic;
-using Anthropic.Exceptions;
-using Anthropic.Models.Models;
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.Options;
-using Microsoft.SemanticKernel;
-using Microsoft.SemanticKernel.ChatCompletion;
-using Microsoft.SemanticKernel.Connectors.OpenAI;
-using OpenAI;
-using OpenAI.Models;
 
 namespace Conductor.Api.Ai;
 

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace Conductor.Api.Audit;
 
 public static class AuditActions

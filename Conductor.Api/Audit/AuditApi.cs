@@ -2,7 +2,6 @@ using System.Globalization;
 using Conductor.Api.Auth;
 using Conductor.Api.Changes;
 using Conductor.Api.Rooms;
-using Conductor.Workspaces;
 using Conductor.Workspaces.Files;
 using Microsoft.AspNetCore.Http.HttpResults;
 

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace Conductor.Api.Audit;
 
 public sealed record AuditEntry(Guid Id, Guid RoomId, Guid UserId, string Action, string Source, Guid? ChangeSetId, Guid? ChangeId,

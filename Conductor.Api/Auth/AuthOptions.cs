@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Auth;
 
 /// <summary>The <c>Auth</c> section: token lifetimes, dev login, GitHub sign-in and the auth rate limit.</summary>

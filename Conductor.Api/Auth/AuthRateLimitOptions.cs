@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Auth;
 
 /// <summary>A fixed window per client (user id when signed in, otherwise IP address) on the /auth endpoints.</summary>

@@ -1,7 +1,4 @@
-using System.Text.RegularExpressions;
 using Conductor.Api.Auth.GitHub;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.Options;
 
 namespace Conductor.Api.Auth;
 

@@ -1,6 +1,4 @@
 using System.Xml.Linq;
-using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
 using Npgsql;
 

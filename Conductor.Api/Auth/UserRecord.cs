@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace Conductor.Api.Auth;
 
 public sealed record UserRecord(Guid Id, string Login, long? GitHubId, DateTimeOffset CreatedAt);

@@ -1,9 +1,3 @@
-using System.Text;
-using System.Text.Json;
-using Conductor.Api.Ai;
-using Microsoft.SemanticKernel;
-using Microsoft.SemanticKernel.ChatCompletion;
-
 namespace Conductor.Api.Changes;
 
 /// <summary>The provider failed twice, or twice answered with output that is not a valid change list.</summary>

@@ -1,14 +1,10 @@
-using System.Text.Json.Serialization;
 using Conductor.Api.Ai;
-using Conductor.Api.Audit;
 using Conductor.Api.Auth;
 using Conductor.Api.Rooms;
 using Conductor.Workspaces;
 using Conductor.Workspaces.Files;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace Conductor.Api.Changes;
 

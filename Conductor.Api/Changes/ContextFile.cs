@@ -1,9 +1,3 @@
-using System.Text;
-using System.Text.Json;
-using Conductor.Api.Ai;
-using Microsoft.SemanticKernel;
-using Microsoft.SemanticKernel.ChatCompletion;
-
 namespace Conductor.Api.Changes;
 
 /// <summary>A file given to the agent: its content, or null when it does not exist yet.</summary>

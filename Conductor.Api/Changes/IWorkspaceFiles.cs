@@ -1,7 +1,3 @@
-using System.Text;
-using Conductor.Workspaces;
-using Conductor.Workspaces.Files;
-
 namespace Conductor.Api.Changes;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Text.RegularExpressions;
-using Conductor.Workspaces.Search;
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Changes;
 
 /// <summary>What the policy looks at in one change.</summary>

@@ -1,9 +1,3 @@
-using System.Text;
-using System.Text.Json;
-using Conductor.Api.Ai;
-using Microsoft.SemanticKernel;
-using Microsoft.SemanticKernel.ChatCompletion;
-
 namespace Conductor.Api.Changes;
 
 /// <summary>One change as an agent proposes it, before it is checked against the workspace.</summary>

@@ -1,7 +1,3 @@
-using System.Text;
-using Conductor.Workspaces;
-using Conductor.Workspaces.Files;
-
 namespace Conductor.Api.Changes;
 
 /// <summary>A text file of a room's worktree as read: its content and the etag a later write must match.</summary>

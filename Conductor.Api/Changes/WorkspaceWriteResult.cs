@@ -1,7 +1,3 @@
-using System.Text;
-using Conductor.Workspaces;
-using Conductor.Workspaces.Files;
-
 namespace Conductor.Api.Changes;
 
 /// <summary>The outcome of a conditional write: the new etag, or the current one when the precondition failed (null: absent).</summary>

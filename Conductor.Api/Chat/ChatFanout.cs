@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Threading.Channels;
 using Conductor.Api.Rooms;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

@@ -1,10 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
-using System.Text.Json;
 using Conductor.Api.Rooms;
 using Microsoft.Extensions.Options;
-using Npgsql;
-using StackExchange.Redis;
 
 namespace Conductor.Api.Chat;
 

@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace Conductor.Api.Commands;
 
 /// <summary>A configured allowlist entry (configuration binds classes, not positional records).</summary>

@@ -1,6 +1,3 @@
-using System.Text;
-using System.Threading.Channels;
-
 namespace Conductor.Api.Commands;
 
 /// <summary>What a watcher of one run receives: its output, then the final record.</summary>

@@ -1,6 +1,3 @@
-using System.Text;
-using System.Threading.Channels;
-
 namespace Conductor.Api.Commands;
 
 /// <summary>A piece of a run's output, numbered from 1 in the order it was read.</summary>

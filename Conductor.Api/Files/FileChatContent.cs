@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Files;
 
 /// <summary>The content of a <c>file</c> chat message, as the chat service stores it.</summary>

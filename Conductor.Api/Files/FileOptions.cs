@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Files;
 
 /// <summary><c>Files:</c> configuration.</summary>

@@ -1,8 +1,6 @@
 using System.Data;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Conductor.Api.Files;
 

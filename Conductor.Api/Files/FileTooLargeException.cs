@@ -1,9 +1,3 @@
-using System.Data;
-using System.Security.Cryptography;
-using Microsoft.Extensions.Options;
-using Npgsql;
-using NpgsqlTypes;
-
 namespace Conductor.Api.Files;
 
 /// <summary>The upload went over <see cref="FileOptions.MaxUploadBytes"/>; nothing was stored.</summary>

@@ -1,9 +1,3 @@
-using System.Data;
-using System.Security.Cryptography;
-using Microsoft.Extensions.Options;
-using Npgsql;
-using NpgsqlTypes;
-
 namespace Conductor.Api.Files;
 
 public sealed record StoredFile(Guid Id, Guid RoomId, string Sha256, string Filename, string ContentType, long Size,

@@ -1,9 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Text;
-using Conductor.Workspaces;
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.GitRemote;
 
 /// <summary>What one CGI run of <c>git http-backend</c> is given: never a credential (the Api has checked it already).</summary>

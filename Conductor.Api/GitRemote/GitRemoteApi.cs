@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using System.Security.Claims;
 using Conductor.Api.Audit;
 using Conductor.Api.Auth;
 using Conductor.Api.Rooms;

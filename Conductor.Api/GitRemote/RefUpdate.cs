@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-
 namespace Conductor.Api.GitRemote;
 
 /// <summary>One ref a push wants to change: <c>old new refname</c>, as the client sent it.</summary>

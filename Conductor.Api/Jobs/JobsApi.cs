@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Conductor.Api.Rooms;
 using Conductor.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;

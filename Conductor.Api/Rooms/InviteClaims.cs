@@ -1,9 +1,3 @@
-using System.Buffers.Binary;
-using System.Buffers.Text;
-using System.Security.Cryptography;
-using Microsoft.AspNetCore.DataProtection;
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Rooms;
 
 /// <summary>What a valid invite token says. The database row (by <see cref="InviteId"/>) says whether it is spent.</summary>

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace Conductor.Api.Rooms;
 
 public sealed record MyRoomRecord(RoomRecord Room, RoomRole Role);

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Conductor.Api.Rooms;
 

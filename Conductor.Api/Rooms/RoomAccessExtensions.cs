@@ -1,5 +1,4 @@
 using Conductor.Api.Auth;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Conductor.Api.Rooms;
 

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace Conductor.Api.Rooms;
 
 /// <summary>Why a room change was refused, decided inside the transaction that would have made it.</summary>

@@ -1,6 +1,4 @@
 using System.Text.Json;
-using Conductor.Jobs;
-using StackExchange.Redis;
 
 namespace Conductor.Api.Rooms;
 

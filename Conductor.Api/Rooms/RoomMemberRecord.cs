@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace Conductor.Api.Rooms;
 
 public sealed record RoomMemberRecord(Guid UserId, string Login, RoomRole Role, DateTimeOffset JoinedAt);

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Rooms;
 
 /// <summary>The per-instance room state cache (<see cref="RoomStateCache"/>), bound from <c>Rooms:StateCache</c>.</summary>

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Rooms;
 
 /// <summary>Where the web app is, for links the Api hands out (invites).</summary>

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using Microsoft.Extensions.Options;
-
 namespace Conductor.Api.Sandbox;
 
 /// <summary>What to run in a room's sandbox.</summary>
