@@ -23,8 +23,11 @@ public sealed class AiProvider(string name, string kind, string model, IChatComp
 
     internal Func<CancellationToken, Task> Probe { get; } = probe;
 
-    /// <summary>The same service as a Microsoft.Extensions.AI chat client (SK's adapter), for agent frameworks.</summary>
-    public IChatClient AsChatClient() => ChatCompletion.AsChatClient();
+    /// <summary>
+    /// The same service as a Microsoft.Extensions.AI chat client (SK's adapter), for agent frameworks; instructions in
+    /// the chat options reach the provider as a system message (the adapter alone would drop them).
+    /// </summary>
+    public IChatClient AsChatClient() => new InstructionsAsSystemMessageChatClient(ChatCompletion.AsChatClient());
 
     /// <summary>
     /// Execution settings in the connector's own terms: the OpenAI connector's settings (its JSON-schema response

@@ -144,7 +144,7 @@ public sealed class McpServerTests(ConductorApiFixture fixture)
             ["changes"] = new[] { new { file_path = "../outside.txt", type = "create", content = "x" } },
         });
         Assert.True(isError);
-        Assert.Contains("leaves the workspace", text, StringComparison.Ordinal);
+        Assert.Contains("'..' segments are not allowed", text, StringComparison.Ordinal);
 
         var calls = await CallsOfAsync(guest.UserId);
         Assert.Equal(["list_rooms", "read_chat", "list_files", "read_file", "search_files", "workspace_status", "workspace_diff", "post_message",
