@@ -99,11 +99,11 @@ public sealed class WorkspaceHttpTests(PostgresServerFixture postgres, RedisServ
         Assert.Equal(HttpStatusCode.NoContent, (await alice.DeleteAsync($"/workspace/{roomId}/file?path=notes/b.txt")).StatusCode);
         Assert.Equal(4, (await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=index_token"), HttpStatusCode.OK)).GetArrayLength());
 
-        // The OpenAPI document shows the same names.
+        // The OpenAPI document shows the same names (and worktree, which picks the room's or my own worktree).
         var openApi = await ApiClient.ExpectAsync(await alice.GetAsync("/openapi/v1.json"), HttpStatusCode.OK);
         var parameters = openApi.GetProperty("paths").GetProperty("/workspace/{room_id}/search").GetProperty("get").GetProperty("parameters")
             .EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").Select(p => p.GetProperty("name").GetString()).ToList();
-        Assert.Equal(["case_sensitive", "exclude", "include", "max_results", "q", "regex", "whole_word"], parameters.Order(StringComparer.Ordinal));
+        Assert.Equal(["case_sensitive", "exclude", "include", "max_results", "q", "regex", "whole_word", "worktree"], parameters.Order(StringComparer.Ordinal));
 
         var commit = await ApiClient.ExpectAsync(await alice.PostAsync($"/workspace/{roomId}/commit?wait=60", new { message = "Edit over HTTP" }), HttpStatusCode.OK);
         Assert.True(commit.GetProperty("committed").GetBoolean());
