@@ -1,6 +1,8 @@
 using Conductor.Api.Rooms;
 using Conductor.Workspaces;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.RateLimiting;
 
 namespace Conductor.Api;
 
@@ -16,6 +18,7 @@ public static class ApiProblems
     public const string HostOnlyCode = "host_only";
     public const string RoomEndedCode = "room_ended";
     public const string NotFoundCode = "not_found";
+    public const string RateLimitedCode = "rate_limited";
 
     /// <summary>400 for an id that is not a UUID: it names nothing, so saying so reveals nothing.</summary>
     public static ProblemHttpResult MalformedId(string parameter, string? value) =>
@@ -79,6 +82,31 @@ public static class ApiProblems
             members["code"] = code;
         }
         return TypedResults.Problem(statusCode: status, title: title, detail: detail, extensions: members.Count == 0 ? null : members);
+    }
+
+    /// <summary>
+    /// A rate limiter's refusal (an <c>OnRejected</c> callback): 429 with <c>Retry-After</c> when the limiter knows it, as
+    /// problem details with the <c>rate_limited</c> code. The one way every rate-limited route answers.
+    /// </summary>
+    public static async ValueTask WriteRateLimitedAsync(OnRejectedContext context, string title, string detail)
+    {
+        var http = context.HttpContext;
+        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+        {
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails =
+            {
+                Status = StatusCodes.Status429TooManyRequests,
+                Title = title,
+                Detail = detail,
+                Extensions = { ["code"] = RateLimitedCode },
+            },
+        });
     }
 
     public static string Truncate(string text) => text.Length <= 64 ? text : text[..64] + "…";

@@ -73,25 +73,8 @@ public static class AuthExtensions
                     QueueLimit = 0,
                 });
             });
-            options.OnRejected = async (context, cancellationToken) =>
-            {
-                var http = context.HttpContext;
-                http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-                if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
-                {
-                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                }
-                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = http,
-                    ProblemDetails =
-                    {
-                        Status = StatusCodes.Status429TooManyRequests,
-                        Title = "Too many requests",
-                        Detail = "Too many sign-in requests from this client; wait before trying again.",
-                    },
-                });
-            };
+            options.OnRejected = (context, _) => ApiProblems.WriteRateLimitedAsync(context, "Too many requests",
+                "Too many sign-in requests from this client; wait before trying again.");
         });
 
         services.AddSingleton<UserStore>();

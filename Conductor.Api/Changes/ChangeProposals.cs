@@ -18,57 +18,8 @@ public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store
         {
             throw new ChangeProposalException([$"propose between 1 and {ChangeGenerator.MaxChanges} changes"]);
         }
-        var errors = new List<string>();
         var bases = new Dictionary<string, WorkspaceFile?>(StringComparer.Ordinal);
-        var changes = new List<(string Path, ProposedChange Change)>();
-        foreach (var change in proposed)
-        {
-            string path;
-            try
-            {
-                path = WorkspacePaths.Normalize(change.FilePath, tidy: true);
-            }
-            catch (WorkspaceException ex)
-            {
-                errors.Add(ex.Message);
-                continue;
-            }
-            if (!ChangeTypes.IsKnown(change.Type))
-            {
-                errors.Add($"{path}: type is create, modify or delete");
-                continue;
-            }
-            if (change.Type != ChangeTypes.Delete && change.Content is null)
-            {
-                errors.Add($"{path}: content is required for {change.Type}");
-                continue;
-            }
-            if (bases.ContainsKey(path))
-            {
-                errors.Add($"{path} is changed twice");
-                continue;
-            }
-            WorkspaceFile? current;
-            try
-            {
-                current = await workspace.ReadAsync(roomId, path, cancellationToken);
-            }
-            catch (WorkspaceException ex)
-            {
-                errors.Add($"{path}: {ex.Message}");
-                continue;
-            }
-            bases[path] = current;
-            if (change.Type == ChangeTypes.Create && current is not null)
-            {
-                errors.Add($"{path} already exists, so it cannot be created (use modify)");
-            }
-            else if (change.Type != ChangeTypes.Create && current is null)
-            {
-                errors.Add($"{path} does not exist, so it cannot be {(change.Type == ChangeTypes.Delete ? "deleted" : "modified")}");
-            }
-            changes.Add((path, change));
-        }
+        var (errors, changes) = await ChangeChecks.CheckAsync(roomId, proposed, workspace, bases, cancellationToken);
         if (errors.Count > 0)
         {
             throw new ChangeProposalException(errors);

@@ -77,51 +77,8 @@ public static partial class ChangesApi
             return Problem(400, "Cannot read a file", ex.Message);
         }
 
-        async Task<IReadOnlyList<string>> CheckAsync(IReadOnlyList<ProposedChange> proposed, CancellationToken ct)
-        {
-            var errors = new List<string>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var change in proposed)
-            {
-                string path;
-                try
-                {
-                    path = WorkspacePaths.Normalize(change.FilePath, tidy: true);
-                }
-                catch (WorkspaceException ex)
-                {
-                    errors.Add($"{Shorten(change.FilePath)}: {ex.Message}");
-                    continue;
-                }
-                if (!seen.Add(path))
-                {
-                    errors.Add($"{path} is changed twice");
-                    continue;
-                }
-                if (!bases.TryGetValue(path, out var current))
-                {
-                    try
-                    {
-                        current = await workspace.ReadAsync(roomId, path, ct);
-                    }
-                    catch (WorkspaceException ex)
-                    {
-                        errors.Add($"{path}: {ex.Message}");
-                        continue;
-                    }
-                    bases[path] = current;
-                }
-                if (change.Type == ChangeTypes.Create && current is not null)
-                {
-                    errors.Add($"{path} already exists, so it cannot be created (use modify)");
-                }
-                else if (change.Type != ChangeTypes.Create && current is null)
-                {
-                    errors.Add($"{path} does not exist, so it cannot be {(change.Type == ChangeTypes.Delete ? "deleted" : "modified")}");
-                }
-            }
-            return errors;
-        }
+        async Task<IReadOnlyList<string>> CheckAsync(IReadOnlyList<ProposedChange> proposed, CancellationToken ct) =>
+            (await ChangeChecks.CheckAsync(roomId, proposed, workspace, bases, ct)).Errors;
 
         string agent;
         IReadOnlyList<ProposedChange> changes;

@@ -8,26 +8,8 @@ namespace Conductor.Api.Mcp;
 /// <summary>Per-user fixed window on <c>/mcp</c>, answering 429 with Retry-After in problem details of its own.</summary>
 internal sealed class McpRateLimitPolicy(IOptions<McpOptions> options) : IRateLimiterPolicy<string>
 {
-    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (context, cancellationToken) =>
-    {
-        var http = context.HttpContext;
-        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-        if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
-        {
-            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Title = "Too many MCP requests",
-                Detail = "This user's agents sent too many MCP requests; wait before trying again.",
-                Extensions = { ["code"] = "rate_limited" },
-            },
-        });
-    };
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = (context, _) =>
+        ApiProblems.WriteRateLimitedAsync(context, "Too many MCP requests", "This user's agents sent too many MCP requests; wait before trying again.");
 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
