@@ -1,6 +1,6 @@
+using System.Threading.RateLimiting;
 using Conductor.Api.Rooms;
 using Conductor.Workspaces;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.RateLimiting;
 
