@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Conductor's test command: every test suite (the extension's mocha unit tests, dotnet test, the web app's Vitest), against real Postgres, Redis and git started as local processes.
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter "FullyQualifiedName~Redis"]
-# Suites: Conductor.Tests (xunit, including the web app's Playwright tests in a real Chromium) and the web app's
-# Vitest unit tests (Conductor.Web/ClientApp).
+# Suites: Conductor.Tests (xunit, including the web app's Playwright tests in a real Chromium, the extension's
+# integration and code-server end-to-end tests, and the `conductor` CLI's tests, which pack Conductor.Cli as a dotnet
+# tool, install it and drive it against a real Api: Conductor.Tests/Cli) and the web app's Vitest unit tests
+# (Conductor.Web/ClientApp).
 set -euo pipefail
 cd "$(dirname "$0")"
 
