@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Conductor.Api.Auth.GitHub;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -20,6 +21,8 @@ public static partial class AuthApi
         group.MapPost("/refresh", RefreshAsync).WithName("RefreshToken").AllowAnonymous();
         group.MapPost("/revoke", RevokeAsync).WithName("RevokeToken").AllowAnonymous();
         group.MapGet("/me", GetMeAsync).WithName("GetMe");
+        // Outside the sign-in rate limit: every (re)connect of every socket asks for one.
+        endpoints.MapGroup("/auth").WithTags("Auth").MapPost("/socket-ticket", IssueSocketTicketAsync).WithName("IssueSocketTicket");
         return group;
     }
 
@@ -151,6 +154,14 @@ public static partial class AuthApi
         // As RFC 7009 has it, an unknown token is not an error: the caller's goal, that it not work, holds.
         await tokens.RevokeAsync(request.RefreshToken, cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>A single-use ticket for the caller's next WebSocket connect (browsers cannot send the token in a header there).</summary>
+    internal static async Task<Ok<SocketTicketResponse>> IssueSocketTicketAsync(HttpContext context, SocketTickets tickets)
+    {
+        var signedIn = await context.AuthenticateAsync();
+        var (ticket, lifetime) = tickets.Issue(context.User, signedIn.Properties?.ExpiresUtc);
+        return TypedResults.Ok(new SocketTicketResponse(ticket, (int)Math.Ceiling(lifetime.TotalSeconds)));
     }
 
     internal static async Task<Results<Ok<MeResponse>, ProblemHttpResult>> GetMeAsync(

@@ -26,3 +26,6 @@ public sealed record GitHubDeviceResponse(string DeviceCode, string UserCode, st
 
 /// <summary>The device flow is still waiting: poll again after <see cref="Interval"/> seconds.</summary>
 public sealed record GitHubPendingResponse(string Status, int Interval);
+
+/// <summary>A single-use ticket for one WebSocket connect (<c>?ticket=</c>, or SignalR's <c>access_token</c>), valid for <c>ExpiresIn</c> seconds.</summary>
+public sealed record SocketTicketResponse(string Ticket, int ExpiresIn);

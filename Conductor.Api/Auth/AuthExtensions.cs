@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using Conductor.Api.Auth.GitHub;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.DataProtection;
@@ -35,19 +36,14 @@ public static class AuthExtensions
         services.AddAuthentication(BearerTokenDefaults.AuthenticationScheme)
             .AddBearerToken(BearerTokenDefaults.AuthenticationScheme, options =>
             {
-                options.Events.OnMessageReceived = context =>
-                {
-                    // Browsers cannot set headers on WebSocket (and SSE) requests, so sockets may carry the token in
-                    // the query; nowhere else, so ordinary URLs never hold one.
-                    var path = context.Request.Path;
-                    if ((path.StartsWithSegments("/hubs") || path.StartsWithSegments("/ws"))
-                        && context.Request.Query.TryGetValue("access_token", out var token) && !string.IsNullOrEmpty(token))
-                    {
-                        context.Token = token;
-                    }
-                    return Task.CompletedTask;
-                };
-            });
+                // Access tokens come only in the Authorization header. Browsers cannot set headers on WebSockets, so a
+                // socket request may carry a single-use ticket in its query instead (POST /auth/socket-ticket); such a
+                // request is handed to the ticket scheme, and a token put in a URL is never read.
+                options.ForwardDefaultSelector = context =>
+                    SocketTicketDefaults.FindTicket(context.Request) is not null ? SocketTicketDefaults.AuthenticationScheme : null;
+            })
+            .AddScheme<AuthenticationSchemeOptions, SocketTicketHandler>(SocketTicketDefaults.AuthenticationScheme, _ => { });
+        services.AddSingleton<SocketTickets>();
         services.AddOptions<BearerTokenOptions>(BearerTokenDefaults.AuthenticationScheme)
             .Configure<IOptions<AuthOptions>>((bearer, auth) =>
             {

@@ -14,6 +14,12 @@ public sealed class AuthOptions
     /// <summary>How long a refresh token may wait before its (single) use.</summary>
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// How long a socket ticket (<c>POST /auth/socket-ticket</c>) may wait for its one use. Browsers cannot set headers
+    /// on a WebSocket, so they put a ticket in its URL instead of the access token: seconds, single use, sockets only.
+    /// </summary>
+    public TimeSpan SocketTicketLifetime { get; set; } = TimeSpan.FromSeconds(30);
+
     public GitHubAuthOptions GitHub { get; set; } = new();
 
     public AuthRateLimitOptions RateLimit { get; set; } = new();

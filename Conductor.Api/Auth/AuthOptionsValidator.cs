@@ -15,6 +15,10 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         {
             failures.Add($"Auth:RefreshTokenLifetime must be at least the access token lifetime and at most 365 days (got {options.RefreshTokenLifetime}).");
         }
+        if (options.SocketTicketLifetime < TimeSpan.FromSeconds(1) || options.SocketTicketLifetime > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"Auth:SocketTicketLifetime must be between 1 second and 5 minutes (got {options.SocketTicketLifetime}).");
+        }
         foreach (var (setting, url) in new[] { ("Auth:GitHub:BaseUrl", options.GitHub.BaseUrl), ("Auth:GitHub:ApiUrl", options.GitHub.ApiUrl) })
         {
             if (url is null || !url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttps && url.Scheme != Uri.UriSchemeHttp))

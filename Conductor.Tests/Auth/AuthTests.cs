@@ -138,22 +138,59 @@ public sealed class AuthTests(ApiCluster cluster)
     }
 
     [Fact]
-    public async Task Access_tokens_in_the_query_are_accepted_on_socket_paths_only_and_never_logged()
+    public async Task An_access_token_in_a_url_is_never_read_even_on_socket_paths_and_never_logged()
     {
         using var a = cluster.ClientA();
         var signedIn = await a.DevLoginAsync(ApiCluster.UniqueLogin("erin"));
         var token = Uri.EscapeDataString(signedIn.AccessToken);
 
-        // Nothing is mapped at these socket paths: authenticated, the fallback policy lets the request through to a
-        // 404; anonymous, 401. (Chat owns /ws/{room_id}, so the raw-socket probe goes one segment deeper.)
-        Assert.Equal(HttpStatusCode.NotFound, (await a.GetAsync($"/hubs/probe?access_token={token}")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await a.GetAsync($"/ws/probe/unmapped?access_token={token}")).StatusCode);
-        Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync("/hubs/probe")).StatusCode);
+        // URLs end up in proxy logs, traces and browser history: a token there opens nothing, sockets included. (Nothing
+        // is mapped at these socket paths, so a request that did authenticate would be a 404.)
+        Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync($"/hubs/probe?access_token={token}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync($"/ws/probe/unmapped?access_token={token}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync($"/ws/probe/unmapped?ticket={token}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync($"/auth/me?access_token={token}")).StatusCode);
 
         await Task.Delay(300);
         Assert.DoesNotContain(signedIn.AccessToken[..40], cluster.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(signedIn.RefreshToken, cluster.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_socket_ticket_opens_one_socket_request_once_on_any_instance_and_nothing_else()
+    {
+        using var anonymous = cluster.ClientA();
+        await ApiClient.ExpectProblemAsync(await anonymous.PostAsync("/auth/socket-ticket", new { }), HttpStatusCode.Unauthorized);
+        var signedIn = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("tess"));
+        using var a = cluster.ClientA(signedIn.AccessToken);
+        using var b = cluster.ClientB();
+
+        async Task<string> TicketAsync()
+        {
+            var answer = await ApiClient.ExpectAsync(await a.PostAsync("/auth/socket-ticket", new { }), HttpStatusCode.OK);
+            Assert.InRange(answer.GetProperty("expires_in").GetInt32(), 1, 30);
+            return Uri.EscapeDataString(answer.GetProperty("ticket").GetString()!);
+        }
+
+        // Minted on A, accepted on B (one key ring), once: a ticket copied from a log afterwards opens nothing.
+        var ticket = await TicketAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await b.GetAsync($"/ws/probe/unmapped?ticket={ticket}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await b.GetAsync($"/ws/probe/unmapped?ticket={ticket}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await a.GetAsync($"/ws/probe/unmapped?ticket={ticket}")).StatusCode);
+
+        // SignalR's client puts it in access_token; that works on the hub paths alike.
+        Assert.Equal(HttpStatusCode.NotFound, (await b.GetAsync($"/hubs/probe?access_token={await TicketAsync()}")).StatusCode);
+
+        // Sockets only: not in the query of an ordinary endpoint, not as a bearer token.
+        var other = await TicketAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await b.GetAsync($"/auth/me?ticket={other}")).StatusCode);
+        using var bearer = cluster.ClientB(Uri.UnescapeDataString(other));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await bearer.GetAsync("/auth/me")).StatusCode);
+
+        // A tampered ticket is refused.
+        var tampered = Uri.UnescapeDataString(await TicketAsync());
+        tampered = tampered[..^4] + (tampered[^4] == 'A' ? 'B' : 'A') + tampered[^3..];
+        Assert.Equal(HttpStatusCode.Unauthorized, (await b.GetAsync($"/ws/probe/unmapped?ticket={Uri.EscapeDataString(tampered)}")).StatusCode);
     }
 
     [Fact]

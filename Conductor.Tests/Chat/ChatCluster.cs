@@ -115,15 +115,8 @@ public sealed class ChatCluster : IAsyncDisposable
         return http;
     }
 
-    public Uri SocketUrl(int instance, Guid roomId, ChatUser? user)
-    {
-        var builder = new UriBuilder(_instances[instance].Url) { Scheme = "ws", Path = $"/ws/{roomId:D}" };
-        if (user is not null)
-        {
-            builder.Query = $"access_token={Uri.EscapeDataString(user.Token)}";
-        }
-        return builder.Uri;
-    }
+    public SocketEndpoint SocketUrl(int instance, Guid roomId, ChatUser? user) =>
+        new(new UriBuilder(_instances[instance].Url) { Scheme = "ws", Path = $"/ws/{roomId:D}" }.Uri, user?.Token);
 
     /// <summary>Connects and waits for the welcome (presence) frame: from then on the socket receives the room's events.</summary>
     public async Task<ChatSocket> ConnectAsync(int instance, Guid roomId, ChatUser user, bool waitUntilJoined = true)

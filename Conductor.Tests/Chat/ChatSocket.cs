@@ -22,11 +22,14 @@ public sealed class ChatSocket : IAsyncDisposable
     public WebSocketState State => _socket.State;
     public Task Closed => _receiving;
 
-    public static async Task<ChatSocket> ConnectAsync(Uri url)
+    public static Task<ChatSocket> ConnectAsync(Uri url) => ConnectAsync(new SocketEndpoint(url, null));
+
+    public static async Task<ChatSocket> ConnectAsync(SocketEndpoint endpoint)
     {
         var socket = new ClientWebSocket();
+        endpoint.Apply(socket.Options);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        await socket.ConnectAsync(url, timeout.Token);
+        await socket.ConnectAsync(endpoint.Url, timeout.Token);
         return new ChatSocket(socket);
     }
 

@@ -289,6 +289,29 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     }
 
     [Fact]
+    public async Task A_browser_opens_the_room_socket_with_a_single_use_ticket_instead_of_its_token()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis);
+        var alice = await cluster.CreateUserAsync("alice");
+        var roomId = await cluster.CreateRoomAsync(alice);
+        using var http = cluster.Http(0, alice);
+        using var minted = await http.PostAsJsonAsync("/auth/socket-ticket", new { });
+        minted.EnsureSuccessStatusCode();
+        var ticket = (await minted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("ticket").GetString()!;
+        var url = new UriBuilder(cluster.SocketUrl(1, roomId, null).Url) { Query = "ticket=" + Uri.EscapeDataString(ticket) }.Uri;
+
+        // Minted on instance 0, opened on instance 1, as the web app does through its proxy.
+        await using (var socket = await ChatSocket.ConnectAsync(url))
+        {
+            await socket.WaitForTypeAsync("presence");
+        }
+
+        // A second connect with the same URL (a replayed log line) is refused at the handshake.
+        var replayed = await Assert.ThrowsAsync<WebSocketException>(() => ChatSocket.ConnectAsync(url));
+        Assert.Contains("401", replayed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Membership_is_enforced_on_every_route()
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis);

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Net.ServerSentEvents;
 using System.Text.Json;
 using Conductor.Tests.Auth;
+using Conductor.Tests.Chat;
 using Conductor.Tests.Infrastructure;
 using Conductor.Tests.Workspaces;
 
@@ -121,8 +122,7 @@ internal sealed class CommandRoom : IAsyncDisposable
         return http;
     }
 
-    public Uri SocketUrl(string path, ApiClient client) =>
-        new($"ws://{Room.Url.Authority}{path}{(path.Contains('?', StringComparison.Ordinal) ? '&' : '?')}access_token={Uri.EscapeDataString(client.AccessToken!)}");
+    public SocketEndpoint SocketUrl(string path, ApiClient client) => new(new Uri($"ws://{Room.Url.Authority}{path}"), client.AccessToken);
 
     public static string Output(IEnumerable<SseItem<string>> items) =>
         string.Concat(items.Where(i => i.EventType == "output").Select(i => JsonDocument.Parse(i.Data).RootElement.GetProperty("text").GetString()));

@@ -82,13 +82,14 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         await WaitUntilAsync(() => CommandRoom.CountHostProcesses("sleep", "31339") == 0);
     }
 
-    private static async Task<HttpStatusCode> HandshakeStatusAsync(Uri url)
+    private static async Task<HttpStatusCode> HandshakeStatusAsync(SocketEndpoint endpoint)
     {
         using var socket = new ClientWebSocket();
         socket.Options.CollectHttpResponseDetails = true;
+        endpoint.Apply(socket.Options);
         try
         {
-            await socket.ConnectAsync(url, CancellationToken.None);
+            await socket.ConnectAsync(endpoint.Url, CancellationToken.None);
         }
         catch (WebSocketException)
         {

@@ -7,6 +7,7 @@ public sealed class BrowserUser : IAsyncDisposable
 {
     private readonly List<string> _consoleErrors = [];
     private readonly List<string> _failedLoads = [];
+    private readonly List<string> _urls = [];
     private readonly string _screenshots;
 
     public BrowserUser(string login, IBrowserContext context, IPage page, string screenshots)
@@ -34,6 +35,21 @@ public sealed class BrowserUser : IAsyncDisposable
                 }
             }
         };
+        // Every URL the page asked for, sockets included: none may carry a credential.
+        page.Request += (_, request) =>
+        {
+            lock (_urls)
+            {
+                _urls.Add(request.Url);
+            }
+        };
+        page.WebSocket += (_, socket) =>
+        {
+            lock (_urls)
+            {
+                _urls.Add(socket.Url);
+            }
+        };
         page.PageError += (_, error) =>
         {
             lock (_consoleErrors)
@@ -57,6 +73,25 @@ public sealed class BrowserUser : IAsyncDisposable
                 return [.. _failedLoads];
             }
         }
+    }
+
+    /// <summary>Every URL the page requested or opened a WebSocket to, in order.</summary>
+    public IReadOnlyList<string> RequestedUrls
+    {
+        get
+        {
+            lock (_urls)
+            {
+                return [.. _urls];
+            }
+        }
+    }
+
+    /// <summary>The signed-in session's current access and refresh tokens, as the app keeps them.</summary>
+    public async Task<(string AccessToken, string RefreshToken)> TokensAsync()
+    {
+        var session = await Page.EvaluateAsync<System.Text.Json.JsonElement>("JSON.parse(localStorage.getItem('conductor.session'))");
+        return (session.GetProperty("accessToken").GetString()!, session.GetProperty("refreshToken").GetString()!);
     }
 
     /// <summary>Script errors and console.error calls.</summary>

@@ -98,6 +98,17 @@ public sealed class WebAppTests(WebAppFixture app)
         await alice.ScreenshotAsync("room-chat-host");
         await bob.ScreenshotAsync("room-chat-guest");
 
+        // The chat hub's sockets carried single-use tickets, never the session's tokens (URLs end up in logs).
+        foreach (var user in new[] { alice, bob })
+        {
+            var (accessToken, refreshToken) = await user.TokensAsync();
+            var hubSockets = user.RequestedUrls.Where(u => u.Contains("/api/hubs/chat", StringComparison.Ordinal)).ToList();
+            Assert.NotEmpty(hubSockets);
+            Assert.All(hubSockets, u => Assert.StartsWith("ws", u, StringComparison.Ordinal));
+            Assert.DoesNotContain(user.RequestedUrls, u => u.Contains(Uri.EscapeDataString(accessToken), StringComparison.Ordinal)
+                || u.Contains(accessToken, StringComparison.Ordinal) || u.Contains(refreshToken, StringComparison.Ordinal));
+        }
+
         // Bob leaves (closes his page): Alice sees him go offline.
         await bob.Page.CloseAsync();
         await Expect(alice.Member(bob.Login)).ToContainTextAsync("offline", new() { Timeout = 20_000 });

@@ -257,7 +257,8 @@ static async Task<Guid> CreateRoomWithAsync(HttpClient http, Uri apiUrl, string 
 static async Task<ClientWebSocket> ConnectAsync(Uri apiUrl, Guid roomId, string bearer, CancellationToken ct)
 {
     var socket = new ClientWebSocket();
-    var url = new UriBuilder(apiUrl) { Scheme = "ws", Path = $"/ws/{roomId:D}", Query = $"access_token={Uri.EscapeDataString(bearer)}" }.Uri;
+    socket.Options.SetRequestHeader("Authorization", "Bearer " + bearer);
+    var url = new UriBuilder(apiUrl) { Scheme = "ws", Path = $"/ws/{roomId:D}" }.Uri;
     await socket.ConnectAsync(url, ct);
     while (await ReceiveFrameAsync(socket, ct) is { } frame && frame.GetProperty("type").GetString() != "presence")
     {

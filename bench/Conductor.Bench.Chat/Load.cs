@@ -7,7 +7,8 @@ using System.Text;
 using System.Text.Json;
 
 /// <summary>One client: where it connects (with its token in the query, as browsers do) and the size of its room.</summary>
-internal sealed record ClientTarget(Uri Url, int RoomSize);
+/// <summary>A client's socket: its URL, its room's size, and the access token it sends in its Authorization header (none for the bare echo).</summary>
+internal sealed record ClientTarget(Uri Url, int RoomSize, string? AccessToken = null);
 
 /// <summary>What one load run measured, and the servers' CPU time and peak memory while it ran.</summary>
 internal sealed record LoadResult(int Connections, long Sent, long Expected, long Delivered, long Errors, TimeSpan Elapsed, double[] LatenciesMs,
@@ -192,6 +193,10 @@ internal static class Load
         await Parallel.ForAsync(0, targets.Count, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = cancellationToken }, async (i, ct) =>
         {
             var socket = new ClientWebSocket();
+            if (targets[i].AccessToken is { } accessToken)
+            {
+                socket.Options.SetRequestHeader("Authorization", "Bearer " + accessToken);
+            }
             await socket.ConnectAsync(targets[i].Url, ct);
             // The welcome (the Api's presence, the echo's hello): from then on the socket receives its room.
             if ((await ReceiveFrameAsync(socket, new byte[1 << 16], ct)).IsEmpty)

@@ -51,7 +51,7 @@ try
     {
         var tokens = await ApiSetup.CreateUsersAsync(apis[0].Url, options.Clients, "closed", token);
         var roomId = (await ApiSetup.CreateRoomsAsync(apis[0].Url, [tokens], token))[0];
-        var apiTargets = tokens.Select((t, i) => new ClientTarget(ApiSocket(apis[i % apis.Count].Url, roomId, t), tokens.Length)).ToList();
+        var apiTargets = tokens.Select((t, i) => new ClientTarget(ApiSocket(apis[i % apis.Count].Url, roomId), tokens.Length, t)).ToList();
         var bareTargets = tokens.Select(_ => new ClientTarget(BareSocket(bare.Url, "closed"), tokens.Length)).ToList();
         // Warm-up of both paths so the JIT is not what we measure.
         await Load.ClosedLoopAsync(bareTargets, 5, [bare], none, token);
@@ -87,7 +87,7 @@ try
         {
             for (var m = 0; m < roomMembers[r].Count; m++)
             {
-                apiTargets.Add(new ClientTarget(ApiSocket(apis[(r + m) % apis.Count].Url, roomIds[r], roomMembers[r][m]), roomMembers[r].Count));
+                apiTargets.Add(new ClientTarget(ApiSocket(apis[(r + m) % apis.Count].Url, roomIds[r]), roomMembers[r].Count, roomMembers[r][m]));
                 bareTargets.Add(new ClientTarget(BareSocket(bare.Url, r.ToString(CultureInfo.InvariantCulture)), roomMembers[r].Count));
             }
         }
@@ -132,8 +132,7 @@ static void Print(string name, LoadResult r) =>
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
-static Uri ApiSocket(Uri api, Guid roomId, string accessToken) =>
-    new UriBuilder(api) { Scheme = "ws", Path = $"/ws/{roomId}", Query = $"access_token={Uri.EscapeDataString(accessToken)}" }.Uri;
+static Uri ApiSocket(Uri api, Guid roomId) => new UriBuilder(api) { Scheme = "ws", Path = $"/ws/{roomId}" }.Uri;
 
 static Uri BareSocket(Uri bare, string room) => new UriBuilder(bare) { Scheme = "ws", Path = $"/echo/{room}" }.Uri;
 

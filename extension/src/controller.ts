@@ -540,7 +540,7 @@ export class SessionController implements vscode.Disposable {
     if (!terminalId) {
       return;
     }
-    const pty = new SharedTerminal(async (cols, rows) => this.api.terminalSocketUrl(room.id, terminalId, await this.auth.accessToken(), cols, rows));
+    const pty = new SharedTerminal(async (cols, rows) => this.api.terminalSocket(room.id, terminalId, await this.auth.accessToken(), cols, rows));
     vscode.window.createTerminal({ name: `Conductor: ${terminalId}`, pty }).show();
   }
 

@@ -4,8 +4,8 @@ import { ApiError, BackendUnreachableError, NotSignedInError } from './errors';
 import type {
   AiStatus, ApplyResult, ChangeSet, ChatMessage, CommitOutcome, Conversation, DeviceFlowStart, DevicePoll, FileContent,
   FileEntry, FileWritten, Invite, JobStatus, JoinedRoom, Me, NewConversation, NewMessage, PolicyEvaluation, PresentUser,
-  PublishOutcome, RoomCreated, RoomDetails, SearchHit, SearchOptions, SyncOutcome, TokenResponse, UploadedFile, Workspace,
-  WorkspaceAccepted,
+  PublishOutcome, RoomCreated, RoomDetails, SearchHit, SearchOptions, SocketTarget, SyncOutcome, TokenResponse, UploadedFile,
+  Workspace, WorkspaceAccepted,
 } from './types';
 
 /** Supplies a fresh access token for each request (refreshing it first when it is about to expire). */
@@ -123,12 +123,18 @@ export class ConductorApi {
     return this.request('GET', `/chat/${enc(roomId)}/presence`);
   }
 
-  /** The raw WebSocket URL for a room (the token goes in the query: browsers and `ws` cannot set headers alike). */
-  socketUrl(roomId: string, accessToken: string): string {
-    const url = new URL(`/ws/${enc(roomId)}`, this.baseUrl);
+  /** The room's raw WebSocket: the token goes in the Authorization header (`ws` can set it), never in the URL. */
+  roomSocket(roomId: string, accessToken: string): SocketTarget {
+    return this.socketTarget(`/ws/${enc(roomId)}`, accessToken);
+  }
+
+  private socketTarget(path: string, accessToken: string, query: Record<string, string> = {}): SocketTarget {
+    const url = new URL(path, this.baseUrl);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    url.searchParams.set('access_token', accessToken);
-    return url.toString();
+    for (const [name, value] of Object.entries(query)) {
+      url.searchParams.set(name, value);
+    }
+    return { url: url.toString(), headers: { Authorization: `Bearer ${accessToken}` } };
   }
 
   // Workspaces -----------------------------------------------------------------------------------------------------
@@ -350,13 +356,8 @@ export class ConductorApi {
     return this.request('POST', `/workspace/${enc(roomId)}/commands/${enc(commandId)}/cancel`, { body: {} });
   }
 
-  terminalSocketUrl(roomId: string, terminalId: string, accessToken: string, cols: number, rows: number): string {
-    const url = new URL(`/ws/terminal/${enc(roomId)}/${enc(terminalId)}`, this.baseUrl);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    url.searchParams.set('access_token', accessToken);
-    url.searchParams.set('cols', String(cols));
-    url.searchParams.set('rows', String(rows));
-    return url.toString();
+  terminalSocket(roomId: string, terminalId: string, accessToken: string, cols: number, rows: number): SocketTarget {
+    return this.socketTarget(`/ws/terminal/${enc(roomId)}/${enc(terminalId)}`, accessToken, { cols: String(cols), rows: String(rows) });
   }
 
   // Shared files ---------------------------------------------------------------------------------------------------

@@ -287,3 +287,9 @@ export interface NewConversation {
   readonly bots: readonly { readonly name: string; readonly provider: string; readonly model?: string; readonly instructions: string }[];
   readonly max_turns: number;
 }
+
+/** Where a WebSocket connects and the headers it sends (the access token goes in a header, never in the URL). */
+export interface SocketTarget {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}

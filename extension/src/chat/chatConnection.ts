@@ -128,7 +128,8 @@ export class ChatConnection {
     if (this.disposed) {
       return; // disposed while the token was awaited: no socket for a connection nobody listens to
     }
-    const socket = new WebSocket(this.api.socketUrl(this.roomId, token));
+    const target = this.api.roomSocket(this.roomId, token);
+    const socket = new WebSocket(target.url, { headers: target.headers });
     this.socket = socket;
     socket.on('open', () => {
       void this.onOpen();

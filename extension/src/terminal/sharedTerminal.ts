@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import WebSocket from 'ws';
+import type { SocketTarget } from '../api/types';
 import { parseTerminalFrame, toTerminalText } from './terminalFrames';
 
 /**
@@ -15,7 +16,7 @@ export class SharedTerminal implements vscode.Pseudoterminal {
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
 
-  constructor(private readonly url: (cols: number, rows: number) => Promise<string>) {}
+  constructor(private readonly target: (cols: number, rows: number) => Promise<SocketTarget>) {}
 
   open(initialDimensions: vscode.TerminalDimensions | undefined): void {
     void this.connect(initialDimensions?.columns ?? 80, initialDimensions?.rows ?? 24);
@@ -38,7 +39,8 @@ export class SharedTerminal implements vscode.Pseudoterminal {
   }
 
   private async connect(cols: number, rows: number): Promise<void> {
-    const socket = new WebSocket(await this.url(cols, rows));
+    const { url, headers } = await this.target(cols, rows);
+    const socket = new WebSocket(url, { headers });
     this.socket = socket;
     socket.on('message', (raw: WebSocket.RawData) => {
       const frame = parseTerminalFrame(raw.toString());

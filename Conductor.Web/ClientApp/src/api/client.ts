@@ -22,6 +22,7 @@ import type {
   Invite,
   RoomDetail,
   RoomSummary,
+  SocketTicket,
   TokenResponse,
 } from "./contracts";
 import { ApiError, ApiUnavailableError, isProblemDetails } from "./errors";
@@ -88,6 +89,11 @@ export class ApiClient {
       }
       throw new ApiUnavailableError("network error");
     }
+  }
+
+  /** A single-use ticket for the next socket connect (docs/auth-and-rooms.md): sockets never carry the access token. */
+  socketTicket(): Promise<SocketTicket> {
+    return this.request("POST", "/auth/socket-ticket", {});
   }
 
   listRooms(): Promise<{ rooms: RoomSummary[] }> {

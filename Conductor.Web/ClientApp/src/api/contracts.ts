@@ -13,6 +13,12 @@ export interface TokenResponse {
   user: UserInfo;
 }
 
+/** A single-use ticket for one WebSocket connect: browsers cannot set headers there, and a URL must never hold the access token. */
+export interface SocketTicket {
+  ticket: string;
+  expires_in: number;
+}
+
 export interface GitHubDeviceResponse {
   device_code: string;
   user_code: string;

@@ -1,4 +1,4 @@
-import { HubConnection, HubConnectionBuilder, HubConnectionState, LogLevel, type IRetryPolicy } from "@microsoft/signalr";
+import { HttpTransportType, HubConnection, HubConnectionBuilder, HubConnectionState, LogLevel, type IRetryPolicy } from "@microsoft/signalr";
 import { apiBase } from "../api/client";
 import type { ChatTransport } from "./roomChat";
 
@@ -7,10 +7,18 @@ export const reconnectPolicy: IRetryPolicy = {
   nextRetryDelayInMilliseconds: (context) => [0, 1000, 2000, 5000][context.previousRetryCount] ?? 10_000,
 };
 
-/** The chat hub (`/hubs/chat`) through Conductor.Web's proxy, with the session's fresh access token on every (re)connect. */
-export function createHubTransport(accessToken: () => Promise<string | null>): ChatTransport {
+/**
+ * The chat hub (`/hubs/chat`) through Conductor.Web's proxy. WebSockets only, without the negotiate request: SignalR
+ * puts what `accessTokenFactory` answers in the socket URL's query, so it answers a fresh single-use socket ticket on
+ * every (re)connect, never the access token.
+ */
+export function createHubTransport(socketTicket: () => Promise<string>): ChatTransport {
   const connection: HubConnection = new HubConnectionBuilder()
-    .withUrl(`${apiBase}/hubs/chat`, { accessTokenFactory: async () => (await accessToken()) ?? "" })
+    .withUrl(`${apiBase}/hubs/chat`, {
+      accessTokenFactory: socketTicket,
+      skipNegotiation: true,
+      transport: HttpTransportType.WebSockets,
+    })
     .withAutomaticReconnect(reconnectPolicy)
     .configureLogging(LogLevel.None)
     .build();

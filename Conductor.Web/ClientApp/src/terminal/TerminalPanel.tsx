@@ -16,7 +16,7 @@ type Connection = { socket: WebSocket; terminal: Terminal; fit: FitAddon };
 
 /** The room's shared terminal in xterm.js: the host opens it (and types); members watch, and type when granted. */
 export function TerminalPanel({ roomId, isHost, readOnly }: Props) {
-  const { session } = useServices();
+  const { api } = useServices();
   const [terminalId, setTerminalId] = useState("main");
   const [status, setStatus] = useState<string | null>(null);
   const [canWrite, setCanWrite] = useState(false);
@@ -38,15 +38,21 @@ export function TerminalPanel({ roomId, isHost, readOnly }: Props) {
       setError(new Error("A terminal name is 1 to 64 of a-z, 0-9 and '-'."));
       return;
     }
-    const token = await session.accessToken();
-    if (!token || !host.current) return;
+    if (!host.current) return;
+    let ticket: string;
+    try {
+      ticket = (await api.socketTicket()).ticket;
+    } catch (failure) {
+      setError(failure);
+      return;
+    }
     disconnect();
     const terminal = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
     const fit = new FitAddon();
     terminal.loadAddon(fit);
     terminal.open(host.current);
     fit.fit();
-    const socket = new WebSocket(terminalSocketUrl(window.location.origin, roomId, terminalId, token, terminal.cols, terminal.rows));
+    const socket = new WebSocket(terminalSocketUrl(window.location.origin, roomId, terminalId, ticket, terminal.cols, terminal.rows));
     connection.current = { socket, terminal, fit };
     setStatus("Connecting…");
     let writable = false;

@@ -4,7 +4,7 @@ import { isTerminalId, parseTerminalFrame, terminalSocketUrl } from "./terminalP
 describe("terminal protocol", () => {
   it("builds the socket URL on the page's origin with ws or wss", () => {
     expect(terminalSocketUrl("http://127.0.0.1:5090", "r1", "main", "t&k", 80, 24)).toBe(
-      "ws://127.0.0.1:5090/api/ws/terminal/r1/main?access_token=t%26k&cols=80&rows=24",
+      "ws://127.0.0.1:5090/api/ws/terminal/r1/main?ticket=t%26k&cols=80&rows=24",
     );
     expect(terminalSocketUrl("https://conductor.example", "r1", "main", "t", 100, 30)).toMatch(/^wss:\/\/conductor\.example\//);
   });

@@ -19,11 +19,14 @@ export function parseTerminalFrame(text: string): TerminalFrame | null {
   }
 }
 
-/** The socket's URL on the page's own origin (Conductor.Web forwards /api/** to the Api, sockets included). */
-export function terminalSocketUrl(origin: string, roomId: string, terminalId: string, accessToken: string, cols: number, rows: number): string {
+/**
+ * The socket's URL on the page's own origin (Conductor.Web forwards /api/** to the Api, sockets included), with a
+ * single-use socket ticket: a browser cannot set headers on a WebSocket, and the access token never goes in a URL.
+ */
+export function terminalSocketUrl(origin: string, roomId: string, terminalId: string, ticket: string, cols: number, rows: number): string {
   const url = new URL(`/api/ws/terminal/${encodeURIComponent(roomId)}/${encodeURIComponent(terminalId)}`, origin);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.searchParams.set("access_token", accessToken);
+  url.searchParams.set("ticket", ticket);
   url.searchParams.set("cols", String(cols));
   url.searchParams.set("rows", String(rows));
   return url.toString();

@@ -62,7 +62,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
         void load();
       }
     };
-    return new RoomChat(createHubTransport(() => session.accessToken()), roomId, { onRoomEvent });
+    return new RoomChat(createHubTransport(async () => (await api.socketTicket()).ticket), roomId, { onRoomEvent });
   }, [roomId, session, load, me?.id, roomEvents]);
 
   const [chatState, setChatState] = useState<RoomChatState>(chat.current);
