@@ -164,7 +164,7 @@ public static partial class ConversationsApi
                         lastWrite = time.GetTimestamp();
                         continue;
                     }
-                    // Nothing relayed for a lease (no runner yet, or one that died): keep the connection alive, look again.
+                    // Nothing relayed for a while (no runner yet, or one that died): keep the connection alive, look again.
                     if (time.GetElapsedTime(lastWrite) >= KeepAliveInterval)
                     {
                         await stream.KeepAliveAsync(cancellationToken);
