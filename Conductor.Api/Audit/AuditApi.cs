@@ -18,7 +18,7 @@ public static class AuditApi
     }
 
     internal static async Task<Results<Ok<LogApplyResponse>, ProblemHttpResult>> LogApplyAsync(LogApplyRequest? request, HttpContext context,
-        IRoomMembership membership, ChangeStore changes, AuditLog audit, CancellationToken cancellationToken)
+        IRoomMembership membership, ChangeStore changes, AuditLog audit, ChangeEvents events, CancellationToken cancellationToken)
     {
         if (request?.RoomId is not { } roomId || request.ChangeId is not { } changeId || string.IsNullOrWhiteSpace(request.FilePath))
         {
@@ -53,6 +53,11 @@ public static class AuditApi
         }
         await audit.AppendAsync(roomId, context.User.GetUserId(), request.Action, "client", change.Value.Change.ChangeSetId, changeId, path,
             null, cancellationToken);
+        // A skip decides the change for every reviewer (ChangeStatuses); a client's own "applied" is only its report.
+        if (request.Action == AuditActions.Skipped)
+        {
+            await events.ReviewedAsync(roomId, change.Value.Change, ChangeStatuses.Skipped, context.User.GetUserId(), null, cancellationToken);
+        }
         return TypedResults.Ok(new LogApplyResponse(true));
     }
 

@@ -5,9 +5,9 @@ namespace Conductor.Api.Changes;
 /// <summary>
 /// Applies reviewed changes of a change set to the room's workspace, each only if its file is still as it was read
 /// at generation, recording each outcome (applied or refused, with the reason) in the change's status and the audit
-/// trail.
+/// trail, and telling the room (<see cref="ChangeEvents"/>).
 /// </summary>
-public sealed partial class ChangeApplier(ChangeStore store, IWorkspaceFiles workspace, ILogger<ChangeApplier> logger)
+public sealed partial class ChangeApplier(ChangeStore store, IWorkspaceFiles workspace, ChangeEvents events, ILogger<ChangeApplier> logger)
 {
     /// <summary>Applies <paramref name="changes"/> in the set's order, whatever order they came in: later changes may build on earlier ones.</summary>
     public async Task<IReadOnlyList<ApplyResult>> ApplyAsync(StoredChangeSet set, IEnumerable<StoredChange> changes, Guid userId,
@@ -19,6 +19,8 @@ public sealed partial class ChangeApplier(ChangeStore store, IWorkspaceFiles wor
             var refusal = await store.ApplyAsync(set, change, userId,
                 ct => WriteAsync(set.RoomId, change, userId, ct), cancellationToken);
             LogApplied(logger, change.Id, set.Id, refusal is null ? "applied" : "refused", refusal);
+            await events.ReviewedAsync(set.RoomId, change, refusal is null ? ChangeStatuses.Applied : ChangeStatuses.Refused, userId, refusal,
+                cancellationToken);
             results.Add(refusal is null
                 ? new ApplyResult(change.Id, change.FilePath, "applied", StatusCodes.Status200OK, null)
                 : new ApplyResult(change.Id, change.FilePath, "refused", StatusCodes.Status409Conflict, refusal));

@@ -9,9 +9,10 @@ namespace Conductor.Api.Changes;
 /// applied only when the policy says <c>apply_all</c> (through the same compare-and-write, audited, as
 /// <c>/changes/{id}/apply</c>, through <see cref="ChangeApplier"/>). <c>review_required</c> leaves the set pending for review; <c>reject_all</c> stores nothing.
 /// </summary>
-public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store, PolicyEvaluator policy, ChangeApplier applier, TimeProvider time)
+public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store, PolicyEvaluator policy, ChangeApplier applier, ChangeEvents events,
+    TimeProvider time)
 {
-    public async Task<ProposalOutcome> ProposeAsync(Guid roomId, Guid userId, string agent, string provider, string model, string instruction,
+    public async Task<ProposalOutcome> ProposeAsync(Guid roomId, Guid userId, string login, string agent, string provider, string model, string instruction,
         IReadOnlyList<ProposedChange> proposed, CancellationToken cancellationToken)
     {
         if (proposed.Count == 0 || proposed.Count > ChangeGenerator.MaxChanges)
@@ -40,6 +41,7 @@ public sealed class ChangeProposals(IWorkspaceFiles workspace, ChangeStore store
         }
         var set = new StoredChangeSet(setId, roomId, userId, agent, provider, model, instruction, [], time.GetUtcNow(), stored);
         await store.InsertAsync(set, cancellationToken);
+        await events.ProposedAsync(set, login, decision, cancellationToken);
         if (decision.Decision != PolicyDecisions.ApplyAll)
         {
             return new ProposalOutcome(set, decision, []);

@@ -83,9 +83,7 @@ public sealed class ChangeStore(NpgsqlDataSource dataSource, AuditLog audit)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         StoredChangeSet set;
-        await using (var select = new NpgsqlCommand("""
-            SELECT id, room_id, created_by, agent, provider, model, instruction, context_files, created_at FROM change_sets WHERE id = $1
-            """, connection))
+        await using (var select = new NpgsqlCommand($"{SelectSet} WHERE s.id = $1", connection))
         {
             select.Parameters.Add(new NpgsqlParameter { Value = id });
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
@@ -93,20 +91,88 @@ public sealed class ChangeStore(NpgsqlDataSource dataSource, AuditLog audit)
             {
                 return null;
             }
-            set = new StoredChangeSet(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetString(4),
-                reader.GetString(5), reader.GetString(6), reader.GetFieldValue<string[]>(7), reader.GetFieldValue<DateTimeOffset>(8), []);
+            set = ReadSet(reader);
         }
-        var changes = new List<StoredChange>();
-        await using (var select = new NpgsqlCommand($"{SelectChange} WHERE change_set_id = $1 ORDER BY ordinal", connection))
+        var changes = await ReadChangesAsync(connection, [id], cancellationToken);
+        return set with { Changes = changes.GetValueOrDefault(id, []) };
+    }
+
+    /// <summary>
+    /// A room's change sets, newest first, with their changes: all of them, or only those with a change still
+    /// pending (<see cref="ChangeStatuses"/>); after <paramref name="before"/> (a set of the room) when paging on.
+    /// </summary>
+    public async Task<IReadOnlyList<StoredChangeSet>> ListAsync(Guid roomId, bool pendingOnly, StoredChangeSet? before, int limit,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var sets = new List<StoredChangeSet>();
+        await using (var select = new NpgsqlCommand($"""
+            {SelectSet}
+            WHERE s.room_id = $1
+              AND (NOT $2 OR EXISTS (SELECT 1 FROM changes c WHERE c.change_set_id = s.id AND c.status = 'pending'
+                   AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.change_set_id = s.id AND a.change_id = c.id AND a.action IN ('skipped', 'refused'))))
+              AND ($3::timestamptz IS NULL OR (s.created_at, s.id) < ($3, $4))
+            ORDER BY s.created_at DESC, s.id DESC
+            LIMIT $5
+            """, connection))
         {
-            select.Parameters.Add(new NpgsqlParameter { Value = id });
+            select.Parameters.Add(new NpgsqlParameter { Value = roomId });
+            select.Parameters.Add(new NpgsqlParameter { Value = pendingOnly });
+            select.Parameters.Add(new NpgsqlParameter<DateTimeOffset?> { TypedValue = before?.CreatedAt });
+            select.Parameters.Add(new NpgsqlParameter<Guid?> { TypedValue = before?.Id });
+            select.Parameters.Add(new NpgsqlParameter { Value = limit });
             await using var reader = await select.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                changes.Add(ReadChange(reader));
+                sets.Add(ReadSet(reader));
             }
         }
-        return set with { Changes = changes };
+        if (sets.Count == 0)
+        {
+            return sets;
+        }
+        var changes = await ReadChangesAsync(connection, sets.Select(s => s.Id).ToArray(), cancellationToken);
+        return sets.Select(s => s with { Changes = changes.GetValueOrDefault(s.Id, []) }).ToList();
+    }
+
+    private const string SelectSet = """
+        SELECT s.id, s.room_id, s.created_by, s.agent, s.provider, s.model, s.instruction, s.context_files, s.created_at, u.login
+        FROM change_sets s JOIN users u ON u.id = s.created_by
+        """;
+
+    private static StoredChangeSet ReadSet(NpgsqlDataReader reader) => new(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2),
+        reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetFieldValue<string[]>(7),
+        reader.GetFieldValue<DateTimeOffset>(8), [], reader.GetString(9));
+
+    /// <summary>The changes of the sets, in order, each with its review state: applied, or the latest skip or refusal in the audit trail.</summary>
+    private static async Task<Dictionary<Guid, List<StoredChange>>> ReadChangesAsync(NpgsqlConnection connection, Guid[] setIds,
+        CancellationToken cancellationToken)
+    {
+        await using var select = new NpgsqlCommand("""
+            SELECT c.id, c.change_set_id, c.ordinal, c.file_path, c.type, c.content, c.diff, c.rationale, c.base_etag,
+                   CASE WHEN c.status = 'applied' THEN 'applied' ELSE coalesce(r.action, 'pending') END,
+                   CASE WHEN c.status = 'applied' THEN NULL ELSE r.detail END
+            FROM changes c
+            LEFT JOIN LATERAL (
+                SELECT a.action, a.detail FROM audit_log a
+                WHERE a.change_set_id = c.change_set_id AND a.change_id = c.id AND a.action IN ('skipped', 'refused')
+                ORDER BY a.seq DESC LIMIT 1) r ON true
+            WHERE c.change_set_id = ANY($1)
+            ORDER BY c.change_set_id, c.ordinal
+            """, connection);
+        select.Parameters.Add(new NpgsqlParameter { Value = setIds });
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        var changes = new Dictionary<Guid, List<StoredChange>>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var change = ReadChange(reader) with { Detail = reader.IsDBNull(10) ? null : reader.GetString(10) };
+            if (!changes.TryGetValue(change.ChangeSetId, out var list))
+            {
+                changes[change.ChangeSetId] = list = [];
+            }
+            list.Add(change);
+        }
+        return changes;
     }
 
     /// <summary>A change with the room its set belongs to.</summary>
@@ -119,8 +185,6 @@ public sealed class ChangeStore(NpgsqlDataSource dataSource, AuditLog audit)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? (ReadChange(reader), reader.GetGuid(10)) : null;
     }
-
-    private const string SelectChange = "SELECT id, change_set_id, ordinal, file_path, type, content, diff, rationale, base_etag, status FROM changes";
 
     private static StoredChange ReadChange(NpgsqlDataReader reader) => new(
         reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetString(3), reader.GetString(4),

@@ -17,12 +17,14 @@ public static partial class ChangesApi
         changes.MapGet("/{changeSetId}", GetAsync).WithName("GetChangeSet");
         changes.MapPost("/{changeSetId}/apply", ApplyAsync).WithName("ApplyChanges");
         endpoints.MapPost("/policy/evaluate-auto-apply", EvaluateAsync).WithTags("Changes").WithName("EvaluateAutoApply").RequireAuthorization();
+        endpoints.MapGroup("/rooms/{room_id}/change-sets").WithTags("Changes").RequireRoomAccess()
+            .MapGet("", ListAsync).WithName("ListChangeSets");
         return endpoints;
     }
 
     internal static async Task<Results<Ok<ChangeSetResponse>, ProblemHttpResult>> GenerateAsync(GenerateChangesRequest? request, HttpContext context,
         IRoomMembership membership, AiSelections selections, IWorkspaceFiles workspace, ChangeGenerator generator, ChangeStore store,
-        IOptions<ChangeOptions> options, TimeProvider time, CancellationToken cancellationToken)
+        PolicyEvaluator policy, ChangeEvents events, IOptions<ChangeOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         if (request?.RoomId is not { } roomId || string.IsNullOrWhiteSpace(request.Instruction))
@@ -105,6 +107,8 @@ public static partial class ChangesApi
         var set = new StoredChangeSet(setId, roomId, userId, agent, provider.Name, provider.Model, request.Instruction, paths,
             time.GetUtcNow(), stored);
         await store.InsertAsync(set, cancellationToken);
+        set = set with { CreatedByLogin = context.User.GetLogin() };
+        await events.ProposedAsync(set, set.CreatedByLogin, Verdict(policy, set), cancellationToken);
         return TypedResults.Ok(ChangeSetResponse.From(set));
     }
 
@@ -129,8 +133,7 @@ public static partial class ChangesApi
             {
                 return ApiProblems.NotFound("Change set", setId.ToString("D"));
             }
-            return TypedResults.Ok(policy.Evaluate(
-                set.Changes.Select(c => new PolicyChange(c.FilePath, c.Type, c.Content, c.Diff)).ToList(), set.ContextFiles));
+            return TypedResults.Ok(Verdict(policy, set));
         }
         if (request?.Changes is not { } raw)
         {
@@ -195,6 +198,53 @@ public static partial class ChangesApi
             $"{refused} of {results.Count} changes were not applied; see results.",
             extensions: new Dictionary<string, object?> { ["change_set_id"] = set.Id, ["results"] = results });
     }
+
+    /// <summary>
+    /// <c>GET /rooms/{room_id}/change-sets?status=pending|all&amp;limit=&amp;before=</c>: the room's change sets, newest
+    /// first, whoever proposed them (a member's AI generation, a member's coding agent over MCP), each with the policy's
+    /// verdict and its review counts; <c>pending</c> (the default) keeps those with a change still to decide.
+    /// </summary>
+    internal static async Task<Results<Ok<ChangeSetListResponse>, ProblemHttpResult>> ListAsync(RoomScope scope, ChangeStore store,
+        PolicyEvaluator policy, CancellationToken cancellationToken, string? status = null, string? limit = null, string? before = null)
+    {
+        if (status is not (null or "pending" or "all"))
+        {
+            return Problem(400, "Invalid status", "status is 'pending' or 'all'.");
+        }
+        var take = DefaultListLimit;
+        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out take)
+            || take is < 1 or > MaxListLimit))
+        {
+            return Problem(400, "Invalid limit", $"limit is between 1 and {MaxListLimit}.");
+        }
+        StoredChangeSet? after = null;
+        if (before is not null)
+        {
+            after = Guid.TryParse(before, out var beforeId) ? await store.GetAsync(beforeId, cancellationToken) : null;
+            if (after is null || after.RoomId != scope.RoomId)
+            {
+                return Problem(400, "Invalid before", "before is the change_set_id of a set of this room (next_before of the previous page).");
+            }
+        }
+        // One more than asked tells whether there is a next page.
+        var sets = await store.ListAsync(scope.RoomId, status is null or "pending", after, take + 1, cancellationToken);
+        var page = sets.Take(take).Select(set => new ChangeSetSummary(set.Id, set.CreatedBy, set.CreatedByLogin ?? "", set.Source, set.Agent,
+            set.Provider, set.Model, set.Instruction, set.CreatedAt,
+            Verdict(policy, set),
+            set.Changes.Count, Count(set, ChangeStatuses.Pending), Count(set, ChangeStatuses.Applied), Count(set, ChangeStatuses.Skipped),
+            Count(set, ChangeStatuses.Refused), set.Changes.Select(c => c.FilePath).ToList())).ToList();
+        return TypedResults.Ok(new ChangeSetListResponse(scope.RoomId, page, sets.Count > take ? page[^1].ChangeSetId : null));
+
+        static int Count(StoredChangeSet set, string status) => set.Changes.Count(c => c.Status == status);
+    }
+
+    private const int DefaultListLimit = 20;
+    private const int MaxListLimit = 100;
+
+    /// <summary>The policy's verdict on a stored set, as when it was proposed: an agent's set has no context files (null, not none).</summary>
+    private static PolicyDecision Verdict(PolicyEvaluator policy, StoredChangeSet set) =>
+        policy.Evaluate(set.Changes.Select(c => new PolicyChange(c.FilePath, c.Type, c.Content, c.Diff)).ToList(),
+            set.Source == ChangeSetSources.Mcp ? null : set.ContextFiles);
 
     private static ProblemHttpResult Problem(int status, string title, string detail) => ApiProblems.Create(status, title, detail);
 

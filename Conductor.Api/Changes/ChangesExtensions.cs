@@ -18,6 +18,7 @@ public static class ChangesExtensions
         builder.Services.AddSingleton<ChangeGenerator>();
         builder.Services.AddSingleton<ChangeStore>();
         builder.Services.AddSingleton<ChangeApplier>();
+        builder.Services.AddSingleton<ChangeEvents>();
         builder.Services.AddSingleton<ChangeProposals>();
         builder.Services.AddSingleton<AuditLog>();
         // Over the workspace feature's file service (AddConductorWorkspaces).

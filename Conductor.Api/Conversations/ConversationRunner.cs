@@ -8,9 +8,9 @@ namespace Conductor.Api.Conversations;
 /// stored when complete; the next bot's settings are read from Postgres at each turn, so a PATCH takes effect at the
 /// bot's next turn wherever it was made. Each conversation is claimed by one instance at a time (a lease that
 /// <see cref="ConversationRecovery"/> renews); a conversation whose instance is gone is taken over and resumes at
-/// its first unstored turn.
+/// its first unstored turn. Live events reach streams on other instances through <see cref="ConversationRelay"/>.
 /// </summary>
-public sealed partial class ConversationRunner(ConversationStore store, ConversationAgents agents, TimeProvider time,
+public sealed partial class ConversationRunner(ConversationStore store, ConversationAgents agents, ConversationRelay relay, TimeProvider time,
     IHostApplicationLifetime lifetime, ILogger<ConversationRunner> logger)
 {
     private readonly ConcurrentDictionary<Guid, (LiveConversation Live, Task Task)> _running = new();
@@ -74,12 +74,12 @@ public sealed partial class ConversationRunner(ConversationStore store, Conversa
                 var bot = conversation.Bots[botIndex];
                 var history = await store.GetTurnsAsync(id, 0, cancellationToken);
                 var attempt = Guid.NewGuid().ToString("N")[..8];
-                live.Publish(new ConversationEvent(ConversationEventTypes.TurnStart, turnNo, botIndex, attempt, bot.Name, bot.Provider, bot.Model));
+                Publish(live, new ConversationEvent(ConversationEventTypes.TurnStart, turnNo, botIndex, attempt, bot.Name, bot.Provider, bot.Model));
                 var text = new StringBuilder();
                 await foreach (var token in agents.StreamTurnAsync(bot, botIndex, conversation.Topic, history, cancellationToken))
                 {
                     text.Append(token);
-                    live.Publish(new ConversationEvent(ConversationEventTypes.Token, turnNo, botIndex, attempt, Text: token, Offset: text.Length));
+                    Publish(live, new ConversationEvent(ConversationEventTypes.Token, turnNo, botIndex, attempt, Text: token, Offset: text.Length));
                 }
                 var turn = new ConversationTurn(turnNo, botIndex, bot.Name, bot.Provider, bot.Model, text.ToString(), time.GetUtcNow(), attempt);
                 if (!await store.AppendTurnAsync(id, RunnerId, turn, cancellationToken))
@@ -88,7 +88,7 @@ public sealed partial class ConversationRunner(ConversationStore store, Conversa
                     // watchers learn the outcome from Postgres.
                     break;
                 }
-                live.Publish(new ConversationEvent(ConversationEventTypes.TurnEnd, turnNo, botIndex, attempt, Offset: text.Length));
+                Publish(live, new ConversationEvent(ConversationEventTypes.TurnEnd, turnNo, botIndex, attempt, Offset: text.Length));
                 LogTurn(logger, id, turnNo, bot.Provider, text.Length);
             }
         }
@@ -118,12 +118,20 @@ public sealed partial class ConversationRunner(ConversationStore store, Conversa
         finally
         {
             live.Close();
+            relay.Close(id);
             lock (_running)
             {
                 _running.TryRemove(id, out _);
             }
             live.Dispose();
         }
+    }
+
+    /// <summary>To this instance's streams, and through Redis to the other instances' (<see cref="ConversationRelay"/>).</summary>
+    private void Publish(LiveConversation live, ConversationEvent e)
+    {
+        live.Publish(e);
+        relay.Publish(live.Id, e);
     }
 
     private async Task ReleaseAsync(Guid id)

@@ -106,7 +106,7 @@ public static partial class ConversationsApi
     /// </summary>
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamAsync(RoomScope scope,
         [FromRoute(Name = "conversation_id")] string conversationId, [FromQuery(Name = "last_event_id")] string? lastEventIdQuery,
-        HttpContext context, ConversationStore store, ConversationRunner runner, IOptions<ConversationOptions> options,
+        HttpContext context, ConversationStore store, ConversationRunner runner, ConversationRelay relay, IOptions<ConversationOptions> options,
         IHostApplicationLifetime lifetime, TimeProvider time)
     {
         var conversation = await FindAsync(scope, conversationId, store, context.RequestAborted);
@@ -132,7 +132,9 @@ public static partial class ConversationsApi
             while (true)
             {
                 var live = runner.Find(conversation.Id);
-                var subscription = live?.Subscribe();
+                // Run here: follow it in memory; run elsewhere (or awaiting take-over): follow it through Redis.
+                var relayed = live is null ? await relay.SubscribeAsync(conversation.Id, KeepAliveInterval / 2, cancellationToken) : null;
+                var subscription = live?.Subscribe() ?? relayed!.Subscription;
                 try
                 {
                     // Subscribed first, read second: a turn stored in between is in both, and the stream skips repeats.
@@ -150,16 +152,19 @@ public static partial class ConversationsApi
                         await stream.DoneAsync(conversation, cancellationToken);
                         return TypedResults.Empty;
                     }
-                    if (subscription is not null)
+                    await stream.SnapshotAsync(subscription, cancellationToken);
+                    var events = 0;
+                    await foreach (var e in subscription.Events.ReadAllAsync(cancellationToken))
                     {
-                        await stream.SnapshotAsync(subscription, cancellationToken);
-                        await foreach (var e in subscription.Events.ReadAllAsync(cancellationToken))
-                        {
-                            await stream.EventAsync(e, cancellationToken);
-                        }
+                        await stream.EventAsync(e, cancellationToken);
+                        events++;
+                    }
+                    if (live is not null || events > 0)
+                    {
+                        lastWrite = time.GetTimestamp();
                         continue;
                     }
-                    // Run by another instance (or awaiting take-over after a restart): new turns appear in Postgres.
+                    // Nothing relayed for a while (no runner yet, or one that died): keep the connection alive, look again.
                     if (time.GetElapsedTime(lastWrite) >= KeepAliveInterval)
                     {
                         await stream.KeepAliveAsync(cancellationToken);
@@ -169,7 +174,11 @@ public static partial class ConversationsApi
                 }
                 finally
                 {
-                    if (subscription is not null)
+                    if (relayed is not null)
+                    {
+                        await relayed.DisposeAsync();
+                    }
+                    else
                     {
                         live!.Unsubscribe(subscription);
                     }

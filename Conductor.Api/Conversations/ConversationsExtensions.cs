@@ -11,6 +11,7 @@ public static class ConversationsExtensions
         builder.Services.AddSingleton<IValidateOptions<ConversationOptions>, ConversationOptionsValidator>();
         builder.Services.AddSingleton<ConversationStore>();
         builder.Services.AddSingleton<ConversationAgents>();
+        builder.Services.AddSingleton<ConversationRelay>();
         builder.Services.AddSingleton<ConversationRunner>();
         builder.Services.AddHostedService<ConversationRecovery>();
         return builder;

@@ -121,7 +121,7 @@ public sealed partial class ConductorMcpTools(IRoomMembership membership, RoomSt
             }
             var agent = request.Server.ClientInfo?.Name is { Length: > 0 } client ? $"mcp:{Shorten(client, 60)}" : "mcp";
             var proposed = (changes ?? []).Select(c => new ProposedChange(c.FilePath, c.Type, c.Content, c.Rationale ?? "")).ToList();
-            var outcome = await proposals.ProposeAsync(roomId, userId, agent, "mcp", request.Server.ClientInfo?.Version is { Length: > 0 } v ? Shorten(v, 60) : "client",
+            var outcome = await proposals.ProposeAsync(roomId, userId, Caller(request, userId).Login, agent, ChangeSetSources.Mcp, request.Server.ClientInfo?.Version is { Length: > 0 } v ? Shorten(v, 60) : "client",
                 description, proposed, ct);
             var applied = outcome.Applied.Count(a => a.Outcome == "applied");
             var status = outcome.Set is null ? "rejected"

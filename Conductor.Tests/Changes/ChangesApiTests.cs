@@ -132,6 +132,86 @@ public sealed class ChangesApiTests(ConductorApiFixture fixture)
     }
 
     [Fact]
+    public async Task A_room_s_change_sets_are_listed_newest_first_with_each_change_s_review_state_and_announced_as_room_events()
+    {
+        var (host, hostUser, roomId) = await fixture.HostWithRoomAsync();
+        var (guest, _) = await fixture.GuestAsync(host, roomId);
+        var root = fixture.WorkspacePath(roomId);
+        await File.WriteAllTextAsync(Path.Combine(root, "a.py"), "print('a')\n");
+        await File.WriteAllTextAsync(Path.Combine(root, "b.py"), "print('b')\n");
+        await using var events = await Conductor.Tests.Conversations.SseReader.OpenAsync(fixture.Url, guest.AccessToken!, $"/rooms/{roomId}/events");
+        Assert.Equal("ready", (await events.NextAsync())!.Type);
+
+        var first = await GenerateAsync(host, roomId, "a.py", "b.py");
+        var second = await GenerateAsync(host, roomId, "a.py");
+        var (firstId, secondId) = (first.GetProperty("change_set_id").GetGuid(), second.GetProperty("change_set_id").GetGuid());
+        Assert.Equal(("ai", hostUser.Login), (first.GetProperty("source").GetString(), first.GetProperty("created_by_login").GetString()));
+        var proposed = await events.NextAsync();
+        Assert.Equal("change_set_proposed", proposed!.Type);
+        Assert.Equal((firstId, hostUser.UserId, "ai", 2, "apply_all"), (proposed.Data.GetProperty("change_set_id").GetGuid(),
+            proposed.Data.GetProperty("user_id").GetGuid(), proposed.Data.GetProperty("source").GetString(), proposed.Data.GetProperty("changes").GetInt32(),
+            proposed.Data.GetProperty("decision").GetString()));
+        Assert.Equal(secondId, (await events.NextAsync())!.Data.GetProperty("change_set_id").GetGuid());
+
+        // Newest first, paged with next_before.
+        var pending = await ApiClient.ExpectAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets"), HttpStatusCode.OK);
+        Assert.Equal([secondId, firstId], pending.GetProperty("change_sets").EnumerateArray().Select(s => s.GetProperty("change_set_id").GetGuid()));
+        var listed = pending.GetProperty("change_sets")[1];
+        Assert.Equal((hostUser.Login, "ai", "mock", "add logging", "apply_all", 2, 2),
+            (listed.GetProperty("created_by_login").GetString(), listed.GetProperty("source").GetString(), listed.GetProperty("provider").GetString(),
+             listed.GetProperty("instruction").GetString(), listed.GetProperty("policy").GetProperty("decision").GetString(),
+             listed.GetProperty("changes").GetInt32(), listed.GetProperty("pending").GetInt32()));
+        Assert.False(pending.TryGetProperty("next_before", out _));
+        var page = await ApiClient.ExpectAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?limit=1"), HttpStatusCode.OK);
+        Assert.Equal(secondId, Assert.Single(page.GetProperty("change_sets").EnumerateArray()).GetProperty("change_set_id").GetGuid());
+        Assert.Equal(secondId, page.GetProperty("next_before").GetGuid());
+        var next = await ApiClient.ExpectAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?limit=1&before={secondId}"), HttpStatusCode.OK);
+        Assert.Equal(firstId, Assert.Single(next.GetProperty("change_sets").EnumerateArray()).GetProperty("change_set_id").GetGuid());
+        Assert.False(next.TryGetProperty("next_before", out _));
+
+        // The host applies a.py of the first set, the guest skips b.py; the second set's a.py then finds its file moved on.
+        var firstIds = Ids(first);
+        await ApiClient.ExpectAsync(await host.PostAsync($"/changes/{firstId}/apply", new { change_ids = firstIds[..1] }), HttpStatusCode.OK);
+        await ApiClient.ExpectAsync(await guest.PostAsync("/audit/log-apply", new { room_id = roomId, change_id = firstIds[1], action = "skipped", file_path = "b.py" }),
+            HttpStatusCode.OK);
+        await ApiClient.ExpectProblemAsync(await guest.PostAsync($"/changes/{secondId}/apply", new { change_ids = Ids(second) }), HttpStatusCode.Conflict);
+        // (The applied write's file_changed comes too.)
+        var reviewed = new List<SseEventSummary>();
+        while (reviewed.Count < 3)
+        {
+            var e = (await events.NextAsync())!;
+            if (e.Type == "change_reviewed")
+            {
+                reviewed.Add(new(e.Data.GetProperty("change_id").GetGuid(), e.Data.GetProperty("status").GetString()!, e.Data.GetProperty("file_path").GetString()!));
+            }
+        }
+        Assert.Equal([new(firstIds[0], "applied", "a.py"), new(firstIds[1], "skipped", "b.py"), new(Ids(second)[0], "refused", "a.py")], reviewed);
+
+        Assert.Empty((await ApiClient.ExpectAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?status=pending"), HttpStatusCode.OK))
+            .GetProperty("change_sets").EnumerateArray());
+        var all = (await ApiClient.ExpectAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?status=all"), HttpStatusCode.OK))
+            .GetProperty("change_sets").EnumerateArray().ToList();
+        Assert.Equal([(0, 0, 0, 1), (0, 1, 1, 0)], all.Select(s => (s.GetProperty("pending").GetInt32(), s.GetProperty("applied").GetInt32(),
+            s.GetProperty("skipped").GetInt32(), s.GetProperty("refused").GetInt32())));
+        var firstNow = await ApiClient.ExpectAsync(await guest.GetAsync($"/changes/{firstId}"), HttpStatusCode.OK);
+        Assert.Equal(["applied", "skipped"], firstNow.GetProperty("changes").EnumerateArray().Select(c => c.GetProperty("status").GetString()));
+        var refused = Assert.Single((await ApiClient.ExpectAsync(await guest.GetAsync($"/changes/{secondId}"), HttpStatusCode.OK)).GetProperty("changes").EnumerateArray());
+        Assert.Equal(("refused", "the file changed since the change was generated"), (refused.GetProperty("status").GetString(), refused.GetProperty("detail").GetString()));
+
+        // Bad queries are refused by name; a set of another room is no cursor; others' rooms are not listed.
+        await ApiClient.ExpectProblemAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?status=open"), HttpStatusCode.BadRequest, "Invalid status");
+        await ApiClient.ExpectProblemAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?limit=101"), HttpStatusCode.BadRequest, "Invalid limit");
+        await ApiClient.ExpectProblemAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?before=nope"), HttpStatusCode.BadRequest, "Invalid before");
+        var (other, _, otherRoom) = await fixture.HostWithRoomAsync();
+        await File.WriteAllTextAsync(Path.Combine(fixture.WorkspacePath(otherRoom), "c.py"), "print('c')\n");
+        var elsewhere = (await GenerateAsync(other, otherRoom, "c.py")).GetProperty("change_set_id").GetGuid();
+        await ApiClient.ExpectProblemAsync(await guest.GetAsync($"/rooms/{roomId}/change-sets?before={elsewhere}"), HttpStatusCode.BadRequest, "Invalid before");
+        await ApiClient.ExpectProblemAsync(await guest.GetAsync($"/rooms/{otherRoom}/change-sets"), HttpStatusCode.Forbidden);
+    }
+
+    private sealed record SseEventSummary(Guid ChangeId, string Status, string FilePath);
+
+    [Fact]
     public async Task A_real_provider_is_asked_for_schema_json_retried_once_and_reported_as_502()
     {
         var (host, _, roomId) = await fixture.HostWithRoomAsync();

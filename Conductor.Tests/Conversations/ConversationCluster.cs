@@ -60,6 +60,10 @@ public sealed class ConversationCluster : IAsyncLifetime
     private async Task StartApiAsync() =>
         (Api, Url) = await ServiceInstance.StartListeningAsync("Conductor.Api", Environment(), ApiCluster.StartTimeout);
 
+    /// <summary>A second Api over the same database and Redis (the test disposes it).</summary>
+    public Task<(ServiceInstance Instance, Uri Url)> StartAnotherApiAsync() =>
+        ServiceInstance.StartListeningAsync("Conductor.Api", Environment(), ApiCluster.StartTimeout);
+
     /// <summary>SIGKILLs the Api (a crash: nothing is released) and starts a new process over the same database.</summary>
     public async Task CrashAndRestartApiAsync()
     {

@@ -137,6 +137,64 @@ public sealed class ConversationsTests(ConversationCluster cluster)
     }
 
     [Fact]
+    public async Task A_stream_on_another_instance_shows_the_turn_in_progress_and_each_token_live_then_the_stop()
+    {
+        var (host, user, roomId) = await cluster.HostWithRoomAsync();
+        var (other, otherUrl) = await cluster.StartAnotherApiAsync();
+        await using var secondApi = other;
+        using var otherClient = new ApiClient(otherUrl, user.AccessToken);
+        var holds = new Holds();
+        var calls = 0;
+        cluster.OpenAI.Answer = _ =>
+        {
+            var call = Interlocked.Increment(ref calls);
+            return new FakeAnswer([$"Turn {call}: ", "slowly ", "spoken."]) { HoldAfterFirstToken = holds[call].Task };
+        };
+        try
+        {
+            var id = await StartAsync(host, roomId, new
+            {
+                topic = "Relayed",
+                bots = new object[]
+                {
+                    new { name = "One", provider = "openai", instructions = "Speak." },
+                    new { name = "Two", provider = "openai", instructions = "Answer." },
+                },
+                max_turns = 4,
+            });
+            var path = $"/rooms/{roomId}/conversations/{id}";
+            // The conversation runs on the first instance: its own stream sees turn 0's first token (then the turn is held).
+            await using var local = await SseReader.OpenAsync(cluster.Url, user.AccessToken, $"{path}/stream");
+            await local.ReadUntilAsync(e => e.Type == "token");
+
+            // A stream on the other instance, opened mid-turn: the turn so far comes through Redis (nothing is stored yet).
+            await using var remote = await SseReader.OpenAsync(otherUrl, user.AccessToken, $"{path}/stream");
+            var snapshot = await remote.ReadUntilAsync(e => e.Type == "token");
+            Assert.Equal(["turn_start", "token"], snapshot.Select(e => e.Type));
+            Assert.Equal("Turn 1: ", Text(snapshot, 0));
+            Assert.Equal(0, (await ApiClient.ExpectAsync(await otherClient.GetAsync(path), HttpStatusCode.OK)).GetProperty("turns_done").GetInt32());
+
+            // The rest of the turn, and the next turn's first token while it is held, arrive live on the other instance.
+            holds[1].SetResult();
+            var turn0 = await remote.ReadUntilAsync(e => e.Type == "turn_end" && e.Turn == 0);
+            Assert.Equal("Turn 1: slowly spoken.", Text(snapshot.Concat(turn0), 0));
+            var turn1 = await remote.ReadUntilAsync(e => e.Type == "token" && e.Turn == 1);
+            Assert.Equal("Turn 2: ", Text(turn1, 1));
+
+            // Stopped through the other instance: both streams end with the outcome.
+            await ApiClient.ExpectAsync(await otherClient.PostAsync($"{path}/stop", null), HttpStatusCode.OK);
+            var end = await remote.ReadUntilAsync(e => e.Type == "done");
+            Assert.Equal("stopped", end[^1].Data.GetProperty("status").GetString());
+            Assert.DoesNotContain(end, e => e.Type == "turn_end" && e.Turn == 1);
+            Assert.Equal("stopped", (await local.ReadUntilAsync(e => e.Type == "done"))[^1].Data.GetProperty("status").GetString());
+        }
+        finally
+        {
+            holds.ReleaseAll();
+        }
+    }
+
+    [Fact]
     public async Task A_conversation_cut_off_by_an_Api_crash_resumes_at_its_unstored_turn_and_the_stream_resumes_by_Last_Event_ID()
     {
         var (host, user, roomId) = await cluster.HostWithRoomAsync();

@@ -205,10 +205,10 @@ public sealed class McpServerTests(ConductorApiFixture fixture)
     }
 
     [Fact]
-    public async Task An_agent_beyond_its_user_s_rate_limit_is_answered_429()
+    public async Task An_agent_beyond_its_user_s_rate_limit_is_answered_429_by_every_instance()
     {
-        // An Api of its own over the fixture's database, with a limit of 3 MCP requests per minute.
-        var (api, url) = await Conductor.Tests.Infrastructure.ServiceInstance.StartListeningAsync("Conductor.Api", new Dictionary<string, string?>
+        // Two Apis of their own over the fixture's database and Redis, with a limit of 3 MCP requests per 10 minutes.
+        var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings__conductordb"] = fixture.ConnectionString,
             ["ConnectionStrings__redis"] = fixture.Redis.ConnectionString,
@@ -218,44 +218,49 @@ public sealed class McpServerTests(ConductorApiFixture fixture)
             ["Workspaces__Root"] = fixture.WorkspaceRoot,
             ["Mcp__PermitLimit"] = "3",
             ["Mcp__Window"] = "00:10:00",
-        }, ApiCluster.StartTimeout);
-        await using (api)
+        };
+        var started = await Task.WhenAll(
+            Conductor.Tests.Infrastructure.ServiceInstance.StartListeningAsync("Conductor.Api", settings, ApiCluster.StartTimeout),
+            Conductor.Tests.Infrastructure.ServiceInstance.StartListeningAsync("Conductor.Api", settings, ApiCluster.StartTimeout));
+        await using var first = started[0].Instance;
+        await using var second = started[1].Instance;
+        var (firstUrl, secondUrl) = (started[0].Url, started[1].Url);
+        using var anonymous = new ApiClient(firstUrl);
+        var user = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("busy"));
+
+        // The user's budget is one, wherever the requests land: two on the first instance, then the second one.
+        var statuses = new List<HttpStatusCode>();
+        foreach (var (url, i) in new[] { firstUrl, firstUrl, secondUrl, secondUrl, firstUrl }.Select((u, i) => (u, i)))
         {
-            using var anonymous = new ApiClient(url);
-            var user = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("busy"));
             using var http = new HttpClient { BaseAddress = url };
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", user.AccessToken);
             http.DefaultRequestHeaders.Accept.ParseAdd("application/json");
             http.DefaultRequestHeaders.Accept.ParseAdd("text/event-stream");
-            var statuses = new List<HttpStatusCode>();
-            for (var i = 0; i < 4; i++)
+            using var response = await http.PostAsJsonAsync("/mcp", new
             {
-                using var response = await http.PostAsJsonAsync("/mcp", new
-                {
-                    jsonrpc = "2.0",
-                    id = i + 1,
-                    method = "initialize",
-                    @params = new { protocolVersion = "2025-06-18", capabilities = new { }, clientInfo = new { name = "busy-agent", version = "1" } },
-                });
-                statuses.Add(response.StatusCode);
-                if (response.StatusCode == HttpStatusCode.TooManyRequests)
-                {
-                    var problem = await ApiClient.ExpectProblemAsync(response, HttpStatusCode.TooManyRequests, "Too many MCP requests");
-                    Assert.Equal("rate_limited", problem.GetProperty("code").GetString());
-                    Assert.NotNull(response.Headers.RetryAfter);
-                }
+                jsonrpc = "2.0",
+                id = i + 1,
+                method = "initialize",
+                @params = new { protocolVersion = "2025-06-18", capabilities = new { }, clientInfo = new { name = "busy-agent", version = "1" } },
+            });
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                var problem = await ApiClient.ExpectProblemAsync(response, HttpStatusCode.TooManyRequests, "Too many MCP requests");
+                Assert.Equal("rate_limited", problem.GetProperty("code").GetString());
+                Assert.Equal(TimeSpan.FromSeconds(200), response.Headers.RetryAfter?.Delta);
             }
-            Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
-
-            // Another user's agents have their own budget.
-            var other = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("calm"));
-            await using var agent = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
-            {
-                Endpoint = new Uri(url, "/mcp"),
-                TransportMode = HttpTransportMode.StreamableHttp,
-                AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {other.AccessToken}" },
-            }));
-            Assert.Empty((await CallOkAsync(agent, "list_rooms", [])).GetProperty("rooms").EnumerateArray());
         }
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+
+        // Another user's agents have their own budget.
+        var other = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("calm"));
+        await using var agent = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = new Uri(secondUrl, "/mcp"),
+            TransportMode = HttpTransportMode.StreamableHttp,
+            AdditionalHeaders = new Dictionary<string, string> { ["Authorization"] = $"Bearer {other.AccessToken}" },
+        }));
+        Assert.Empty((await CallOkAsync(agent, "list_rooms", [])).GetProperty("rooms").EnumerateArray());
     }
 }

@@ -20,6 +20,8 @@ public sealed class WebAppFixture : IAsyncLifetime
     public PostgresServerFixture Postgres { get; } = new();
     public RedisServerFixture Redis { get; } = new();
     public ServiceInstance Api { get; private set; } = null!;
+    /// <summary>The Api's database, for tests that seed state the browser journey is not about (a ready workspace).</summary>
+    public string ConnectionString { get; private set; } = null!;
     public Uri ApiUrl { get; private set; } = null!;
     public ServiceInstance GitWorker { get; private set; } = null!;
     public ServiceInstance Web { get; private set; } = null!;
@@ -38,9 +40,10 @@ public sealed class WebAppFixture : IAsyncLifetime
         Directory.CreateDirectory(ScreenshotDirectory);
         await Task.WhenAll(Postgres.InitializeAsync(), Redis.InitializeAsync());
         SlowAi = await Conductor.Tests.Ai.FakeAiServer.StartAsync(Conductor.Tests.Ai.FakeAiKind.OpenAI);
+        ConnectionString = await Postgres.CreateDatabaseAsync("web");
         var shared = new Dictionary<string, string?>
         {
-            ["ConnectionStrings__conductordb"] = await Postgres.CreateDatabaseAsync("web"),
+            ["ConnectionStrings__conductordb"] = ConnectionString,
             ["ConnectionStrings__redis"] = Redis.ConnectionString,
             ["Workspaces__Root"] = WorkspaceRoot,
             // The remotes are local bare repositories (file://), as on a developer's machine.

@@ -1,11 +1,15 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import type { AiStatus } from "../api/contracts";
+import type { AiStatus, RoomEvent } from "../api/contracts";
 import { ErrorText } from "../ui/ErrorText";
 import { useServices } from "../ui/services";
 import { ChangeReview } from "./ChangeReview";
 import { parseInferData, readEventData } from "./sse";
 
-export function AiPanel({ roomId, readOnly }: { roomId: string; readOnly: boolean }) {
+export function AiPanel({ roomId, readOnly, subscribe }: {
+  roomId: string;
+  readOnly: boolean;
+  subscribe: (listener: (event: RoomEvent) => void) => () => void;
+}) {
   const { api } = useServices();
   const [status, setStatus] = useState<AiStatus | null>(null);
   const [prompt, setPrompt] = useState("");
@@ -106,7 +110,7 @@ export function AiPanel({ roomId, readOnly }: { roomId: string; readOnly: boolea
         </div>
         <ErrorText error={error} />
       </div>
-      <ChangeReview roomId={roomId} readOnly={readOnly} />
+      <ChangeReview roomId={roomId} readOnly={readOnly} subscribe={subscribe} />
     </section>
   );
 }

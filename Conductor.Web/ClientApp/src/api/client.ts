@@ -4,6 +4,7 @@ import type {
   AuditEntry,
   CommandRun,
   ChangeSet,
+  ChangeSetList,
   PolicyDecision,
   CommitResult,
   Conversation,
@@ -227,6 +228,17 @@ export class ApiClient {
 
   generateChanges(roomId: string, instruction: string, files: string[]): Promise<ChangeSet> {
     return this.request("POST", "/generate-changes", { room_id: roomId, instruction, files });
+  }
+
+  /** The room's change sets, newest first: those with a change still to decide, or all of them. */
+  listChangeSets(roomId: string, status: "pending" | "all" = "pending", before?: string): Promise<ChangeSetList> {
+    const query = new URLSearchParams({ status, limit: "50" });
+    if (before) query.set("before", before);
+    return this.request("GET", `/rooms/${encodeURIComponent(roomId)}/change-sets?${query}`);
+  }
+
+  getChangeSet(changeSetId: string): Promise<ChangeSet> {
+    return this.request("GET", `/changes/${encodeURIComponent(changeSetId)}`);
   }
 
   evaluatePolicy(changeSetId: string): Promise<PolicyDecision> {

@@ -180,7 +180,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
         ) : tab === "terminal" ? (
           <TerminalPanel roomId={roomId} isHost={isHost} readOnly={ended || notice !== null} />
         ) : tab === "ai" ? (
-          <AiPanel roomId={roomId} readOnly={ended || notice !== null} />
+          <AiPanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
         ) : (
           <ConversationsPanel roomId={roomId} readOnly={ended || notice !== null} />
         )}
