@@ -42,23 +42,17 @@ public sealed class ChatRateLimiter(IConnectionMultiplexer redis, IOptions<ChatO
     /// <summary>Takes a token from the user's bucket <paramref name="name"/> (other features' limits, e.g. AI answers).</summary>
     public async Task TakeAsync(string name, int capacity, double perSecond, Guid userId, string? what, CancellationToken cancellationToken)
     {
-        if (!await TryTakeAsync(name, capacity, perSecond, userId, cancellationToken))
-        {
-            var rate = perSecond >= 1 ? $"{perSecond:0.##} per second" : $"{perSecond * 60:0.##} per minute";
-            throw new ChatException(ChatErrors.RateLimited,
-                $"Too many {what ?? name} requests: at most {capacity} at once and {rate}.", StatusCodes.Status429TooManyRequests);
-        }
-    }
-
-    /// <summary>Takes a token from the user's bucket <paramref name="name"/>; false when it is empty.</summary>
-    public async Task<bool> TryTakeAsync(string name, int capacity, double perSecond, Guid userId, CancellationToken cancellationToken)
-    {
         var result = await TakeToken.EvaluateAsync(redis.GetDatabase(), new
         {
             key = (RedisKey)$"chat:rate:{name}:{userId:D}",
             capacity,
             perMs = (perSecond / 1000).ToString("R", CultureInfo.InvariantCulture),
         }).WaitAsync(cancellationToken);
-        return (long)result == 1;
+        if ((long)result != 1)
+        {
+            var rate = perSecond >= 1 ? $"{perSecond:0.##} per second" : $"{perSecond * 60:0.##} per minute";
+            throw new ChatException(ChatErrors.RateLimited,
+                $"Too many {what ?? name} requests: at most {capacity} at once and {rate}.", StatusCodes.Status429TooManyRequests);
+        }
     }
 }

@@ -1,16 +1,18 @@
 using System.Threading.RateLimiting;
 using Conductor.Api.Auth;
-using Conductor.Api.Chat;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using RedisRateLimiting;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Mcp;
 
 /// <summary>
-/// Per-user token bucket on <c>/mcp</c> shared by every Api instance (Redis: <see cref="McpUserRateLimiter"/>), answering
-/// 429 with Retry-After in problem details of its own. Requests without a user are refused by authorisation, unlimited here.
+/// Per-user fixed window on <c>/mcp</c> shared by every Api instance (RedisRateLimiting: the window's count lives in
+/// Redis, so a user's agents spread over instances share one budget), answering 429 with Retry-After in problem details
+/// of its own. Requests without a user are refused by authorisation, unlimited here.
 /// </summary>
-internal sealed class McpRateLimitPolicy(IOptions<McpOptions> options, ChatRateLimiter buckets) : IRateLimiterPolicy<string>
+internal sealed class McpRateLimitPolicy(IOptions<McpOptions> options, IConnectionMultiplexer redis) : IRateLimiterPolicy<string>
 {
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = (context, _) =>
         ApiProblems.WriteRateLimitedAsync(context, "Too many MCP requests", "This user's agents sent too many MCP requests; wait before trying again.");
@@ -22,6 +24,11 @@ internal sealed class McpRateLimitPolicy(IOptions<McpOptions> options, ChatRateL
         {
             return RateLimitPartition.GetNoLimiter("anonymous");
         }
-        return RateLimitPartition.Get(userId.ToString("D"), _ => new McpUserRateLimiter(buckets, userId, limits.PermitLimit, limits.Window));
+        return RedisRateLimitPartition.GetFixedWindowRateLimiter("mcp:" + userId.ToString("D"), _ => new RedisFixedWindowRateLimiterOptions
+        {
+            ConnectionMultiplexerFactory = () => redis,
+            PermitLimit = limits.PermitLimit,
+            Window = limits.Window,
+        });
     }
 }
