@@ -8,6 +8,7 @@ using Conductor.Api.Rooms;
 using Conductor.Api.Sandbox;
 using Conductor.Workspaces;
 using Microsoft.Extensions.Options;
+using RedisRateLimiting;
 using StackExchange.Redis;
 
 namespace Conductor.Api.Commands;
@@ -32,14 +33,14 @@ public sealed partial class CommandService(
     private static readonly RedisChannel CancelChannel = RedisChannel.Literal("commands:cancel");
     private readonly ConcurrentDictionary<Guid, RunningCommand> _running = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly PartitionedRateLimiter<Guid> _rate = PartitionedRateLimiter.Create<Guid, Guid>(user =>
-        RateLimitPartition.GetTokenBucketLimiter(user, _ => new TokenBucketRateLimiterOptions
+    // Kept in Redis (RedisRateLimiting), so a user's budget is one however many Api instances their requests reach.
+    private readonly PartitionedRateLimiter<Guid> _rate = PartitionedRateLimiter.Create<Guid, string>(user =>
+        RedisRateLimitPartition.GetTokenBucketRateLimiter("commands:" + user.ToString("D"), _ => new RedisTokenBucketRateLimiterOptions
         {
+            ConnectionMultiplexerFactory = () => redis,
             TokenLimit = options.Value.RunBurst,
             TokensPerPeriod = 1,
             ReplenishmentPeriod = TimeSpan.FromMinutes(1.0 / options.Value.RunsPerMinute),
-            QueueLimit = 0,
-            AutoReplenishment = true,
         }));
 
     private CommandOptions Limits => options.Value;
@@ -75,7 +76,7 @@ public sealed partial class CommandService(
 
     public async Task<CommandStart> BeginAsync(Guid roomId, Guid userId, string login, RunCommandRequest request, CancellationToken cancellationToken)
     {
-        using var lease = _rate.AttemptAcquire(userId);
+        using var lease = await _rate.AcquireAsync(userId, 1, cancellationToken);
         if (!lease.IsAcquired)
         {
             return Problem(429, CommandErrors.RateLimited, "Too many commands",
