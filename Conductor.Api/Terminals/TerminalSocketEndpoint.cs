@@ -29,7 +29,7 @@ public static partial class TerminalSocketEndpoint
     }
 
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> HandleAsync(RoomScope scope, string terminal_id, int? cols, int? rows,
-        HttpContext context, ClaimsPrincipal user, TerminalRegistry registry, IRoomMembership membership, WorkspaceRepository workspaces,
+        HttpContext context, ClaimsPrincipal user, TerminalRegistry registry, TerminalLocator locator, IRoomMembership membership, WorkspaceRepository workspaces,
         CommandStore commandSettings, IOptions<WorkspaceOptions> workspaceOptions, ILoggerFactory loggerFactory)
     {
         if (!TerminalId().IsMatch(terminal_id))
@@ -48,6 +48,10 @@ public static partial class TerminalSocketEndpoint
         var userId = user.GetUserId();
         var cancellationToken = context.RequestAborted;
         var session = registry.Find(scope.RoomId, terminal_id);
+        if (session is null && await locator.IsElsewhereAsync(scope.RoomId, terminal_id, cancellationToken))
+        {
+            return await RefuseElsewhereAsync(context, terminal_id);
+        }
         if (session is null)
         {
             // Opening one is the host's, in a live room with a ready workspace.
@@ -65,9 +69,15 @@ public static partial class TerminalSocketEndpoint
                 return ApiProblems.Create(409, "No workspace", "A terminal runs in the room's workspace, which is not ready.", CommandErrors.NoWorkspace);
             }
             var settings = await commandSettings.GetSettingsAsync(scope.RoomId, cancellationToken);
+            // The lease first: two instances asked at once for the same id never both start a shell.
+            if (!await locator.TryClaimAsync(scope.RoomId, terminal_id, cancellationToken))
+            {
+                return await RefuseElsewhereAsync(context, terminal_id);
+            }
             session = registry.Open(scope.RoomId, terminal_id, userId, worktree, settings.Network, columns, height);
             if (session is null)
             {
+                await locator.ReleaseAsync(scope.RoomId, terminal_id);
                 return ApiProblems.Create(409, "Too many terminals", $"A room has at most {TerminalRegistry.MaxPerRoom} terminals open.", "too_many_terminals");
             }
         }
@@ -110,6 +120,33 @@ public static partial class TerminalSocketEndpoint
         }
         return TypedResults.Empty;
     }
+
+    /// <summary>
+    /// Another Api instance holds the terminal (its PTY is there): the socket is accepted so the client gets a
+    /// readable <c>other_instance</c> error frame, then closed with 1013 (try again later) rather than left hanging.
+    /// </summary>
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> RefuseElsewhereAsync(HttpContext context, string terminalId)
+    {
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var frame = TerminalFrames.Error(OtherInstanceCode, $"Terminal '{terminalId}' runs on another Api instance. Terminals are reachable only " +
+            "through the instance that opened them: route /ws/terminal/{room_id}/… to one instance per room (sticky routing), or connect again.");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+            await socket.CloseOutputAsync(TryAgainLater, "terminal on another instance", timeout.Token);
+        }
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
+        {
+        }
+        return TypedResults.Empty;
+    }
+
+    /// <summary>The error frame's code when the terminal is held by another Api instance.</summary>
+    public const string OtherInstanceCode = "other_instance";
+
+    /// <summary>RFC 6455's 1013 "Try Again Later" (not in <see cref="WebSocketCloseStatus"/>).</summary>
+    private const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
 
     private static async Task WaitQuietlyAsync(Task task)
     {

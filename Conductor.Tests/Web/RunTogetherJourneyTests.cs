@@ -102,7 +102,11 @@ public sealed partial class RunTogetherJourneyTests(WebAppFixture app)
         await Expect(bob.Page.Locator(".terminal-view .xterm-rows > div")).ToHaveCountAsync(after.Rows);
 
         // The host lets the guest type; the guest's line runs in the shell and the host sees it.
-        await alice.Page.GetByRole(AriaRole.Group, new() { Name = "Who may type" }).GetByLabel(bob.Login, new() { Exact = true }).CheckAsync();
+        // The box shows the server's answer (the writers frame), not the click: it turns checked once the grant is in.
+        var mayType = alice.Page.GetByRole(AriaRole.Group, new() { Name = "Who may type" }).GetByLabel(bob.Login, new() { Exact = true });
+        await Expect(mayType).Not.ToBeCheckedAsync();
+        await mayType.ClickAsync();
+        await Expect(mayType).ToBeCheckedAsync();
         await Expect(bob.Page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Connected: you can type" })).ToBeVisibleAsync();
         await TypeInTerminalAsync(bob, "echo granted-$((2+3)) | tee /workspace/from-bob");
         await Expect(aliceRows).ToContainTextAsync("granted-5");
@@ -129,9 +133,10 @@ public sealed partial class RunTogetherJourneyTests(WebAppFixture app)
     private static async Task<(int Rows, int Columns)> ShellSizeAsync(BrowserUser host, ILocator guestRows, string tag)
     {
         await TypeInTerminalAsync(host, $"echo size-{tag}: $(stty size)");
-        var pattern = new Regex($"^size-{tag}: (\\d+) (\\d+)", RegexOptions.Multiline);
+        // The rows' text runs together (one element per row): the answer is followed by the next prompt, never a digit.
+        var pattern = new Regex($"size-{tag}: (\\d+) (\\d+)");
         await Expect(guestRows).ToContainTextAsync(pattern);
-        var match = pattern.Match(await guestRows.InnerTextAsync());
+        var match = pattern.Match(await guestRows.TextContentAsync() ?? "");
         return (int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture),
             int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
     }

@@ -78,6 +78,7 @@ export function TerminalPanel({ roomId, isHost, readOnly, me, members }: Props) 
       if (writable && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "resize", cols, rows }));
     });
     let terminalHost = "";
+    let refusal: string | null = null;
     socket.onmessage = (message) => {
       const frame = typeof message.data === "string" ? parseTerminalFrame(message.data) : null;
       if (!frame) return;
@@ -100,7 +101,9 @@ export function TerminalPanel({ roomId, isHost, readOnly, me, members }: Props) 
           setConnected(false);
           break;
         case "error":
-          setError(new Error(frame.message));
+          // other_instance: the terminal runs on another Api instance; the server closes the socket after this frame.
+          if (frame.code === "other_instance") refusal = frame.message;
+          else setError(new Error(frame.message));
           break;
         case "writers":
           setWriters(frame.user_ids);
@@ -111,7 +114,7 @@ export function TerminalPanel({ roomId, isHost, readOnly, me, members }: Props) 
     socket.onclose = (closed) => {
       setConnected(false);
       setStatus((current) =>
-        current?.startsWith("The terminal ended") ? current : closed.code === 1000 ? "Disconnected." : "The terminal is not open (only the host opens one).",
+        refusal ?? (current?.startsWith("The terminal ended") ? current : closed.code === 1000 ? "Disconnected." : "The terminal is not open (only the host opens one)."),
       );
     };
   };
