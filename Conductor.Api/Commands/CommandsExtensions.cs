@@ -13,6 +13,7 @@ public static class CommandsExtensions
         builder.Services.AddSingleton<CommandStore>();
         builder.Services.AddSingleton<Terminals.TerminalLocator>();
         builder.Services.AddSingleton<Terminals.TerminalRegistry>();
+        builder.Services.AddSingleton<Terminals.TerminalRelay>();
         builder.Services.AddHostedService<Terminals.TerminalLeaseKeeper>();
         builder.Services.AddSingleton<CommandService>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CommandService>());

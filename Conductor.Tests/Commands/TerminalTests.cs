@@ -32,9 +32,9 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal("main", (await roomEvents.WaitForTypeAsync("terminal_opened")).GetProperty("terminal_id").GetString());
         // The shell is in the same sandbox as commands: the workspaces root (other rooms' worktrees, the object
         // stores) and this repository (its .conductor/) are not there, nor the service's environment.
-        await alice.SendAsync(new { type = "input", data =
-            $"test -e '{room.Room.Env.Root}' || echo root-absent-$((3*3)); test -e '{RepositoryPaths.Root}' || echo repo-absent-$((4*4)); " +
-            "env | grep -c -i -E 'ConnectionStrings|password|token' | sed 's/^/secret-vars-/'\n" });
+        var probe = $"test -e '{room.Room.Env.Root}' || echo root-absent-$((3*3)); test -e '{RepositoryPaths.Root}' || echo repo-absent-$((4*4)); "
+            + "env | grep -c -i -E 'ConnectionStrings|password|token' | sed 's/^/secret-vars-/'\n";
+        await alice.SendAsync(new { type = "input", data = probe });
         await WaitForOutputAsync(alice, "root-absent-9");
         await WaitForOutputAsync(alice, "repo-absent-16");
         await WaitForOutputAsync(alice, "secret-vars-0");
@@ -95,7 +95,7 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
     }
 
     [Fact]
-    public async Task Another_api_instance_answers_for_a_terminal_it_does_not_hold_with_an_error_frame_and_never_a_second_shell()
+    public async Task A_member_on_another_api_instance_watches_and_types_through_the_relay_and_no_second_shell_starts()
     {
         await using var room = await CommandRoom.StartAsync(postgres, redis, "terminal-instances");
         // A second Api instance over the same Postgres, Redis and workspaces (as behind a load balancer).
@@ -111,35 +111,67 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         var processes = CountTerminalProcesses(room.Worktree);
         Assert.True(processes > 0);
 
-        // A guest, and the host too, reaching the other instance: a readable error frame and a close, not a hang, not a
-        // 404, and no second shell under the same id.
-        foreach (var client in new[] { room.Bob, room.Alice })
+        // Bob reaches the other instance: it relays him to the terminal (scrollback, live output), read-only.
+        await using var bob = await ChatSocket.ConnectAsync(OnOther(path, room.Bob));
+        var bobReady = await bob.WaitForTypeAsync("ready");
+        Assert.False(bobReady.GetProperty("can_write").GetBoolean());
+        Assert.Contains("first-21", bobReady.GetProperty("scrollback").GetString(), StringComparison.Ordinal);
+        await bob.SendAsync(new { type = "input", data = "touch /workspace/relayed-guest\n" });
+        Assert.Equal("read_only", (await bob.WaitForTypeAsync("error")).GetProperty("code").GetString());
+        await alice.SendAsync(new { type = "input", data = "echo still-$((40+2))\n" });
+        await WaitForOutputAsync(bob, "still-42");
+        Assert.False(File.Exists(Path.Combine(room.Worktree, "relayed-guest")));
+
+        // The host on the other instance too: she joins the same shell (no second one) and types through the relay.
+        await using (var aliceElsewhere = await ChatSocket.ConnectAsync(OnOther(path, room.Alice)))
         {
-            await using var elsewhere = await ChatSocket.ConnectAsync(OnOther(path, client));
-            var error = await elsewhere.WaitForTypeAsync("error");
-            Assert.Equal("other_instance", error.GetProperty("code").GetString());
-            Assert.Contains("another Api instance", error.GetProperty("message").GetString(), StringComparison.Ordinal);
-            Assert.Equal((WebSocketCloseStatus)1013, await elsewhere.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
-            Assert.DoesNotContain(elsewhere.Frames, f => f.GetProperty("type").GetString() == "ready");
+            Assert.True((await aliceElsewhere.WaitForTypeAsync("ready")).GetProperty("can_write").GetBoolean());
+            await aliceElsewhere.SendAsync(new { type = "input", data = "echo via-other-$((5*5))\n" });
+            await WaitForOutputAsync(alice, "via-other-25");
+            await WaitForOutputAsync(bob, "via-other-25");
         }
         Assert.Equal(processes, CountTerminalProcesses(room.Worktree));
 
-        // The original is unharmed; another id opens on the other instance, which then holds that one.
-        await alice.SendAsync(new { type = "input", data = "echo still-$((40+2))\n" });
-        await WaitForOutputAsync(alice, "still-42");
+        // Granted, bob types and resizes through the relay; the holder applies both.
+        await alice.SendAsync(new { type = "grant", user_id = await UserIdAsync(room.Bob) });
+        await bob.WaitForTypeAsync("writers");
+        await bob.SendAsync(new { type = "input", data = "echo bob-relayed-$((7*7)) > /workspace/relayed-bob; cat /workspace/relayed-bob\n" });
+        await WaitForOutputAsync(alice, "bob-relayed-49");
+        Assert.True(File.Exists(Path.Combine(room.Worktree, "relayed-bob")));
+        await bob.SendAsync(new { type = "resize", cols = 90, rows = 20 });
+        Assert.Equal(90, (await alice.WaitForTypeAsync("resized")).GetProperty("cols").GetInt32());
+        await alice.SendAsync(new { type = "input", data = "stty size\n" });
+        await WaitForOutputAsync(bob, "20 90");
+
+        // A terminal opened on the other instance is relayed the other way.
         await using (var second = await ChatSocket.ConnectAsync(OnOther($"/ws/terminal/{room.RoomId}/second", room.Alice)))
         {
-            Assert.True((await second.WaitForTypeAsync("ready")).GetProperty("can_write").GetBoolean());
+            await second.WaitForTypeAsync("ready");
             await using var bobOnFirst = await ChatSocket.ConnectAsync(room.SocketUrl($"/ws/terminal/{room.RoomId}/second", room.Bob));
-            Assert.Equal("other_instance", (await bobOnFirst.WaitForTypeAsync("error")).GetProperty("code").GetString());
+            await bobOnFirst.WaitForTypeAsync("ready");
             await second.SendAsync(new { type = "close" });
             await second.WaitForTypeAsync("exit");
+            await bobOnFirst.WaitForTypeAsync("exit");
+            await bobOnFirst.WaitForCloseAsync(TimeSpan.FromSeconds(10));
         }
 
-        // When the shell exits its lease goes: the other instance then answers as for any terminal that is not open.
-        await alice.SendAsync(new { type = "input", data = "exit\n" });
-        await alice.WaitForTypeAsync("exit", timeout: TimeSpan.FromSeconds(30));
+        // The shell exits: the relayed viewer gets the exit frame and a normal close; the lease goes with the terminal.
+        await alice.SendAsync(new { type = "input", data = "exit 4\n" });
+        Assert.Equal(4, (await bob.WaitForTypeAsync("exit", timeout: TimeSpan.FromSeconds(30))).GetProperty("code").GetInt32());
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, await bob.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
         await WaitUntilAsync(() => HandshakeStatusAsync(OnOther(path, room.Bob)).Result == HttpStatusCode.NotFound);
+
+        // A lease whose holder does not answer (its instance gone, the lease not yet run out): a readable error frame
+        // and a 1013 close, not a hang.
+        using (var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            await connection.GetDatabase().StringSetAsync($"room:{room.RoomId:D}:terminal:ghost:instance", "an-instance-that-died", TimeSpan.FromMinutes(1));
+        }
+        await using var ghost = await ChatSocket.ConnectAsync(OnOther($"/ws/terminal/{room.RoomId}/ghost", room.Bob));
+        var error = await ghost.WaitForTypeAsync("error");
+        Assert.Equal("other_instance", error.GetProperty("code").GetString());
+        Assert.Contains("another Api instance", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal((WebSocketCloseStatus)1013, await ghost.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
     }
 
     /// <summary>Host processes of this room's terminals: the launcher and bubblewrap name the worktree and the shell.</summary>
