@@ -6,8 +6,8 @@ namespace Conductor.Api.Terminals;
 
 /// <summary>
 /// The terminals running on this Api instance. A PTY lives on one machine, so a terminal is reachable through the
-/// instance that opened it; the others learn where it is from its lease (<see cref="TerminalLocator"/>) and say so
-/// (several instances need sticky routing by path: docs/terminal.md).
+/// instance that opened it; the others learn where it is from its lease (<see cref="TerminalLocator"/>) and relay
+/// their members' sockets to it (<see cref="TerminalRelay"/>, docs/terminal.md).
 /// </summary>
 public sealed partial class TerminalRegistry(SandboxLauncher sandbox, RoomEventPublisher events, TerminalLocator locator, TimeProvider time,
     ILogger<TerminalRegistry> logger) : IDisposable
