@@ -11,7 +11,10 @@ public static class CommandsExtensions
         builder.Services.AddOptions<CommandOptions>().Bind(builder.Configuration.GetSection(CommandOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<SandboxLauncher>();
         builder.Services.AddSingleton<CommandStore>();
+        builder.Services.AddSingleton<Terminals.TerminalLocator>();
         builder.Services.AddSingleton<Terminals.TerminalRegistry>();
+        builder.Services.AddSingleton<Terminals.TerminalRelay>();
+        builder.Services.AddHostedService<Terminals.TerminalLeaseKeeper>();
         builder.Services.AddSingleton<CommandService>();
         builder.Services.AddHostedService(services => services.GetRequiredService<CommandService>());
         return builder;

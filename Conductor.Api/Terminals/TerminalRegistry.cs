@@ -6,9 +6,11 @@ namespace Conductor.Api.Terminals;
 
 /// <summary>
 /// The terminals running on this Api instance. A PTY lives on one machine, so a terminal is reachable through the
-/// instance that opened it (several instances need sticky routing by path: docs/terminal.md).
+/// instance that opened it; the others learn where it is from its lease (<see cref="TerminalLocator"/>) and relay
+/// their members' sockets to it (<see cref="TerminalRelay"/>, docs/terminal.md).
 /// </summary>
-public sealed partial class TerminalRegistry(SandboxLauncher sandbox, RoomEventPublisher events, TimeProvider time, ILogger<TerminalRegistry> logger) : IDisposable
+public sealed partial class TerminalRegistry(SandboxLauncher sandbox, RoomEventPublisher events, TerminalLocator locator, TimeProvider time,
+    ILogger<TerminalRegistry> logger) : IDisposable
 {
     /// <summary>Terminals a room may have open at once.</summary>
     public const int MaxPerRoom = 4;
@@ -17,6 +19,9 @@ public sealed partial class TerminalRegistry(SandboxLauncher sandbox, RoomEventP
     private readonly Lock _openLock = new();
 
     public TerminalSession? Find(Guid roomId, string terminalId) => _sessions.GetValueOrDefault((roomId, terminalId));
+
+    /// <summary>The terminals open here (for renewing their leases).</summary>
+    public IReadOnlyList<(Guid RoomId, string TerminalId)> OpenTerminals() => [.. _sessions.Keys];
 
     /// <summary>Opens a terminal, or null when the room already has <see cref="MaxPerRoom"/>.</summary>
     public TerminalSession? Open(Guid roomId, string terminalId, Guid hostId, string worktree, bool network, int columns, int rows)
@@ -42,6 +47,7 @@ public sealed partial class TerminalRegistry(SandboxLauncher sandbox, RoomEventP
         _ = session.Exited.ContinueWith(async exited =>
         {
             _sessions.TryRemove((roomId, terminalId), out _);
+            await locator.ReleaseAsync(roomId, terminalId);
             var code = exited.Result;
             session.EndViewers(TerminalFrames.Exit(code, "the shell exited"));
             await events.PublishAsync(roomId, "terminal_closed", new { type = "terminal_closed", room_id = roomId, terminal_id = terminalId, exit_code = code, at = time.GetUtcNow() },

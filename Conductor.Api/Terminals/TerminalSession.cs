@@ -177,7 +177,7 @@ public sealed partial class TerminalSession : IDisposable
             if (!viewer.Enqueue(frame))
             {
                 Leave(viewer);
-                _ = viewer.Socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "too slow", CancellationToken.None);
+                viewer.Dropped();
             }
         }
     }

@@ -29,7 +29,7 @@ public static partial class TerminalSocketEndpoint
     }
 
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> HandleAsync(RoomScope scope, string terminal_id, int? cols, int? rows,
-        HttpContext context, ClaimsPrincipal user, TerminalRegistry registry, IRoomMembership membership, WorkspaceRepository workspaces,
+        HttpContext context, ClaimsPrincipal user, TerminalRegistry registry, TerminalLocator locator, TerminalRelay relay, IRoomMembership membership, WorkspaceRepository workspaces,
         CommandStore commandSettings, IOptions<WorkspaceOptions> workspaceOptions, ILoggerFactory loggerFactory)
     {
         if (!TerminalId().IsMatch(terminal_id))
@@ -48,6 +48,10 @@ public static partial class TerminalSocketEndpoint
         var userId = user.GetUserId();
         var cancellationToken = context.RequestAborted;
         var session = registry.Find(scope.RoomId, terminal_id);
+        if (session is null && await locator.IsElsewhereAsync(scope.RoomId, terminal_id, cancellationToken))
+        {
+            return await RelayAsync(context, relay, scope.RoomId, terminal_id, userId, user.GetLogin());
+        }
         if (session is null)
         {
             // Opening one is the host's, in a live room with a ready workspace.
@@ -65,13 +69,21 @@ public static partial class TerminalSocketEndpoint
                 return ApiProblems.Create(409, "No workspace", "A terminal runs in the room's workspace, which is not ready.", CommandErrors.NoWorkspace);
             }
             var settings = await commandSettings.GetSettingsAsync(scope.RoomId, cancellationToken);
+            // The lease first: two instances asked at once for the same id never both start a shell.
+            if (!await locator.TryClaimAsync(scope.RoomId, terminal_id, cancellationToken))
+            {
+                return await RelayAsync(context, relay, scope.RoomId, terminal_id, userId, user.GetLogin());
+            }
             session = registry.Open(scope.RoomId, terminal_id, userId, worktree, settings.Network, columns, height);
             if (session is null)
             {
+                await locator.ReleaseAsync(scope.RoomId, terminal_id);
                 return ApiProblems.Create(409, "Too many terminals", $"A room has at most {TerminalRegistry.MaxPerRoom} terminals open.", "too_many_terminals");
             }
         }
 
+        // Members connected to other instances reach it through the relay.
+        await relay.ServeAsync(session);
         var logger = loggerFactory.CreateLogger(typeof(TerminalSocketEndpoint));
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         var viewer = new TerminalViewer(socket, userId, user.GetLogin());
@@ -111,6 +123,47 @@ public static partial class TerminalSocketEndpoint
         return TypedResults.Empty;
     }
 
+    /// <summary>
+    /// Another Api instance holds the terminal (its PTY is there): this instance relays the socket to it over Redis
+    /// (<see cref="TerminalRelay"/>). When the holder does not answer, the client gets a readable
+    /// <c>other_instance</c> error frame and a 1013 close (try again later) rather than a hang.
+    /// </summary>
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> RelayAsync(HttpContext context, TerminalRelay relay, Guid roomId,
+        string terminalId, Guid userId, string login)
+    {
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+        bool relayed;
+        try
+        {
+            relayed = await relay.RelayAsync(socket, roomId, terminalId, userId, login, context.RequestAborted);
+        }
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
+        {
+            return TypedResults.Empty;
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            if (!relayed)
+            {
+                var frame = TerminalFrames.Error(OtherInstanceCode, $"Terminal '{terminalId}' runs on another Api instance, which did not answer. " +
+                    "Connect again in a moment.");
+                await socket.SendAsync(System.Text.Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+                await socket.CloseOutputAsync(TryAgainLater, "terminal on another instance", timeout.Token);
+            }
+        }
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
+        {
+        }
+        return TypedResults.Empty;
+    }
+
+    /// <summary>The error frame's code when the terminal is held by another Api instance.</summary>
+    public const string OtherInstanceCode = "other_instance";
+
+    /// <summary>RFC 6455's 1013 "Try Again Later" (not in <see cref="WebSocketCloseStatus"/>).</summary>
+    private const WebSocketCloseStatus TryAgainLater = (WebSocketCloseStatus)1013;
+
     private static async Task WaitQuietlyAsync(Task task)
     {
         try
@@ -125,13 +178,32 @@ public static partial class TerminalSocketEndpoint
     private static async Task ReceiveLoopAsync(WebSocket socket, TerminalSession session, TerminalViewer viewer, IRoomMembership membership, ILogger logger,
         CancellationToken cancellationToken)
     {
+        try
+        {
+            await ReadFramesAsync(socket, frame => HandleFrameAsync(frame, session, viewer, membership, cancellationToken),
+                () => viewer.Enqueue(TooLargeFrame), cancellationToken);
+        }
+        catch (WebSocketException exception)
+        {
+            LogSocketFailed(logger, exception, viewer.UserId, session.TerminalId);
+        }
+    }
+
+    /// <summary>The error frame for a client frame past <see cref="MaxFrameBytes"/>.</summary>
+    internal static readonly string TooLargeFrame = TerminalFrames.Error("frame_too_large", $"Frames are at most {MaxFrameBytes} bytes.");
+
+    /// <summary>
+    /// Reads the client's frames until it closes: each whole frame to <paramref name="onFrame"/>; a frame past
+    /// <see cref="MaxFrameBytes"/> is read to its end into a scratch buffer and refused (<paramref name="onTooLarge"/>), never kept.
+    /// </summary>
+    internal static async Task ReadFramesAsync(WebSocket socket, Func<ReadOnlyMemory<byte>, Task> onFrame, Action onTooLarge, CancellationToken cancellationToken)
+    {
         var buffer = ArrayPool<byte>.Shared.Rent(MaxFrameBytes);
         var scratch = new byte[4096];
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                // A frame past MaxFrameBytes is read to its end into a scratch buffer and refused, never kept.
                 var length = 0;
                 var tooLarge = false;
                 ValueWebSocketReceiveResult result;
@@ -155,15 +227,11 @@ public static partial class TerminalSocketEndpoint
                 }
                 if (tooLarge || length >= MaxFrameBytes)
                 {
-                    viewer.Enqueue(TerminalFrames.Error("frame_too_large", $"Frames are at most {MaxFrameBytes} bytes."));
+                    onTooLarge();
                     continue;
                 }
-                await HandleFrameAsync(buffer.AsMemory(0, length), session, viewer, membership, cancellationToken);
+                await onFrame(buffer.AsMemory(0, length));
             }
-        }
-        catch (WebSocketException exception)
-        {
-            LogSocketFailed(logger, exception, viewer.UserId, session.TerminalId);
         }
         finally
         {
@@ -171,7 +239,8 @@ public static partial class TerminalSocketEndpoint
         }
     }
 
-    private static async Task HandleFrameAsync(ReadOnlyMemory<byte> frame, TerminalSession session, TerminalViewer viewer, IRoomMembership membership,
+    /// <summary>One client frame from <paramref name="viewer"/> (here or relayed from another instance), checked against what the viewer may do.</summary>
+    internal static async Task HandleFrameAsync(ReadOnlyMemory<byte> frame, TerminalSession session, TerminalViewer viewer, IRoomMembership membership,
         CancellationToken cancellationToken)
     {
         JsonElement root;

@@ -20,6 +20,8 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal(HttpStatusCode.NotFound, await HandshakeStatusAsync(room.SocketUrl(path, room.Bob)));
         Assert.Equal(HttpStatusCode.Forbidden, await HandshakeStatusAsync(room.SocketUrl(path, room.Carol)));
 
+        // Bob follows the room's events on the chat socket: the terminal's opening and end arrive there.
+        await using var roomEvents = await ChatSocket.ConnectAsync(room.SocketUrl($"/ws/{room.RoomId}", room.Bob));
         await using var alice = await ChatSocket.ConnectAsync(room.SocketUrl(path + "?cols=100&rows=30", room.Alice));
         var ready = await alice.WaitForTypeAsync("ready");
         Assert.True(ready.GetProperty("can_write").GetBoolean());
@@ -27,6 +29,15 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         await alice.SendAsync(new { type = "input", data = "echo hello-$((6*7)); id -u\n" });
         await WaitForOutputAsync(alice, "hello-42");
         await WaitForOutputAsync(alice, "65534");
+        Assert.Equal("main", (await roomEvents.WaitForTypeAsync("terminal_opened")).GetProperty("terminal_id").GetString());
+        // The shell is in the same sandbox as commands: the workspaces root (other rooms' worktrees, the object
+        // stores) and this repository (its .conductor/) are not there, nor the service's environment.
+        var probe = $"test -e '{room.Room.Env.Root}' || echo root-absent-$((3*3)); test -e '{RepositoryPaths.Root}' || echo repo-absent-$((4*4)); "
+            + "env | grep -c -i -E 'ConnectionStrings|password|token' | sed 's/^/secret-vars-/'\n";
+        await alice.SendAsync(new { type = "input", data = probe });
+        await WaitForOutputAsync(alice, "root-absent-9");
+        await WaitForOutputAsync(alice, "repo-absent-16");
+        await WaitForOutputAsync(alice, "secret-vars-0");
 
         // A late joiner gets the scrollback, watches live, and cannot type until granted.
         await using var bob = await ChatSocket.ConnectAsync(room.SocketUrl(path, room.Bob));
@@ -69,6 +80,7 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
             throw new TimeoutException($"bob's socket: {bob.State} {bob.CloseStatus}; alice's last: {alice.Frames[^1].GetRawText()}\n" + timeout.Message + "\n" + string.Join('\n', tree.Split('\n').Where(l => l.Contains("bwrap") || l.Contains("bash --no") || l.Contains("setsid") || l.Contains("Conductor.Api"))) + "\n" + string.Join("\n", room.Room.Api.Output.Split("\n").Where(l => l.Contains("Terminal") || l.Contains("xception") || l.Contains("fail"))), timeout);
         }
         Assert.Equal(3, exit.GetProperty("code").GetInt32());
+        Assert.Equal(3, (await roomEvents.WaitForTypeAsync("terminal_closed")).GetProperty("exit_code").GetInt32());
         await alice.WaitForCloseAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.NotFound, await HandshakeStatusAsync(room.SocketUrl(path, room.Bob)));
 
@@ -80,6 +92,108 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         await second.SendAsync(new { type = "close" });
         await second.WaitForTypeAsync("exit");
         await WaitUntilAsync(() => CommandRoom.CountHostProcesses("sleep", "31339") == 0);
+    }
+
+    [Fact]
+    public async Task A_member_on_another_api_instance_watches_and_types_through_the_relay_and_no_second_shell_starts()
+    {
+        await using var room = await CommandRoom.StartAsync(postgres, redis, "terminal-instances");
+        // A second Api instance over the same Postgres, Redis and workspaces (as behind a load balancer).
+        await using var other = ServiceInstance.Start("Conductor.Api", room.Room.Env.Jobs.ProcessEnvironment());
+        var otherUrl = await other.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
+        SocketEndpoint OnOther(string path, Conductor.Tests.Auth.ApiClient client) =>
+            room.SocketUrl(path, client) with { Url = new Uri($"ws://{otherUrl.Authority}{path}") };
+        var path = $"/ws/terminal/{room.RoomId}/main";
+
+        await using var alice = await ChatSocket.ConnectAsync(room.SocketUrl(path, room.Alice));
+        await alice.WaitForTypeAsync("ready");
+        await alice.SendAsync(new { type = "input", data = "echo first-$((20+1))\n" });
+        await WaitForOutputAsync(alice, "first-21");
+        var processes = CountTerminalProcesses(room.Worktree);
+        Assert.True(processes > 0);
+
+        // Bob reaches the other instance: it relays him to the terminal (scrollback, live output), read-only.
+        await using var bob = await ChatSocket.ConnectAsync(OnOther(path, room.Bob));
+        var bobReady = await bob.WaitForTypeAsync("ready");
+        Assert.False(bobReady.GetProperty("can_write").GetBoolean());
+        Assert.Contains("first-21", bobReady.GetProperty("scrollback").GetString(), StringComparison.Ordinal);
+        await bob.SendAsync(new { type = "input", data = "touch /workspace/relayed-guest\n" });
+        Assert.Equal("read_only", (await bob.WaitForTypeAsync("error")).GetProperty("code").GetString());
+        await alice.SendAsync(new { type = "input", data = "echo still-$((40+2))\n" });
+        await WaitForOutputAsync(bob, "still-42");
+        Assert.False(File.Exists(Path.Combine(room.Worktree, "relayed-guest")));
+
+        // The host on the other instance too: she joins the same shell (no second one) and types through the relay.
+        await using (var aliceElsewhere = await ChatSocket.ConnectAsync(OnOther(path, room.Alice)))
+        {
+            Assert.True((await aliceElsewhere.WaitForTypeAsync("ready")).GetProperty("can_write").GetBoolean());
+            await aliceElsewhere.SendAsync(new { type = "input", data = "echo via-other-$((5*5))\n" });
+            await WaitForOutputAsync(alice, "via-other-25");
+            await WaitForOutputAsync(bob, "via-other-25");
+        }
+        Assert.Equal(processes, CountTerminalProcesses(room.Worktree));
+
+        // Granted, bob types and resizes through the relay; the holder applies both.
+        await alice.SendAsync(new { type = "grant", user_id = await UserIdAsync(room.Bob) });
+        await bob.WaitForTypeAsync("writers");
+        await bob.SendAsync(new { type = "input", data = "echo bob-relayed-$((7*7)) > /workspace/relayed-bob; cat /workspace/relayed-bob\n" });
+        await WaitForOutputAsync(alice, "bob-relayed-49");
+        Assert.True(File.Exists(Path.Combine(room.Worktree, "relayed-bob")));
+        await bob.SendAsync(new { type = "resize", cols = 90, rows = 20 });
+        Assert.Equal(90, (await alice.WaitForTypeAsync("resized")).GetProperty("cols").GetInt32());
+        await alice.SendAsync(new { type = "input", data = "stty size\n" });
+        await WaitForOutputAsync(bob, "20 90");
+
+        // A terminal opened on the other instance is relayed the other way.
+        await using (var second = await ChatSocket.ConnectAsync(OnOther($"/ws/terminal/{room.RoomId}/second", room.Alice)))
+        {
+            await second.WaitForTypeAsync("ready");
+            await using var bobOnFirst = await ChatSocket.ConnectAsync(room.SocketUrl($"/ws/terminal/{room.RoomId}/second", room.Bob));
+            await bobOnFirst.WaitForTypeAsync("ready");
+            await second.SendAsync(new { type = "close" });
+            await second.WaitForTypeAsync("exit");
+            await bobOnFirst.WaitForTypeAsync("exit");
+            await bobOnFirst.WaitForCloseAsync(TimeSpan.FromSeconds(10));
+        }
+
+        // The shell exits: the relayed viewer gets the exit frame and a normal close; the lease goes with the terminal.
+        await alice.SendAsync(new { type = "input", data = "exit 4\n" });
+        Assert.Equal(4, (await bob.WaitForTypeAsync("exit", timeout: TimeSpan.FromSeconds(30))).GetProperty("code").GetInt32());
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, await bob.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+        await WaitUntilAsync(() => HandshakeStatusAsync(OnOther(path, room.Bob)).Result == HttpStatusCode.NotFound);
+
+        // A lease whose holder does not answer (its instance gone, the lease not yet run out): a readable error frame
+        // and a 1013 close, not a hang.
+        using (var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString))
+        {
+            await connection.GetDatabase().StringSetAsync($"room:{room.RoomId:D}:terminal:ghost:instance", "an-instance-that-died", TimeSpan.FromMinutes(1));
+        }
+        await using var ghost = await ChatSocket.ConnectAsync(OnOther($"/ws/terminal/{room.RoomId}/ghost", room.Bob));
+        var error = await ghost.WaitForTypeAsync("error");
+        Assert.Equal("other_instance", error.GetProperty("code").GetString());
+        Assert.Contains("another Api instance", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal((WebSocketCloseStatus)1013, await ghost.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>Host processes of this room's terminals: the launcher and bubblewrap name the worktree and the shell.</summary>
+    private static int CountTerminalProcesses(string worktree)
+    {
+        var count = 0;
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var commandLine = File.ReadAllText(Path.Combine(directory, "cmdline"));
+                if (commandLine.Contains(worktree, StringComparison.Ordinal) && commandLine.Contains("--noprofile", StringComparison.Ordinal))
+                {
+                    count++;
+                }
+            }
+            catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return count;
     }
 
     private static async Task<HttpStatusCode> HandshakeStatusAsync(SocketEndpoint endpoint)

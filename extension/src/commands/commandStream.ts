@@ -44,13 +44,14 @@ export interface CommandRun {
   readonly id: string;
   readonly argv: readonly string[];
   readonly status: string;
-  readonly exit_code: number | null;
-  readonly duration_ms: number | null;
+  /** Left out by the Api while running, and when the run ended without one (timed out, cancelled). */
+  readonly exit_code?: number | null;
+  readonly duration_ms?: number | null;
 }
 
 /** What the output channel shows for a finished run. */
 export function describeRun(run: CommandRun): string {
-  const exit = run.exit_code === null ? '' : ` (exit ${run.exit_code})`;
-  const duration = run.duration_ms === null ? '' : ` in ${(run.duration_ms / 1000).toFixed(1)} s`;
+  const exit = typeof run.exit_code === 'number' ? ` (exit ${run.exit_code})` : '';
+  const duration = typeof run.duration_ms === 'number' ? ` in ${(run.duration_ms / 1000).toFixed(1)} s` : '';
   return `${run.argv.join(' ')}: ${run.status}${exit}${duration}`;
 }

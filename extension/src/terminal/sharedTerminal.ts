@@ -12,6 +12,8 @@ export class SharedTerminal implements vscode.Pseudoterminal {
   private readonly closeEmitter = new vscode.EventEmitter<number | void>();
   private socket: WebSocket | undefined;
   private canWrite = false;
+  /** Set by an `other_instance` error: the socket closes next, and the terminal stays open so the message can be read. */
+  private refused = false;
 
   readonly onDidWrite = this.writeEmitter.event;
   readonly onDidClose = this.closeEmitter.event;
@@ -59,6 +61,7 @@ export class SharedTerminal implements vscode.Pseudoterminal {
           this.writeEmitter.fire(toTerminalText(`\n[Conductor: the terminal ended (exit ${frame.code})]\n`));
           break;
         case 'error':
+          this.refused ||= frame.code === 'other_instance';
           this.writeEmitter.fire(toTerminalText(`\n[Conductor: ${frame.message}]\n`));
           break;
         default:
@@ -69,7 +72,11 @@ export class SharedTerminal implements vscode.Pseudoterminal {
       this.writeEmitter.fire(toTerminalText(`[Conductor: the terminal is not available (HTTP ${response.statusCode}); only the host opens one]\n`));
       this.closeEmitter.fire(1);
     });
-    socket.on('close', () => this.closeEmitter.fire());
+    socket.on('close', () => {
+      if (!this.refused) {
+        this.closeEmitter.fire();
+      }
+    });
     socket.on('error', () => undefined);
   }
 

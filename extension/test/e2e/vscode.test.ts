@@ -3,7 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import WebSocket from 'ws';
 import { ConductorApi } from '../../src/api/client';
+import { EventStreamParser } from '../../src/commands/commandStream';
 import { parseInvite } from '../../src/validation';
 import { required, uniqueLogin } from '../support/environment';
 import { startCodeServer, type CodeServer } from './codeServer';
@@ -27,6 +29,44 @@ async function eventually<T>(probe: () => Promise<T | undefined>, what: string, 
     }
     await new Promise(resolve => setTimeout(resolve, 250));
   }
+}
+
+/**
+ * A teammate following `GET /rooms/{room_id}/events` (docs/events.md): the event types in order and the commands'
+ * output text as it arrives. `ready` resolves on the stream's first event.
+ */
+function watchRoomEvents(apiUrl: string, accessToken: string, roomId: string):
+  { ready: Promise<void>; types: () => string[]; output: () => string; stop: () => void } {
+  const abort = new AbortController();
+  const types: string[] = [];
+  let output = '';
+  let markReady: () => void = () => undefined;
+  let markFailed: (error: unknown) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => { markReady = resolve; markFailed = reject; });
+  void (async () => {
+    const response = await fetch(new URL(`/rooms/${roomId}/events`, apiUrl), {
+      headers: { Authorization: `Bearer ${accessToken}`, Accept: 'text/event-stream' }, signal: abort.signal,
+    });
+    assert.equal(response.status, 200);
+    const parser = new EventStreamParser();
+    const decoder = new TextDecoder();
+    const reader = response.body!.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        return;
+      }
+      for (const event of parser.push(decoder.decode(value, { stream: true }))) {
+        types.push(event.event);
+        if (event.event === 'ready') {
+          markReady();
+        } else if (event.event === 'command_output') {
+          output += (JSON.parse(event.data) as { text: string }).text;
+        }
+      }
+    }
+  })().catch(markFailed);
+  return { ready, types: () => [...types], output: () => output, stop: () => abort.abort() };
 }
 
 /**
@@ -67,6 +107,8 @@ describe('the extension in a real VS Code', function () {
         'update.mode': 'none',
         // VS Code for the web saves after a delay by default; the tests need a dirty editor to stay dirty.
         'files.autoSave': 'off',
+        // The shared terminal's steps read the rows' text: the DOM renderer, not WebGL's canvas.
+        'terminal.integrated.gpuAcceleration': 'off',
       },
     });
     browser = await chromium.launch({
@@ -318,6 +360,78 @@ describe('the extension in a real VS Code', function () {
     await workbench.runCommand('Conductor: Commit and Push');
     await workbench.answer('Conductor: Commit and Push', 'Work from VS Code');
     await workbench.notification(/Committed [0-9a-f]{12} and pushed session\//, 120_000);
+  });
+
+  /**
+   * The room's tests: three checks, then a wait for a `.release` file the test writes through the Api (so "still
+   * running" is seen for certain, without a timed test), then the verdict.
+   */
+  const makefile = 'test:\n'
+    + '\t@echo "running 3 checks"\n'
+    + '\t@for i in 1 2 3; do sleep 0.3; echo "check $$i ok"; done\n'
+    + '\t@n=0; until [ -e .release ] || [ $$n -ge 300 ]; do sleep 0.1; n=$$((n+1)); done; test -e .release\n'
+    + '\t@echo "all checks ok"\n';
+  let teammateToken = '';
+
+  it('runs the room\'s tests from the palette: the output streams into an output channel and a teammate sees it live', async () => {
+    const mateLogin = uniqueLogin('watcher');
+    const mate = await signedInElsewhere(mateLogin);
+    teammateToken = (await new ConductorApi(apiUrl).devLogin(mateLogin)).access_token;
+    await mate.joinRoom((await asUser.createInvite(roomId)).token);
+    await asUser.writeFile(roomId, 'Makefile', Buffer.from(makefile));
+    const watched = watchRoomEvents(apiUrl, teammateToken, roomId);
+    try {
+      await watched.ready;
+      await workbench.runCommand('Conductor: Run Command');
+      await workbench.answer('Conductor: Run Command', 'make test');
+      // The "Conductor: Commands" output channel shows the lines as they come, while the run waits for its release.
+      const channel = page.locator('.part.panel .monaco-editor .view-lines');
+      await channel.filter({ hasText: 'check 3 ok' }).first().waitFor();
+      await eventually(async () => watched.output().includes('check 3 ok') ? true : undefined, 'the teammate\'s command_output events');
+      assert.ok(!watched.types().includes('command_finished'), 'still running while the teammate sees the output');
+      assert.ok(!watched.output().includes('all checks ok'));
+      await asUser.writeFile(roomId, '.release', Buffer.from(''));
+      await workbench.notification(/make test: succeeded \(exit 0\)/);
+      await channel.filter({ hasText: 'all checks ok' }).first().waitFor();
+      await eventually(async () => watched.types().includes('command_finished') ? true : undefined, 'the teammate\'s command_finished event');
+      assert.match(watched.output(), /running 3 checks\ncheck 1 ok\ncheck 2 ok\ncheck 3 ok\nall checks ok\n/);
+    } finally {
+      watched.stop();
+    }
+  });
+
+  it('opens the room\'s shared terminal as a VS Code terminal: the shell answers, and a teammate watches without typing', async () => {
+    await workbench.runCommand('Conductor: Open Shared Terminal');
+    await workbench.answer('Conductor: Open Shared Terminal', 'main');
+    // The DOM renderer (gpuAcceleration off in the settings) puts the rows' text in the page.
+    const rows = page.locator('.part.panel .terminal-wrapper .xterm-rows');
+    await page.locator('.part.panel .terminal-wrapper .xterm').first().click();
+    await page.keyboard.type('echo hello-$((6*7)); id -u');
+    await page.keyboard.press('Enter');
+    await rows.filter({ hasText: 'hello-42' }).first().waitFor();
+    await rows.filter({ hasText: '65534' }).first().waitFor();
+
+    const frames: Array<{ type: string; data?: string; scrollback?: string; can_write?: boolean; code?: number }> = [];
+    const mateTarget = new ConductorApi(apiUrl).terminalSocket(roomId, 'main', teammateToken, 80, 24);
+    const mateSocket = new WebSocket(mateTarget.url, { headers: mateTarget.headers });
+    mateSocket.on('message', raw => frames.push(JSON.parse(raw.toString()) as (typeof frames)[number]));
+    try {
+      const ready = await eventually(async () => frames.find(f => f.type === 'ready'), 'the teammate\'s ready frame');
+      assert.equal(ready.can_write, false);
+      assert.ok(ready.scrollback?.includes('hello-42'), 'a late joiner gets the scrollback');
+      mateSocket.send(JSON.stringify({ type: 'input', data: 'echo typed-by-the-teammate\n' }));
+      await eventually(async () => frames.find(f => f.type === 'error'), 'the read_only error');
+      await page.keyboard.type('echo live-$((2+3))');
+      await page.keyboard.press('Enter');
+      await eventually(async () => frames.some(f => f.type === 'output' && f.data?.includes('live-5')) ? true : undefined, 'the host\'s output at the teammate');
+      assert.ok(!(await rows.first().textContent())?.includes('typed-by-the-teammate'));
+      await page.keyboard.type('exit');
+      await page.keyboard.press('Enter');
+      const exit = await eventually(async () => frames.find(f => f.type === 'exit'), 'the exit frame');
+      assert.equal(exit.code, 0);
+    } finally {
+      mateSocket.close();
+    }
   });
 
   it('restores the session and the room after the window reloads', async () => {

@@ -16,6 +16,9 @@ describe('EventStreamParser', () => {
   it('describes a finished run', () => {
     assert.equal(describeRun({ id: 'x', argv: ['npm', 'test'], status: 'failed', exit_code: 1, duration_ms: 1500 }), 'npm test: failed (exit 1) in 1.5 s');
     assert.equal(describeRun({ id: 'x', argv: ['make', 'test'], status: 'cancelled', exit_code: null, duration_ms: null }), 'make test: cancelled');
+    // As the Api sends a run that ended without an exit code, or one still running: the null members are left out.
+    assert.equal(describeRun({ id: 'x', argv: ['make', 'test'], status: 'timed_out', duration_ms: 2000 }), 'make test: timed_out in 2.0 s');
+    assert.equal(describeRun({ id: 'x', argv: ['make', 'test'], status: 'running' }), 'make test: running');
   });
 });
 

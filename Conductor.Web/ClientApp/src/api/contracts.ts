@@ -199,14 +199,15 @@ export interface CommandRun {
   login: string;
   argv: string[];
   status: "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "output_limit" | "error";
-  exit_code: number | null;
+  /** The Api leaves out members that would be null (a running command has no exit code, end or duration yet). */
+  exit_code?: number | null;
   timeout_s: number;
   started_at: string;
-  finished_at: string | null;
-  duration_ms: number | null;
+  finished_at?: string | null;
+  duration_ms?: number | null;
   output_bytes: number;
   output_truncated: boolean;
-  output_tail: string | null;
+  output_tail?: string | null;
 }
 
 /** RFC 7807 problem details, with the Api's optional error code. */

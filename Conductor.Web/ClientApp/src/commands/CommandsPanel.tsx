@@ -83,8 +83,8 @@ export function CommandsPanel({ roomId, readOnly, subscribe }: Props) {
       {run && (
         <p role="status" className="command-status">
           {run.argv.join(" ")}: {run.status}
-          {run.exit_code !== null && ` (exit ${run.exit_code})`}
-          {run.duration_ms !== null && `, ${(run.duration_ms / 1000).toFixed(1)} s`}
+          {typeof run.exit_code === "number" && ` (exit ${run.exit_code})`}
+          {typeof run.duration_ms === "number" && `, ${(run.duration_ms / 1000).toFixed(1)} s`}
         </p>
       )}
       <pre className="command-output" aria-label="Command output" aria-live="polite">{output}</pre>

@@ -178,7 +178,7 @@ export function RoomPage({ roomId, onUnavailable }: { roomId: string; onUnavaila
         ) : tab === "commands" ? (
           <CommandsPanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
         ) : tab === "terminal" ? (
-          <TerminalPanel roomId={roomId} isHost={isHost} readOnly={ended || notice !== null} />
+          <TerminalPanel roomId={roomId} isHost={isHost} readOnly={ended || notice !== null} me={me?.id ?? ""} members={room.members} />
         ) : tab === "ai" ? (
           <AiPanel roomId={roomId} readOnly={ended || notice !== null} subscribe={subscribeRoomEvents} />
         ) : (
