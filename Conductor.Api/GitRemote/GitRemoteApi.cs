@@ -120,7 +120,7 @@ public static partial class GitRemoteApi
         var version = UploadPackRequest.ProtocolVersion(request.Headers["Git-Protocol"].ToString());
         var backend = new GitBackendRequest(options.StoresPath, $"/{workspace.StoreId}.git/{path}", request.Method, request.QueryString.Value?.TrimStart('?') ?? "",
             request.ContentType, request.Headers.ContentEncoding.FirstOrDefault(), version > 0 ? $"version={version}" : null, user.GetLogin(),
-            context.Connection.RemoteIpAddress?.ToString(), Config(roomId, before.Keys, push, []), [], request.Method == "POST" ? request.Body : null);
+            context.Connection.RemoteIpAddress?.ToString(), Config(roomId, before, push, [], null), [], request.Method == "POST" ? request.Body : null);
         var runner = services.GetRequiredService<GitHttpBackend>();
         if (!push && request.Method == "POST" && version == 2)
         {
@@ -193,7 +193,7 @@ public static partial class GitRemoteApi
         var locks = services.GetRequiredService<WorkspaceLocks>();
         backend = backend with
         {
-            Config = Config(roomId, before.Keys, push, commands.Updates.Select(u => u.Ref)),
+            Config = Config(roomId, before, push, commands.Updates.Select(u => u.Ref), ReceiveObjectCheck.EnsureInstalled(options.ScratchPath)),
             BodyPrefix = commands.Raw,
             Body = body,
             ContentEncoding = null, // decompressed above
@@ -265,7 +265,12 @@ public static partial class GitRemoteApi
     /// git settings for one run. Only the room's refs are visible (stores are shared by rooms on one remote): everything
     /// is hidden, then the room's refs are shown again, including the ones this push creates.
     /// </summary>
-    private static List<KeyValuePair<string, string>> Config(Guid roomId, IEnumerable<string> roomRefs, bool push, IEnumerable<string> pushing)
+    /// <remarks>
+    /// A push runs <see cref="ReceiveObjectCheck"/>'s pre-receive hook from <paramref name="hooksPath"/>, given the
+    /// room's tips as <c>conductor.tip</c>; everything else runs with no hooks.
+    /// </remarks>
+    private static List<KeyValuePair<string, string>> Config(Guid roomId, IReadOnlyDictionary<string, string> roomRefs, bool push, IEnumerable<string> pushing,
+        string? hooksPath)
     {
         var hide = push ? "receive.hideRefs" : "uploadpack.hideRefs";
         var config = new List<KeyValuePair<string, string>>
@@ -274,7 +279,7 @@ public static partial class GitRemoteApi
             new(hide, "HEAD"),
             new(hide, "!" + RoomRefs.RoomBranchRef(roomId)),
         };
-        foreach (var reference in roomRefs.Concat(pushing).Distinct(StringComparer.Ordinal))
+        foreach (var reference in roomRefs.Keys.Concat(pushing).Distinct(StringComparer.Ordinal))
         {
             config.Add(new(hide, "!" + reference));
         }
@@ -288,13 +293,20 @@ public static partial class GitRemoteApi
             new("receive.fsckObjects", "true"),
             new("receive.autogc", "false"),
             new("gc.auto", "0"),
-            new("core.hooksPath", "/dev/null"),
+            new("core.hooksPath", hooksPath ?? "/dev/null"),
             new("uploadpack.allowFilter", "true"),
             new("uploadpack.allowAnySHA1InWant", "false"),
             new("uploadpack.allowReachableSHA1InWant", "false"),
             new("uploadpack.allowTipSHA1InWant", "false"),
             new("safe.directory", "*"),
         ]);
+        if (hooksPath is not null)
+        {
+            foreach (var tip in roomRefs.Values.Distinct(StringComparer.Ordinal))
+            {
+                config.Add(new("conductor.tip", tip));
+            }
+        }
         return config;
     }
 

@@ -15,7 +15,7 @@ namespace Conductor.Tests.GitRemote;
 public sealed class GitRemoteIsolationTests(PostgresServerFixture postgres, RedisServerFixture redis)
 {
     [Fact]
-    public async Task A_member_of_one_room_cannot_fetch_another_rooms_commit_or_blob_by_id_over_protocol_v2_v0_or_shallow()
+    public async Task A_member_of_one_room_cannot_fetch_another_rooms_commit_or_blob_by_id_over_protocol_v2_v0_or_shallow_nor_push_a_commit_on_top_of_it()
     {
         await using var room = await WorkspaceHttpRoom.StartAsync(postgres, redis, "shared.git", "room a");
         var (env, alice, bob, roomA) = (room.Env, room.Alice, room.Bob, room.RoomId);
@@ -82,6 +82,33 @@ public sealed class GitRemoteIsolationTests(PostgresServerFixture postgres, Redi
         var readmeBlob = bobGit.Ok(work, "rev-parse", "HEAD:README.md").Trim();
         bobGit.Ok(fresh, "-c", "protocol.version=2", "fetch", "--quiet", url, readmeBlob);
         Assert.Equal("blob", bobGit.Ok(fresh, "cat-file", "-t", readmeBlob).Trim());
+
+        // The push side: Bob, allowed to push in room A, pushes a commit whose parent is room B's commit (which he
+        // has only the id of: a graft in his clone says his commit has no parent, so git sends it alone). The store
+        // has that parent, so git's connectivity check alone would take it, and Bob would then fetch room B's work
+        // through his own branch.
+        var bobId = (await ApiClient.ExpectAsync(await bob.GetAsync("/auth/me"), HttpStatusCode.OK)).GetProperty("id").GetGuid();
+        await ApiClient.ExpectAsync(await alice.SendAsync(new HttpRequestMessage(HttpMethod.Put, $"/workspace/{roomA}/pushers/{bobId}")), HttpStatusCode.OK);
+        var tree = bobGit.Ok(work, "rev-parse", "HEAD^{tree}").Trim();
+        var forgedText = Path.Combine(bobGit.Home, "forged.txt");
+        File.WriteAllText(forgedText, $"tree {tree}\nparent {secretCommit}\nauthor bob <bob@example.invalid> 1700000000 +0000\n"
+            + "committer bob <bob@example.invalid> 1700000000 +0000\n\nOn top of room B\n");
+        var forged = bobGit.Ok(work, "hash-object", "-t", "commit", "-w", forgedText).Trim();
+        Directory.CreateDirectory(Path.Combine(work, ".git", "info"));
+        File.WriteAllText(Path.Combine(work, ".git", "info", "grafts"), forged + "\n");
+        var stolen = $"refs/heads/session/{roomA}-stolen";
+        var smuggle = bobGit.Run(work, "push", "origin", $"{forged}:{stolen}");
+        Assert.True(smuggle.ExitCode != 0, $"the push naming room B's commit was accepted: {smuggle.Error}");
+        Assert.Contains("remote: Conductor: " + stolen + " names objects this push did not send", smuggle.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(stolen, bobGit.Ok(work, "ls-remote", "origin"), StringComparison.Ordinal);
+        Assert.Contains("(pre-receive hook declined)", smuggle.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(secretCommit, smuggle.Error, StringComparison.Ordinal);
+        File.Delete(Path.Combine(work, ".git", "info", "grafts"));
+        // Bob's own honest work on room A's branch still goes through the same check.
+        File.WriteAllText(Path.Combine(work, "bob.txt"), "bob\n");
+        bobGit.Ok(work, "add", "bob.txt");
+        bobGit.Ok(work, "commit", "--quiet", "-m", "Bob's file");
+        bobGit.Ok(work, "push", "--quiet", "origin", $"HEAD:refs/heads/session/{roomA}-bobs-topic");
     }
 
     [Fact]
