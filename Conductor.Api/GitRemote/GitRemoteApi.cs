@@ -144,7 +144,8 @@ public static partial class GitRemoteApi
                 await context.Response.Body.WriteAsync(UploadPackRequest.Error("Conductor: " + refusal), timeout.Token);
                 return;
             }
-            backend = backend with { BodyPrefix = fetch.Raw, Body = fetchBody, ContentEncoding = null };
+            // One request per POST (stateless): git is given exactly what was checked, nothing after its flush.
+            backend = backend with { BodyPrefix = fetch.Raw, Body = null, ContentEncoding = null };
         }
         if (!(push && request.Method == "POST"))
         {
