@@ -82,6 +82,9 @@ public sealed class GitRemoteIsolationTests(PostgresServerFixture postgres, Redi
         var readmeBlob = bobGit.Ok(work, "rev-parse", "HEAD:README.md").Trim();
         bobGit.Ok(fresh, "-c", "protocol.version=2", "fetch", "--quiet", url, readmeBlob);
         Assert.Equal("blob", bobGit.Ok(fresh, "cat-file", "-t", readmeBlob).Trim());
+        // A partial clone: its checkout fetches the blobs it left out, by id, in one v2 request.
+        bobGit.Ok(bobGit.Home, "-c", "protocol.version=2", "clone", "--quiet", "--filter=blob:none", "-b", $"session/{roomA}", url, "partial");
+        Assert.Equal("room a\n", File.ReadAllText(Path.Combine(bobGit.Folder("partial"), "a.txt")));
 
         // The push side: Bob, allowed to push in room A, pushes a commit whose parent is room B's commit (which he
         // has only the id of: a graft in his clone says his commit has no parent, so git sends it alone). The store
