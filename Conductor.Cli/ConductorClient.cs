@@ -144,7 +144,7 @@ public sealed class ConductorClient : IDisposable
             }
             catch (HttpRequestException ex)
             {
-                throw new CliException(ExitCodes.Unreachable, $"Cannot reach {Server}: {ex.Message}", "unreachable");
+                throw new CliException(ExitCodes.Unreachable, $"Cannot reach {Server} (tried {attempt} time{(attempt == 1 ? "" : "s")}): {ex.Message}", "unreachable");
             }
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(8).Ticks));
         }

@@ -38,6 +38,7 @@ public static class WorkspacesServiceCollectionExtensions
         builder.Services.TryAddSingleton<WorkspaceFileService>();
         builder.Services.TryAddSingleton<WorkspaceProvisioner>();
         builder.Services.TryAddSingleton<CodeSearch>();
+        builder.Services.TryAddSingleton<RoomReachability>();
         builder.Services.TryAddSingleton<SearchIndexes>();
         builder.Services.TryAddSingleton<WorkspaceSourceControl>();
         builder.Services.TryAddSingleton<PersonalWorktrees>();

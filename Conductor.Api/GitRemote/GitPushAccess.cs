@@ -1,3 +1,4 @@
+using Conductor.Workspaces.Personal;
 using Npgsql;
 
 namespace Conductor.Api.GitRemote;
@@ -27,6 +28,22 @@ public sealed class GitPushAccess(NpgsqlDataSource dataSource, TimeProvider time
         command.Parameters.AddWithValue(roomId);
         command.Parameters.AddWithValue(userId);
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The user whose own branch <paramref name="reference"/> is (<c>refs/heads/session/{room_id}-{login}</c>, any
+    /// user's login, case-insensitive as logins are), or null when it is not one: a topic branch beside the room's.
+    /// </summary>
+    public async Task<string?> PersonalBranchOwnerAsync(Guid roomId, string reference, CancellationToken cancellationToken)
+    {
+        var prefix = $"refs/heads/session/{roomId:D}-";
+        if (!reference.StartsWith(prefix, StringComparison.Ordinal) || !PersonalWorktreeNames.IsValidLogin(reference[prefix.Length..]))
+        {
+            return null;
+        }
+        await using var command = dataSource.CreateCommand("SELECT login FROM users WHERE lower(login) = lower($1)");
+        command.Parameters.AddWithValue(reference[prefix.Length..]);
+        return (string?)await command.ExecuteScalarAsync(cancellationToken);
     }
 
     /// <summary>Granted and still a member (a removed member's grant no longer counts).</summary>

@@ -115,10 +115,38 @@ public static partial class GitRemoteApi
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(gitOptions.Timeout);
 
+        // The protocol git will speak, as git's server reads the header (the highest version=N), passed on in one form
+        // so that what is checked below is what upload-pack runs.
+        var version = UploadPackRequest.ProtocolVersion(request.Headers["Git-Protocol"].ToString());
         var backend = new GitBackendRequest(options.StoresPath, $"/{workspace.StoreId}.git/{path}", request.Method, request.QueryString.Value?.TrimStart('?') ?? "",
-            request.ContentType, request.Headers.ContentEncoding.FirstOrDefault(), request.Headers["Git-Protocol"].FirstOrDefault(), user.GetLogin(),
-            context.Connection.RemoteIpAddress?.ToString(), Config(roomId, before.Keys, push, []), [], request.Method == "POST" ? request.Body : null);
+            request.ContentType, request.Headers.ContentEncoding.FirstOrDefault(), version > 0 ? $"version={version}" : null, user.GetLogin(),
+            context.Connection.RemoteIpAddress?.ToString(), Config(roomId, before, push, [], null), [], request.Method == "POST" ? request.Body : null);
         var runner = services.GetRequiredService<GitHttpBackend>();
+        if (!push && request.Method == "POST" && version == 2)
+        {
+            // Protocol v2's fetch sends whatever object is named, hidden refs or not, and the store holds other rooms'
+            // commits too: every want must be reachable from this room's refs. (v0 and v1 upload-pack refuse any want
+            // that is not an advertised tip, and only the room's refs are advertised.)
+            var fetchBody = request.Headers.ContentEncoding.ToString() == "gzip" ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
+            var fetch = await UploadPackRequest.ReadAsync(fetchBody, gitOptions.MaxFetchRequestBytes, timeout.Token);
+            if (fetch is null)
+            {
+                await TextAsync(context, 400, "The fetch request is not one Conductor accepts.");
+                return;
+            }
+            var refusal = await FetchRefusalAsync(services, store, before.Values, fetch, timeout.Token);
+            if (refusal is not null)
+            {
+                LogFetchRefused(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GitRemoteApi)), user.GetLogin(), roomId, refusal);
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "application/x-git-upload-pack-result";
+                context.Response.Headers.CacheControl = "no-cache";
+                await context.Response.Body.WriteAsync(UploadPackRequest.Error("Conductor: " + refusal), timeout.Token);
+                return;
+            }
+            // One request per POST (stateless): git is given exactly what was checked, nothing after its flush.
+            backend = backend with { BodyPrefix = fetch.Raw, Body = null, ContentEncoding = null };
+        }
         if (!(push && request.Method == "POST"))
         {
             await runner.RunAsync(backend, context.Response, timeout.Token);
@@ -135,10 +163,20 @@ public static partial class GitRemoteApi
         }
         var audit = services.GetRequiredService<AuditLog>();
         var events = services.GetRequiredService<WorkspaceSyncEvents>();
-        var refused = commands.Updates.Where(u => RefusalReason(roomId, u) is not null).ToList();
+        var access = services.GetRequiredService<GitPushAccess>();
+        var reasons = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var update in commands.Updates)
+        {
+            if (await RefusalReasonAsync(access, roomId, user.GetLogin(), update, timeout.Token) is { } reason)
+            {
+                reasons[update.Ref] = reason;
+            }
+        }
+        var refused = commands.Updates.Where(u => reasons.ContainsKey(u.Ref)).ToList();
         if (refused.Count > 0)
         {
-            var message = $"this room accepts pushes to session/{roomId:D} and session/{roomId:D}-<name> only";
+            var message = $"push refused as a whole: {string.Join("; ", refused.Select(r => $"{r.Ref}: {reasons[r.Ref]}"))}. This room accepts pushes to "
+                + $"session/{roomId:D} and topic branches session/{roomId:D}-<name>, not to another member's own branch";
             await audit.AppendAsync(roomId, userId, AuditActions.PushRefused, "server", null, null, string.Join(" ", refused.Select(r => r.Ref)), message, CancellationToken.None);
             await body.CopyToAsync(Stream.Null, timeout.Token); // the client sends its pack before it reads the answer
             if (!commands.WantsReport)
@@ -149,14 +187,14 @@ public static partial class GitRemoteApi
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/x-git-receive-pack-result";
             context.Response.Headers.CacheControl = "no-cache";
-            await context.Response.Body.WriteAsync(commands.Refusal(message, u => RefusalReason(roomId, u)), timeout.Token);
+            await context.Response.Body.WriteAsync(commands.Refusal(message, u => reasons.TryGetValue(u.Ref, out var r) ? "refused by Conductor: " + r : null), timeout.Token);
             return;
         }
 
         var locks = services.GetRequiredService<WorkspaceLocks>();
         backend = backend with
         {
-            Config = Config(roomId, before.Keys, push, commands.Updates.Select(u => u.Ref)),
+            Config = Config(roomId, before, push, commands.Updates.Select(u => u.Ref), ReceiveObjectCheck.EnsureInstalled(options.ScratchPath)),
             BodyPrefix = commands.Raw,
             Body = body,
             ContentEncoding = null, // decompressed above
@@ -190,16 +228,50 @@ public static partial class GitRemoteApi
 
     private static string Short(string? id) => id is null ? "(none)" : id[..12];
 
-    private static string? RefusalReason(Guid roomId, RefUpdate update) =>
-        !RoomRefs.IsRoomRef(roomId, update.Ref) ? $"refused by Conductor: only session/{roomId:D} and session/{roomId:D}-<name> may be pushed"
-        : update.IsDelete && update.Ref == RoomRefs.RoomBranchRef(roomId) ? "refused by Conductor: the room's branch cannot be deleted"
-        : null;
+    private static async Task<string?> RefusalReasonAsync(GitPushAccess access, Guid roomId, string login, RefUpdate update, CancellationToken cancellationToken)
+    {
+        if (!RoomRefs.IsRoomRef(roomId, update.Ref))
+        {
+            return $"only session/{roomId:D} and session/{roomId:D}-<name> may be pushed";
+        }
+        if (update.IsDelete && update.Ref == RoomRefs.RoomBranchRef(roomId))
+        {
+            return "the room's branch cannot be deleted";
+        }
+        // A member's own worktree is theirs alone: nobody else, the host included, writes (or deletes) its branch.
+        return await access.PersonalBranchOwnerAsync(roomId, update.Ref, cancellationToken) is { } owner && !string.Equals(owner, login, StringComparison.OrdinalIgnoreCase)
+            ? $"it is {owner}'s own branch"
+            : null;
+    }
+
+    /// <summary>Why a protocol v2 request may not run, or null: only ls-refs and fetch, wants reachable from the room's refs.</summary>
+    private static async Task<string?> FetchRefusalAsync(IServiceProvider services, string store, IEnumerable<string> tips, UploadPackRequest fetch,
+        CancellationToken cancellationToken)
+    {
+        if (fetch.Command is not ("ls-refs" or "fetch"))
+        {
+            return $"the command '{fetch.Command}' is not served";
+        }
+        if (fetch.WantRefs.Count > 0)
+        {
+            return "want-ref is not served; fetch the room's branches by name";
+        }
+        var unreachable = await services.GetRequiredService<RoomReachability>().UnreachableAsync(store, [.. tips], fetch.Wants, cancellationToken);
+        // The same words for an object that is missing and one that belongs elsewhere: the answer tells nothing about
+        // other rooms.
+        return unreachable.Count > 0 ? $"upload-pack: not our ref {unreachable[0]} (only objects reachable from this room's branches are served)" : null;
+    }
 
     /// <summary>
     /// git settings for one run. Only the room's refs are visible (stores are shared by rooms on one remote): everything
     /// is hidden, then the room's refs are shown again, including the ones this push creates.
     /// </summary>
-    private static List<KeyValuePair<string, string>> Config(Guid roomId, IEnumerable<string> roomRefs, bool push, IEnumerable<string> pushing)
+    /// <remarks>
+    /// A push runs <see cref="ReceiveObjectCheck"/>'s pre-receive hook from <paramref name="hooksPath"/>, given the
+    /// room's tips as <c>conductor.tip</c>; everything else runs with no hooks.
+    /// </remarks>
+    private static List<KeyValuePair<string, string>> Config(Guid roomId, IReadOnlyDictionary<string, string> roomRefs, bool push, IEnumerable<string> pushing,
+        string? hooksPath)
     {
         var hide = push ? "receive.hideRefs" : "uploadpack.hideRefs";
         var config = new List<KeyValuePair<string, string>>
@@ -208,7 +280,7 @@ public static partial class GitRemoteApi
             new(hide, "HEAD"),
             new(hide, "!" + RoomRefs.RoomBranchRef(roomId)),
         };
-        foreach (var reference in roomRefs.Concat(pushing).Distinct(StringComparer.Ordinal))
+        foreach (var reference in roomRefs.Keys.Concat(pushing).Distinct(StringComparer.Ordinal))
         {
             config.Add(new(hide, "!" + reference));
         }
@@ -222,13 +294,20 @@ public static partial class GitRemoteApi
             new("receive.fsckObjects", "true"),
             new("receive.autogc", "false"),
             new("gc.auto", "0"),
-            new("core.hooksPath", "/dev/null"),
+            new("core.hooksPath", hooksPath ?? "/dev/null"),
             new("uploadpack.allowFilter", "true"),
             new("uploadpack.allowAnySHA1InWant", "false"),
             new("uploadpack.allowReachableSHA1InWant", "false"),
             new("uploadpack.allowTipSHA1InWant", "false"),
             new("safe.directory", "*"),
         ]);
+        if (hooksPath is not null)
+        {
+            foreach (var tip in roomRefs.Values.Distinct(StringComparer.Ordinal))
+            {
+                config.Add(new("conductor.tip", tip));
+            }
+        }
         return config;
     }
 
@@ -238,6 +317,9 @@ public static partial class GitRemoteApi
         context.Response.ContentType = "text/plain; charset=utf-8";
         await context.Response.WriteAsync(message + "\n", context.RequestAborted);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a fetch by {Login} from room {RoomId}: {Reason}")]
+    private static partial void LogFetchRefused(ILogger logger, string login, Guid roomId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Login} pushed to room {RoomId}: {Detail}")]
     private static partial void LogPushed(ILogger logger, string login, Guid roomId, string detail);

@@ -29,25 +29,34 @@ public static class WatchCommand
                 return ExitCodes.Ok;
             }
             await using var socket = await RoomSocket.ConnectAsync(client, roomId, cancellationToken);
-            if (!output.Interactive)
+            try
             {
-                output.Line(state.ToJson(), state.ToText());
-                await foreach (var frame in socket.ReadAsync(cancellationToken))
+                if (!output.Interactive)
                 {
-                    state.Apply(frame);
-                    output.Line(frame, WatchState.Describe(frame));
+                    // With --json: the state as one JSON line, then each room event as another (NDJSON).
+                    output.Line(state.ToJson(), state.ToText());
+                    await foreach (var frame in socket.ReadAsync(cancellationToken))
+                    {
+                        state.Apply(frame);
+                        output.Line(frame, WatchState.Describe(frame));
+                    }
+                    return ExitCodes.Ok;
                 }
+                await AnsiConsole.Live(state.Render()).StartAsync(async context =>
+                {
+                    await foreach (var frame in socket.ReadAsync(cancellationToken))
+                    {
+                        state.Apply(frame);
+                        context.UpdateTarget(state.Render());
+                    }
+                });
                 return ExitCodes.Ok;
             }
-            await AnsiConsole.Live(state.Render()).StartAsync(async context =>
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                await foreach (var frame in socket.ReadAsync(cancellationToken))
-                {
-                    state.Apply(frame);
-                    context.UpdateTarget(state.Render());
-                }
-            });
-            return ExitCodes.Ok;
+                // Ctrl+C (SIGINT) or SIGTERM is how a watch ends: a clean exit (the socket is closed on disposal).
+                return ExitCodes.Ok;
+            }
         });
         return command;
     }
@@ -123,7 +132,7 @@ public static class WatchCommand
                 case "workspace":
                     _workspace = $"{frame.GetProperty("status").GetString()}" + (frame.TryGetProperty("head_commit", out var head) ? $" at {Short(head)}" : "");
                     break;
-                case "job" or "workspace_sync" or "member_joined" or "member_left" or "member_removed" or "room_ended" or "host_transferred":
+                case "job" or "workspace_sync" or "command_started" or "command_finished" or "command_refused" or "member_joined" or "member_left" or "member_removed" or "room_ended" or "host_transferred":
                     Add(_activity, Describe(frame));
                     break;
             }
@@ -168,6 +177,9 @@ public static class WatchCommand
                 "job" => $"job {Get("kind")} {Get("status")} {Get("message")}".TrimEnd(),
                 "workspace_sync" => $"{Get("login")} {Get("action")}: {Get("status")} {Get("head_commit")}".TrimEnd(),
                 "workspace" => $"workspace {Get("status")}",
+                "command_started" => $"{Get("login")} ran {string.Join(' ', frame.TryGetProperty("argv", out var argv) ? argv.EnumerateArray().Select(a => a.GetString()) : [])}",
+                "command_finished" => $"command {Get("status")} (exit {Get("exit_code")})",
+                "command_refused" => $"command refused: {Get("reason")}",
                 _ => $"{type} {Get("login")}".TrimEnd(),
             };
         }

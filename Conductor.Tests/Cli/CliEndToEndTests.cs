@@ -29,6 +29,12 @@ public sealed class CliEndToEndTests(PostgresServerFixture postgres, RedisServer
         using var git = new GitClient("carol-git");
         git.Ok(cli.Home, "clone", "--quiet", origin, Path.Combine(cli.Home, "project"));
         var project = Path.Combine(cli.Home, "project");
+        // The user's git host credentials, as sentinels: in their real remote's URL and in their credential helper.
+        // Neither may ever reach the server (its files, logs, Redis or Postgres).
+        var sentinelInUrl = "ghp_url" + Guid.NewGuid().ToString("N");
+        var sentinelInHelper = "ghp_helper" + Guid.NewGuid().ToString("N");
+        git.Ok(project, "remote", "add", "github", $"https://carol:{sentinelInUrl}@github.invalid/carol/project.git");
+        git.Ok(project, "config", "credential.https://github.invalid.helper", $"!f() {{ echo username=carol; echo password={sentinelInHelper}; }}; f");
 
         var notSignedIn = await cli.RunAsync(project, null, "whoami", "--server", server);
         Assert.Equal(3, notSignedIn.ExitCode);
@@ -105,6 +111,26 @@ public sealed class CliEndToEndTests(PostgresServerFixture postgres, RedisServer
             Assert.Empty(FilesContaining(room.Env.Root, secret));
         }
         Assert.DoesNotContain(token, await room.Env.DumpTablesAsync("workspaces", "workspace_credentials", "audit_log", "jobs"), StringComparison.Ordinal);
+
+        // Token hygiene: the user's git host credentials never reached the server, anywhere it keeps anything.
+        var tables = await room.Env.DumpAllTablesAsync();
+        var redisDump = await room.Env.DumpRedisAsync();
+        var logs = room.Api.Output + "\n" + string.Join("\n", room.Env.Workers.Select(w => w.Output)) + "\n" + room.Env.Diagnostics;
+        Assert.Contains(carolLogin, tables, StringComparison.Ordinal); // the dump is of the right database
+        foreach (var sentinel in new[] { sentinelInUrl, sentinelInHelper })
+        {
+            Assert.Empty(FilesContaining(room.Env.Root, sentinel));
+            Assert.DoesNotContain(sentinel, tables, StringComparison.Ordinal);
+            Assert.DoesNotContain(sentinel, redisDump, StringComparison.Ordinal);
+            Assert.DoesNotContain(sentinel, logs, StringComparison.Ordinal);
+        }
+        // The Conductor tokens are in none of them either (the Api's own tables hold only hashes of refresh tokens).
+        foreach (var secret in new[] { token, refresh })
+        {
+            Assert.DoesNotContain(secret, tables, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, redisDump, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, logs, StringComparison.Ordinal);
+        }
 
         // Logout revokes the session on the server and deletes the file.
         var logout = await cli.JsonAsync(project, "logout");

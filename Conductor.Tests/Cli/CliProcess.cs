@@ -17,11 +17,31 @@ internal sealed class CliProcess : IDisposable
     }
 
     public string Home { get; }
-    public string SessionFile => Path.Combine(Home, ".config", "conductor", "session.json");
+    /// <summary>Variables every run gets (CONDUCTOR_CONFIG_DIR).</summary>
+    public Dictionary<string, string> Environment { get; } = [];
+    public string SessionFile => Path.Combine(Environment.GetValueOrDefault("CONDUCTOR_CONFIG_DIR") ?? Path.Combine(Home, ".config", "conductor"), "session.json");
 
     public sealed record Result(int ExitCode, string Output, string Error);
 
     public async Task<Result> RunAsync(string directory, string? input, params string[] arguments)
+    {
+        using var process = Process.Start(StartInfo(directory, arguments))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input);
+        }
+        process.StandardInput.Close();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return new Result(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Starts a long-running command (watch): its stdout lines arrive as they are written.</summary>
+    public RunningCli Start(string directory, params string[] arguments) => new(Process.Start(StartInfo(directory, arguments))!);
+
+    private ProcessStartInfo StartInfo(string directory, string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -44,17 +64,11 @@ internal sealed class CliProcess : IDisposable
         start.Environment["HOME"] = Home;
         start.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (input is not null)
+        foreach (var (name, value) in Environment)
         {
-            await process.StandardInput.WriteAsync(input);
+            start.Environment[name] = value;
         }
-        process.StandardInput.Close();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return new Result(process.ExitCode, await stdout, await stderr);
+        return start;
     }
 
     /// <summary>Runs the CLI and fails the test with its output unless it exits 0.</summary>

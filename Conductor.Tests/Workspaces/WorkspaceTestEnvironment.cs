@@ -128,6 +128,26 @@ internal sealed class WorkspaceTestEnvironment : IAsyncDisposable
         return text.ToString();
     }
 
+    /// <summary>Every row of every table of the test's database, as JSON lines (for secrets that must not be there).</summary>
+    public async Task<string> DumpAllTablesAsync()
+    {
+        var tables = new List<string>();
+        await using (var connection = new NpgsqlConnection(Jobs.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_type = 'BASE TABLE'",
+                connection);
+            await using var reader = await command.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+        Assert.NotEmpty(tables);
+        return await DumpTablesAsync([.. tables]);
+    }
+
     /// <summary>Every key under the test's prefix and every value in them (streams, sets, strings, hashes).</summary>
     public async Task<string> DumpRedisAsync()
     {

@@ -106,6 +106,10 @@ public sealed partial class GitCli(IOptions<WorkspaceOptions> options, ILogger<G
         var watch = Stopwatch.StartNew();
         using var process = new Process { StartInfo = start };
         process.Start();
+        // Output is read before input is written: a command that answers line by line (cat-file --batch-check) would
+        // otherwise fill its stdout pipe and stop reading its stdin while a long input is still being written.
+        var stdout = ReadAllBytesAsync(process.StandardOutput.BaseStream);
+        var stderr = ReadLinesAsync(process.StandardError, invocation.OnStandardErrorLine);
         if (invocation.StandardInput is { } input)
         {
             await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken).ConfigureAwait(false);
@@ -114,8 +118,6 @@ public sealed partial class GitCli(IOptions<WorkspaceOptions> options, ILogger<G
 
         using var timeout = invocation.Timeout is { } limit ? new CancellationTokenSource(limit) : new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var stdout = ReadAllBytesAsync(process.StandardOutput.BaseStream);
-        var stderr = ReadLinesAsync(process.StandardError, invocation.OnStandardErrorLine);
         try
         {
             await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
