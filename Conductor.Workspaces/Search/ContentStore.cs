@@ -8,7 +8,9 @@ namespace Conductor.Workspaces.Search;
 /// index holds unchanged (same size and modification time) matches these bytes in place: no open, read or copy per
 /// file, which is most of what a search of thousands of files costs (see docs/workspaces.md). The pages are the
 /// kernel's page cache, shared with other processes and reclaimable, not the process's heap.
-/// Unmapped by the finalizers of the mapping objects once no index snapshot refers to the store.
+/// Unmapped by the finalizers of the mapping objects once no index snapshot refers to the store. A content file is
+/// written once, under a new name per build, and later only deleted, never rewritten or truncated: a mapping never
+/// sees its file shrink (which would fault).
 /// </summary>
 internal sealed unsafe class ContentStore
 {
