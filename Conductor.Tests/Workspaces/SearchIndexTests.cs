@@ -379,6 +379,136 @@ public sealed class SearchIndexTests : IDisposable
     }
 
     [Fact]
+    public async Task Files_searched_in_the_content_store_give_the_scans_lines_columns_and_limits()
+    {
+        var chunk = TrigramIndex.ChunkBytes;
+        // sparse.c: ~20 index chunks of short lines, tokens at the file's start, across chunk borders, inside the
+        // overlap, glued to word characters of every kind, on CRLF lines, on a long line that crosses a border, and at
+        // the very end without a final newline.
+        var text = new StringBuilder("chunk_token at the start\n");
+        var random = new Random(14);
+        void FillTo(int length)
+        {
+            while (text.Length < length)
+            {
+                text.Append(random.Next(4) switch { 0 => "static int value_", 1 => "\tcall(other, ", 2 => "/* comment */ ", _ => "x" }).Append(random.Next(1000)).Append('\n');
+            }
+        }
+        string[] glued = ["chunk_token", "_chunk_token", "chunk_token_", "chunk_token2", "9chunk_token", "échunk_token", "chunk_tokenü",
+            "—chunk_token—", "下一个chunk_token()", "CHUNK_TOKEN", "Chunk_Token\r"];
+        for (var k = 1; k <= 18; k++)
+        {
+            FillTo((k * chunk) - 5 - (k % 3)); // the token straddles border k, or ends on it, or starts just before it
+            text.Append(glued[k % glued.Length]).Append(" end of line\n");
+            if (k == 9)
+            {
+                FillTo((k * chunk) + 900); // inside the overlap of chunk k - 1
+                text.Append("in the overlap chunk_token\r\n");
+            }
+            if (k == 12)
+            {
+                FillTo((k * chunk) + (chunk / 2));
+                text.Append(new string('w', 6000)).Append(" chunk_token ").Append(new string('w', 6000)).Append('\n'); // longer than the margin
+            }
+        }
+        FillTo(20 * chunk);
+        text.Append("last chunk_token");
+        Write("sparse.c", text.ToString());
+        Write("small.c", "chunk_token\n");
+        Write("racy.c", "chunk_token\n");
+        TestGit.Run(_worktree, "add", "--all");
+        TestGit.Run(_worktree, "commit", "--quiet", "-m", "seed");
+        foreach (var name in new[] { "sparse.c", "small.c" })
+        {
+            File.SetLastWriteTimeUtc(Path.Combine(_worktree, name), DateTime.UtcNow.AddMinutes(-5)); // not "racily clean"
+        }
+        var indexes = NewIndexes();
+        await indexes.EnsureReadyAsync(_worktree, CancellationToken.None);
+
+        // The content store holds sparse.c, and the stamp a search compares is the index's (else every file would be read).
+        var sparse = (await indexes.CandidatesAsync(_worktree, Query("chunk_token"), CancellationToken.None))!.Single(c => c.Path == "sparse.c");
+        Assert.NotNull(sparse.Store);
+        Assert.Equal(Encoding.UTF8.GetByteCount(text.ToString()), sparse.Length);
+        // racy.c was written just before the build: a write in the same timestamp tick could keep its stamp, so it is read.
+        Assert.Equal(-1, (await indexes.CandidatesAsync(_worktree, Query("chunk_token"), CancellationToken.None))!.Single(c => c.Path == "racy.c").Offset);
+        using (var reader = new WorktreeReader(_worktree))
+        {
+            Assert.Equal(TrigramIndex.Stamp(_worktree, "sparse.c"), reader.Stamp("sparse.c\0"u8));
+            Assert.Equal((-1L, -1L), reader.Stamp("missing.c\0"u8));
+        }
+
+        var queries = new List<PreparedSearch>();
+        foreach (var max in new[] { 1, 2, 7, 50, 1000 })
+        {
+            queries.Add(Query("chunk_token", max: max));
+            queries.Add(Query("chunk_token", caseSensitive: true, max: max));
+            queries.Add(Query("chunk_token", wholeWord: true, max: max));
+            queries.Add(Query("CHUNK_TOKEN", caseSensitive: true, wholeWord: true, max: max));
+        }
+        foreach (var text2 in new[] { "_chunk", "token2", "en of", "end of line", "ken\r", "chunk_tokenü", "ÉCHUNK_TOKEN", "—chunk", "value_1" })
+        {
+            queries.Add(Query(text2));
+            queries.Add(Query(text2, wholeWord: true));
+        }
+        queries.Add(Query(@"chunk_\w+", regex: true));
+        queries.Add(Query("token", wholeWord: true, include: ["sparse.c"]));
+        foreach (var query in queries)
+        {
+            await SameAsScanAsync(indexes, query, "the base, from the content store");
+        }
+        var all = await SameAsScanAsync(indexes, Query("chunk_token"));
+        Assert.Contains(all, m => m.FilePath == "sparse.c" && m.Line == 1 && m.Column == 1);
+        Assert.Equal(text.ToString().Split('\n').Length, all.Last(m => m.FilePath == "sparse.c").Line);
+
+        // Edited behind the index's back (no record, no git operation) keeping the same size: more newlines up front
+        // shift every line, so the stored content is stale; its modification time differs, so the file is read instead.
+        var edited = text.ToString().Replace("chunk_token at the start\n", "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n", StringComparison.Ordinal);
+        Assert.Equal(text.Length, edited.Length);
+        Write("sparse.c", edited);
+        foreach (var query in queries)
+        {
+            await SameAsScanAsync(indexes, query, "edited behind the index's back");
+        }
+        Assert.Empty(_logger.Warnings);
+    }
+
+    [Fact]
+    public async Task Whole_words_at_file_edges_and_next_to_digits_underscores_and_letters_give_the_scans_results()
+    {
+        Write("start.c", "spin_lock(x);\n");
+        Write("end.c", "call spin_lock");
+        Write("longer.c", "spin_lock_irqsave(x); spin_locked(); raw_spin_lock(y);\n");
+        Write("digits.c", "spin_lock2(x); x2spin_lock; 0spin_lock9\n");
+        Write("underscores.c", "_spin_lock(); spin_lock_\n");
+        Write("letters.c", "éspin_lock spin_lockü\n");
+        Write("dash.c", "—spin_lock— (spin_lock)\n");
+        Write("cjk.c", "下一个spin_lock()\n");
+        Write("upper.c", "SPIN_LOCK(x)\n");
+        Write("crlf.c", "a\r\nspin_lock\r\n");
+        TestGit.Run(_worktree, "add", "--all");
+        TestGit.Run(_worktree, "commit", "--quiet", "-m", "seed");
+        var indexes = NewIndexes();
+        await indexes.EnsureReadyAsync(_worktree, CancellationToken.None);
+
+        Assert.Equal(["crlf.c", "dash.c", "end.c", "start.c"],
+            Paths(await SameAsScanAsync(indexes, Query("spin_lock", caseSensitive: true, wholeWord: true))));
+        Assert.Equal(["crlf.c", "dash.c", "end.c", "start.c", "upper.c"], Paths(await SameAsScanAsync(indexes, Query("SPIN_LOCK", wholeWord: true))));
+        foreach (var text in new[] { "spin", "lock", "_lock", "spin_lock_", "2spin_lock", "spin_lock9", "x2spin_lock", "(spin_lock)", "spin_lock(", "éspin_lock", "ÉSPIN_LOCK" })
+        {
+            await SameAsScanAsync(indexes, Query(text, wholeWord: true), text);
+            await SameAsScanAsync(indexes, Query(text, caseSensitive: true, wholeWord: true), text);
+        }
+
+        // Changed files (the in-memory overlay) alike.
+        Write("longer.c", "spin_lock_irqsave(x);\nspin_lock(y);\n");
+        Write("new.c", "spin_locks\n");
+        SearchIndexes.RecordChanges(_worktree, "longer.c", "new.c");
+        Assert.Equal(["crlf.c", "dash.c", "end.c", "longer.c", "start.c"],
+            Paths(await SameAsScanAsync(indexes, Query("spin_lock", caseSensitive: true, wholeWord: true), "after writes")));
+        Assert.Empty(_logger.Warnings);
+    }
+
+    [Fact]
     public async Task Writes_and_queries_at_once_are_safe_and_end_in_the_scans_answer()
     {
         Write("seed.c", "int racing_token;\n");

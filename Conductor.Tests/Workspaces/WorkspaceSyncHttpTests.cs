@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Conductor.Tests.Auth;
 using Conductor.Tests.Infrastructure;
+using Conductor.Workspaces.Search;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
@@ -46,6 +47,15 @@ public sealed class WorkspaceSyncHttpTests(PostgresServerFixture postgres, Redis
         Assert.Empty((await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/status"), HttpStatusCode.OK)).GetProperty("files").EnumerateArray());
         await ApiClient.ExpectProblemAsync(await alice.GetAsync($"/workspace/{roomId}/status?worktree=yours"), HttpStatusCode.BadRequest);
 
+        // The room's worktree gets its search index (built in the background on a first query) before the sync.
+        Assert.Empty((await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=hello,%20alice"), HttpStatusCode.OK)).EnumerateArray());
+        var indexFile = Path.Combine(SearchIndexes.IndexDirectory(shared), "index.bin");
+        for (var attempt = 0; attempt < 600 && !File.Exists(indexFile); attempt++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(File.Exists(indexFile), "the search index was not built");
+
         // Meanwhile the room's branch moves on (a shared-worktree commit): alice's sync is a real three-way merge.
         await PutAsync(alice, roomId, "README.md", "# Team repository\nHello Conductor\nShared line\n", me: false);
         await ApiClient.ExpectAsync(await alice.PostAsync($"/workspace/{roomId}/commit?wait=60", new { message = "Shared edit", push = false }), HttpStatusCode.OK);
@@ -59,6 +69,9 @@ public sealed class WorkspaceSyncHttpTests(PostgresServerFixture postgres, Redis
         Assert.Contains("hello, alice", File.ReadAllText(Path.Combine(shared, "src", "app.cs")), StringComparison.Ordinal);
         Assert.Contains("Shared line", File.ReadAllText(Path.Combine(shared, "README.md")), StringComparison.Ordinal);
         Assert.Equal("", TestGit.Run(shared, "status", "--porcelain"));
+        // The merge reached the room's worktree through git alone: its search index caught up.
+        var synced = await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/search?q=hello,%20alice"), HttpStatusCode.OK);
+        Assert.Equal("src/app.cs", Assert.Single(synced.EnumerateArray()).GetProperty("file_path").GetString());
         var after = await ApiClient.ExpectAsync(await alice.GetAsync($"/workspace/{roomId}/worktrees/me"), HttpStatusCode.OK);
         Assert.Equal((head, 0, 0, 0), (after.GetProperty("head_commit").GetString(), after.GetProperty("ahead").GetInt32(), after.GetProperty("behind").GetInt32(),
             after.GetProperty("changed_files").GetInt32()));

@@ -185,11 +185,26 @@ public sealed class CodeSearch(GitCli git)
     }
 
     /// <summary>
+    /// Searches the files the index left (relative to <paramref name="root"/>), those it holds unchanged in its content
+    /// store without reading them (<see cref="ContentStore"/>), and returns the first matches in path order.
+    /// </summary>
+    internal static IReadOnlyList<SearchMatch> Search(string root, List<IndexedFile> files, PreparedSearch search, CancellationToken cancellationToken)
+    {
+        files.Sort((a, b) => Utf8Order.Instance.Compare(a.Path, b.Path));
+        var list = FileList.FromStrings([.. files.Select(f => f.Path)]); // already in its order
+        var store = files.FirstOrDefault(f => f.Store is not null)?.Store;
+        using var lease = store?.Acquire();
+        using var reader = new WorktreeReader(root);
+        return FileResults.Merge(Run(reader, list, search, cancellationToken, lease is null ? null : (files, lease)), FileResults.Empty, search.MaxResults);
+    }
+
+    /// <summary>
     /// Searches <paramref name="files"/> with one worker per core. Workers claim small batches in list order; once
     /// the matches found reach the limit nobody claims more, and every claimed batch completes, so the files before
     /// the last claimed one are all searched: an exact ordered prefix whatever the schedule.
     /// </summary>
-    private static FileResults Run(WorktreeReader reader, FileList files, PreparedSearch search, CancellationToken cancellationToken)
+    private static FileResults Run(WorktreeReader reader, FileList files, PreparedSearch search, CancellationToken cancellationToken,
+        (List<IndexedFile> Files, ContentStore.Lease Lease)? stored = null)
     {
         const int Batch = 16;
         var count = files.Count;
@@ -219,12 +234,22 @@ public sealed class CodeSearch(GitCli git)
                         {
                             continue;
                         }
-                        var length = reader.ReadFile(files.Path(i), ref buffer, MaxSearchedFileBytes, BinaryProbeBytes);
-                        if (length <= 0)
+                        List<SearchMatch>? matches;
+                        if (stored is var (indexed, lease) && indexed[i] is { Store: not null, Offset: >= 0 } file
+                            && reader.Stamp(files.Path(i)) == (file.Size, file.Mtime))
                         {
-                            continue;
+                            // Unchanged since the index read it: its stored bytes are what a read would give.
+                            matches = search.Matcher.Find(files, i, lease.Content(file.Shard, file.Offset, file.Length), search.MaxResults);
                         }
-                        var matches = search.Matcher.Find(files, i, buffer.AsSpan(0, length), search.MaxResults);
+                        else
+                        {
+                            var length = reader.ReadFile(files.Path(i), ref buffer, MaxSearchedFileBytes, BinaryProbeBytes);
+                            if (length <= 0)
+                            {
+                                continue;
+                            }
+                            matches = search.Matcher.Find(files, i, buffer.AsSpan(0, length), search.MaxResults);
+                        }
                         if (matches is not null)
                         {
                             perFile[i] = matches;

@@ -67,7 +67,7 @@ public sealed partial class SearchIndexes(CodeSearch scan, IOptions<WorkspaceOpt
         {
             return await scan.SearchAsync(worktree, search, cancellationToken).ConfigureAwait(false);
         }
-        List<string>? candidates;
+        List<IndexedFile>? candidates;
         try
         {
             candidates = await For(worktree).CandidatesAsync(search.IndexTrigramGroups, search.IndexTrigrams, cancellationToken).ConfigureAwait(false);
@@ -89,11 +89,11 @@ public sealed partial class SearchIndexes(CodeSearch scan, IOptions<WorkspaceOpt
     {
         var state = await For(worktree).ReadyAsync(cancellationToken).ConfigureAwait(false);
         var file = new FileInfo(Path.Combine(IndexDirectory(worktree), "index.bin"));
-        return new SearchIndexStatistics(state.Base.Paths.Length, state.Overlay.Count, file.Exists ? file.Length : 0);
+        return new SearchIndexStatistics(state.Base.Paths.Length, state.Overlay.Count, file.Exists ? file.Length : 0, state.Base.ContentBytes);
     }
 
     /// <summary>The files the index would have searched (null: no index yet, or the query cannot use it): tests and the benchmark.</summary>
-    internal async Task<List<string>?> CandidatesAsync(string worktree, PreparedSearch search, CancellationToken cancellationToken) =>
+    internal async Task<List<IndexedFile>?> CandidatesAsync(string worktree, PreparedSearch search, CancellationToken cancellationToken) =>
         search.IndexTrigrams.Length == 0 ? null : await For(worktree).CandidatesAsync(search.IndexTrigramGroups, search.IndexTrigrams, cancellationToken).ConfigureAwait(false);
 
     private WorktreeIndex For(string worktree) =>
@@ -106,5 +106,6 @@ public sealed partial class SearchIndexes(CodeSearch scan, IOptions<WorkspaceOpt
 
 /// <param name="Files">Files in the persisted base.</param>
 /// <param name="ChangedFiles">Files changed since the base was built (held in memory).</param>
-/// <param name="IndexBytes">Size of the persisted index file.</param>
-public sealed record SearchIndexStatistics(int Files, int ChangedFiles, long IndexBytes);
+/// <param name="IndexBytes">Size of the persisted index file (trigrams, paths, stamps), held in memory.</param>
+/// <param name="ContentBytes">Size of the content store beside it (the indexed files' bytes), mapped from disk.</param>
+public sealed record SearchIndexStatistics(int Files, int ChangedFiles, long IndexBytes, long ContentBytes);

@@ -31,16 +31,21 @@ internal sealed class TrigramIndex
     public const int ChunkBytes = 16 * 1024;
     public const int ChunkOverlap = (3 * CodeSearch.MaxQueryLength) + 8;
     private const ulong Magic = 0x3149_5254_4843_5343; // "CSCHTRI1"
-    private const int FormatVersion = 3;
+    private const int FormatVersion = 5;
+    private const long RacyTicks = 2 * TimeSpan.TicksPerSecond;
 
     private readonly Dictionary<string, int> _ids;
 
-    private TrigramIndex(string[] paths, long[] sizes, long[] mtimes, Shard[] shards)
+    private TrigramIndex(string[] paths, long[] sizes, long[] mtimes, Shard[] shards, string contentId, long[] contentOffsets, int[] contentLengths, ContentStore content)
     {
         Paths = paths;
         Sizes = sizes;
         Mtimes = mtimes;
         Shards = shards;
+        ContentId = contentId;
+        ContentOffsets = contentOffsets;
+        ContentLengths = contentLengths;
+        Content = content;
         _ids = new Dictionary<string, int>(paths.Length, StringComparer.Ordinal);
         for (var i = 0; i < paths.Length; i++)
         {
@@ -53,6 +58,19 @@ internal sealed class TrigramIndex
     public long[] Sizes { get; }
     public long[] Mtimes { get; }
     internal Shard[] Shards { get; }
+
+    /// <summary>Names this build's content files (see <see cref="ContentStore"/>).</summary>
+    public string ContentId { get; }
+
+    /// <summary>Where each file's bytes start in its shard's content file (-1: none, the file is skipped as binary, too large or unreadable).</summary>
+    public long[] ContentOffsets { get; }
+
+    public int[] ContentLengths { get; }
+
+    public ContentStore Content { get; }
+
+    /// <summary>Bytes of the content files.</summary>
+    public long ContentBytes => ContentLengths.Sum(l => (long)Math.Max(l, 0));
 
     public long PostingBytes => Shards.Sum(s => (long)s.Postings.Length + (s.Keys.Length * 8L) + (s.DocumentFiles.Length * 4L));
 
@@ -199,12 +217,17 @@ internal sealed class TrigramIndex
     /// have no trigrams) and indexes it. A file's size and time are taken before its content, so a write racing the
     /// build shows as a change at the next check.
     /// </summary>
-    public static TrigramIndex Build(string root, IReadOnlyList<string> sortedPaths, CancellationToken cancellationToken)
+    public static TrigramIndex Build(string root, IReadOnlyList<string> sortedPaths, string directory, CancellationToken cancellationToken)
     {
         var count = sortedPaths.Count;
         var sizes = new long[count];
         var mtimes = new long[count];
+        var contentOffsets = new long[count];
+        var contentLengths = new int[count];
         var shards = new Shard[(count + ShardFiles - 1) / ShardFiles];
+        var shardBytes = new long[shards.Length];
+        var contentId = Guid.NewGuid().ToString("N");
+        Directory.CreateDirectory(directory);
         var nextShard = -1;
         using var reader = new WorktreeReader(root);
 
@@ -226,10 +249,21 @@ internal sealed class TrigramIndex
                     var end = Math.Min(first + ShardFiles, count);
                     var keyCount = 0;
                     var documentFiles = new List<int>(end - first);
+                    using var content = new FileStream(ContentStore.FileName(directory, contentId, s), FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1 << 20);
                     for (var i = first; i < end; i++)
                     {
                         (sizes[i], mtimes[i]) = Stamp(root, sortedPaths[i]);
                         var length = Read(reader, sortedPaths[i], ref path, ref buffer);
+                        // A file written in the last seconds may be written again within the file system's timestamp
+                        // granularity, keeping size and time ("racily clean", as git calls it): not stored, so searches
+                        // read it from disk.
+                        var store = length > 0 && mtimes[i] < DateTime.UtcNow.Ticks - RacyTicks;
+                        contentOffsets[i] = store ? content.Position : -1;
+                        contentLengths[i] = length;
+                        if (store)
+                        {
+                            content.Write(buffer, 0, length);
+                        }
                         // Every file is at least one document, so that document ids stay in file order.
                         for (var start = 0; ; start += ChunkBytes)
                         {
@@ -250,6 +284,7 @@ internal sealed class TrigramIndex
                         }
                     }
                     shards[s] = Shard.Encode(first, end - first, [.. documentFiles], keys.AsSpan(0, keyCount));
+                    shardBytes[s] = content.Position;
                 }
             }
             finally
@@ -262,7 +297,8 @@ internal sealed class TrigramIndex
         var tasks = Enumerable.Range(0, workers - 1).Select(_ => Task.Factory.StartNew(Work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
         Work();
         Task.WaitAll(tasks, CancellationToken.None);
-        return new TrigramIndex([.. sortedPaths], sizes, mtimes, shards);
+        var store = ContentStore.Open(directory, contentId, shardBytes) ?? throw new IOException($"The search index's content files in {directory} could not be mapped.");
+        return new TrigramIndex([.. sortedPaths], sizes, mtimes, shards, contentId, contentOffsets, contentLengths, store);
     }
 
     /// <summary>A file's content as the scan reads it (length ≤ 0: skipped: missing, a symlink, binary or too large).</summary>
@@ -292,6 +328,26 @@ internal sealed class TrigramIndex
         }
     }
 
+    /// <summary>The content id a saved index refers to (null: none readable), so a rebuild can delete the files it replaces.</summary>
+    public static string? SavedContentId(string file)
+    {
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+            using var reader = new BinaryReader(stream, Encoding.UTF8);
+            if (reader.ReadUInt64() != Magic || reader.ReadInt32() != FormatVersion)
+            {
+                return null;
+            }
+            reader.ReadString();
+            return reader.ReadString();
+        }
+        catch (Exception ex) when (ex is IOException or EndOfStreamException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     public void Save(string file, string worktree)
     {
         var temporary = file + ".tmp-" + Guid.NewGuid().ToString("N");
@@ -303,6 +359,7 @@ internal sealed class TrigramIndex
                 writer.Write(Magic);
                 writer.Write(FormatVersion);
                 writer.Write(worktree);
+                writer.Write(ContentId);
                 writer.Write(Paths.Length);
                 foreach (var path in Paths)
                 {
@@ -310,6 +367,8 @@ internal sealed class TrigramIndex
                 }
                 writer.Write(MemoryMarshal.AsBytes(Sizes.AsSpan()));
                 writer.Write(MemoryMarshal.AsBytes(Mtimes.AsSpan()));
+                writer.Write(MemoryMarshal.AsBytes(ContentOffsets.AsSpan()));
+                writer.Write(MemoryMarshal.AsBytes(ContentLengths.AsSpan()));
                 writer.Write(Shards.Length);
                 foreach (var shard in Shards)
                 {
@@ -345,6 +404,7 @@ internal sealed class TrigramIndex
             {
                 return null;
             }
+            var contentId = reader.ReadString();
             var count = reader.ReadInt32();
             var paths = new string[count];
             for (var i = 0; i < count; i++)
@@ -355,6 +415,10 @@ internal sealed class TrigramIndex
             var mtimes = new long[count];
             ReadExactly(reader, MemoryMarshal.AsBytes(sizes.AsSpan()));
             ReadExactly(reader, MemoryMarshal.AsBytes(mtimes.AsSpan()));
+            var contentOffsets = new long[count];
+            var contentLengths = new int[count];
+            ReadExactly(reader, MemoryMarshal.AsBytes(contentOffsets.AsSpan()));
+            ReadExactly(reader, MemoryMarshal.AsBytes(contentLengths.AsSpan()));
             var shards = new Shard[reader.ReadInt32()];
             for (var s = 0; s < shards.Length; s++)
             {
@@ -374,7 +438,21 @@ internal sealed class TrigramIndex
                 }
                 shards[s] = new Shard(first, files, documentFiles, keys, offsets, postings);
             }
-            return reader.ReadUInt64() == Magic ? new TrigramIndex(paths, sizes, mtimes, shards) : null;
+            if (reader.ReadUInt64() != Magic || shards.Length != (count + ShardFiles - 1) / ShardFiles)
+            {
+                return null;
+            }
+            // Each shard's content file must hold its files' bytes: the end of the last of them.
+            var needed = new long[shards.Length];
+            for (var i = 0; i < count; i++)
+            {
+                if (contentOffsets[i] >= 0)
+                {
+                    needed[i / ShardFiles] = Math.Max(needed[i / ShardFiles], contentOffsets[i] + contentLengths[i]);
+                }
+            }
+            var store = ContentStore.Open(Path.GetDirectoryName(file)!, contentId, needed);
+            return store is null ? null : new TrigramIndex(paths, sizes, mtimes, shards, contentId, contentOffsets, contentLengths, store);
         }
         catch (Exception ex) when (ex is IOException or EndOfStreamException or UnauthorizedAccessException or OverflowException or OutOfMemoryException or ArgumentException)
         {

@@ -65,30 +65,31 @@ internal sealed partial class WorktreeIndex
     internal Task? Building => _building;
 
     /// <summary>
-    /// The paths (UTF-8 order) of the files that may contain every trigram, after catching up with the journal and git;
-    /// null while there is no index yet (its build is started).
+    /// The files that may contain every trigram (in no particular order), after catching up with the journal and git,
+    /// with where the content store holds those of the base; null while there is no index yet (its build is started).
     /// </summary>
-    public async Task<List<string>?> CandidatesAsync(PositionedTrigram[][] groups, int[] trigrams, CancellationToken cancellationToken)
+    public async Task<List<IndexedFile>?> CandidatesAsync(PositionedTrigram[][] groups, int[] trigrams, CancellationToken cancellationToken)
     {
         var state = await CurrentAsync(cancellationToken).ConfigureAwait(false);
         if (state is null)
         {
             return null;
         }
-        var candidates = new List<string>();
-        foreach (var id in state.Base.Candidates(groups))
+        var candidates = new List<IndexedFile>();
+        var @base = state.Base;
+        foreach (var id in @base.Candidates(groups))
         {
-            var path = state.Base.Paths[id];
+            var path = @base.Paths[id];
             if (!state.Overlay.ContainsKey(path))
             {
-                candidates.Add(path);
+                candidates.Add(new IndexedFile(path, @base.Sizes[id], @base.Mtimes[id], @base.Content, id / TrigramIndex.ShardFiles, @base.ContentOffsets[id], @base.ContentLengths[id]));
             }
         }
         foreach (var (path, entry) in state.Overlay)
         {
             if (entry.Trigrams is { } own && trigrams.All(t => Array.BinarySearch(own, t) >= 0))
             {
-                candidates.Add(path);
+                candidates.Add(new IndexedFile(path, entry.Size, entry.Mtime));
             }
         }
         return candidates;
@@ -211,7 +212,8 @@ internal sealed partial class WorktreeIndex
             var journalAtStart = JournalLength();
             var gitAtStart = GitStamp();
             var files = await _scan.ListFilesAsync(_root, CancellationToken.None).ConfigureAwait(false);
-            var built = await Task.Run(() => TrigramIndex.Build(_root, files, CancellationToken.None)).ConfigureAwait(false);
+            var directory = Path.GetDirectoryName(_indexFile)!;
+            var built = await Task.Run(() => TrigramIndex.Build(_root, files, directory, CancellationToken.None)).ConfigureAwait(false);
             await _update.WaitAsync().ConfigureAwait(false);
             try
             {
@@ -221,8 +223,10 @@ internal sealed partial class WorktreeIndex
                 Volatile.Write(ref _lastSweep, _time.GetTimestamp());
                 await CatchUpAsync(CancellationToken.None).ConfigureAwait(false);
                 // Saved once it answers: an index file on disk means this process's index is in use.
-                Directory.CreateDirectory(Path.GetDirectoryName(_indexFile)!);
+                Directory.CreateDirectory(directory);
+                var replaced = TrigramIndex.SavedContentId(_indexFile);
                 built.Save(_indexFile, _root);
+                ContentStore.DeleteStale(directory, built.ContentId, replaced);
                 CompactJournal();
             }
             finally

@@ -54,6 +54,17 @@ internal sealed unsafe partial class WorktreeReader : IDisposable
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
 
+    // statx (glibc 2.28+): one layout on every architecture, unlike struct stat.
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static partial int Statx(int directory, byte* path, int flags, uint mask, byte* buffer);
+
+    private const int AT_SYMLINK_NOFOLLOW = 0x100;
+    private const uint STATX_TYPE = 0x1;
+    private const uint STATX_MTIME = 0x40;
+    private const uint STATX_SIZE = 0x200;
+    private const int FileTypeMask = 0xF000;
+    private const int RegularFile = 0x8000;
+
     public WorktreeReader(string root)
     {
         // The worktree folder itself is trusted (WorkspacePaths resolved it); symlinks below it are not.
@@ -143,6 +154,34 @@ internal sealed unsafe partial class WorktreeReader : IDisposable
         {
             Close(fd);
         }
+    }
+
+    /// <summary>
+    /// Size and modification time (100 ns ticks, as <see cref="FileInfo.LastWriteTimeUtc"/> gives them) of the regular
+    /// file at <paramref name="relativePath"/> (UTF-8, NUL-terminated) without following a symlink there; (-1, -1) for
+    /// anything else. One <c>statx</c>, cheaper than the open, read and close of <see cref="ReadFile"/>.
+    /// </summary>
+    public (long Size, long Mtime) Stamp(ReadOnlySpan<byte> relativePath)
+    {
+        var buffer = stackalloc byte[256];
+        int result;
+        fixed (byte* path = relativePath)
+        {
+            do
+            {
+                result = Statx(_directory, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_SIZE | STATX_MTIME, buffer);
+            }
+            while (result < 0 && Marshal.GetLastPInvokeError() == EINTR);
+        }
+        if (result < 0 || (*(ushort*)(buffer + 28) & FileTypeMask) != RegularFile)
+        {
+            return (-1, -1);
+        }
+        // struct statx: stx_mode at 28, stx_size at 40, stx_mtime (tv_sec, tv_nsec) at 112.
+        var size = *(long*)(buffer + 40);
+        var seconds = *(long*)(buffer + 112);
+        var nanoseconds = *(uint*)(buffer + 120);
+        return (size, DateTime.UnixEpoch.Ticks + (seconds * TimeSpan.TicksPerSecond) + (nanoseconds / 100));
     }
 
     private int OpenBeneath(ReadOnlySpan<byte> relativePath)

@@ -34,6 +34,7 @@ var queries = new (string Name, SearchQuery Query, string[] GitArgs, string[] Rg
     ("default API query (max_results=50): mutex_lock", new SearchQuery("mutex_lock"), ["-i", "-F", "-m", "1", "mutex_lock"], ["-i", "-F", "-m", "1", "mutex_lock"]),
 };
 
+Console.WriteLine($"command: dotnet run -c Release --project bench/Conductor.Bench.Search -- {string.Join(' ', args)}".TrimEnd());
 var files = await search.ListFilesAsync(corpus, CancellationToken.None);
 Console.WriteLine($"corpus: {corpus} ({files.Count:N0} files), {Environment.ProcessorCount} cores, load average {LoadAverage()}, {runs} interleaved runs, median (best) ms");
 
@@ -44,7 +45,7 @@ var watch = Stopwatch.StartNew();
 var indexes = new SearchIndexes(search, indexOptions, TimeProvider.System, NullLogger<SearchIndexes>.Instance);
 var statistics = await indexes.EnsureReadyAsync(corpus, CancellationToken.None);
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-    $"index build: {watch.Elapsed.TotalSeconds:F1} s for {statistics.Files:N0} files; index size {statistics.IndexBytes / 1048576.0:F0} MiB ({100.0 * statistics.IndexBytes / CorpusBytes(corpus, files):F0} % of the files' bytes) in {SearchIndexes.IndexDirectory(corpus)}"));
+    $"index build: {watch.Elapsed.TotalSeconds:F1} s for {statistics.Files:N0} files; index size {statistics.IndexBytes / 1048576.0:F0} MiB in memory ({100.0 * statistics.IndexBytes / CorpusBytes(corpus, files):F0} % of the files' bytes) + content store {statistics.ContentBytes / 1048576.0:F0} MiB mapped from disk, in {SearchIndexes.IndexDirectory(corpus)}"));
 watch.Restart();
 indexes = new SearchIndexes(search, indexOptions, TimeProvider.System, NullLogger<SearchIndexes>.Instance);
 await indexes.EnsureReadyAsync(corpus, CancellationToken.None);
@@ -90,7 +91,7 @@ for (var i = 0; i < runs; i++)
 }
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"an edit of {Edited} to the first query that finds it (write + journal + re-read + query): median {reflect.Order().ElementAt(reflect.Count / 2):F0} ms (best {reflect.Min():F0})"));
 Console.WriteLine();
-Console.WriteLine($"{"query",-50} {"index",13} {"scan",13} {"git grep",13} {"rg",13} {"git/index",12} {"scan/git",12} {"results index/scan/git/rg",26}");
+Console.WriteLine($"{"query",-50} {"index",13} {"scan",13} {"git grep",13} {"rg",13} {"git/index",12} {"scan/git",12} {"CPU ms index/git",20} {"results index/scan/git/rg",26}");
 
 // The file listing alone (part of every search): ours lists the index and the untracked files concurrently.
 await RowAsync("file listing only (git ls-files)",
@@ -114,7 +115,7 @@ foreach (var (name, query, gitArgs, rgArgs) in queries)
     }
     var candidates = await indexes.CandidatesAsync(corpus, prepared, CancellationToken.None);
     Console.WriteLine(candidates is null ? $"  ({name}: no usable literal, the scan answers)"
-        : string.Create(CultureInfo.InvariantCulture, $"  ({name}: the index narrows the search to {candidates.Count:N0} files, {CorpusBytes(corpus, candidates) / 1048576.0:F0} MiB)"));
+        : string.Create(CultureInfo.InvariantCulture, $"  ({name}: the index narrows the search to {candidates.Count:N0} files, {CorpusBytes(corpus, [.. candidates.Select(c => c.Path)]) / 1048576.0:F0} MiB)"));
     await RowAsync(name,
         async () => (await indexes.SearchAsync(corpus, prepared, CancellationToken.None)).Count,
         async () => (await search.SearchAsync(corpus, prepared, CancellationToken.None)).Count,
@@ -123,9 +124,12 @@ foreach (var (name, query, gitArgs, rgArgs) in queries)
         note);
 }
 
+Console.WriteLine($"load average at the end: {LoadAverage()}");
+
 async Task RowAsync(string name, Func<Task<int>>? index, Func<Task<int>> scan, Func<Task<int>> theirs, Func<Task<int>>? ripgrep, string note)
 {
     var times = new List<double>[] { [], [], [], [] };
+    var cpu = new List<double>[] { [], [], [], [] }; // CPU ms: ours in this process, git grep's and rg's as waited-for children
     var counts = new int[] { -1, 0, 0, -1 };
     var tools = new[] { index, scan, theirs, ripgrep };
     for (var i = 0; i < runs; i++)
@@ -134,9 +138,11 @@ async Task RowAsync(string name, Func<Task<int>>? index, Func<Task<int>> scan, F
         {
             if (tools[t] is { } tool)
             {
+                var cpuBefore = CpuMilliseconds(external: t >= 2);
                 var watch = Stopwatch.StartNew();
                 counts[t] = await tool();
                 times[t].Add(watch.Elapsed.TotalMilliseconds);
+                cpu[t].Add(CpuMilliseconds(external: t >= 2) - cpuBefore);
             }
         }
     }
@@ -149,7 +155,8 @@ async Task RowAsync(string name, Func<Task<int>>? index, Func<Task<int>> scan, F
     string Ratio(List<double> a, List<double> b) => a.Count == 0 || b.Count == 0 ? "n/a"
         : string.Create(CultureInfo.InvariantCulture, $"{Median(a) / Median(b):F1} ({a.Min() / b.Min():F1})");
     string Count(int c) => c < 0 ? "n/a" : c.ToString(CultureInfo.InvariantCulture);
-    Console.WriteLine($"{name,-50} {Cell(times[0]),13} {Cell(times[1]),13} {Cell(times[2]),13} {Cell(times[3]),13} {Ratio(times[2], times[0]),12} {Ratio(times[1], times[2]),12} {$"{Count(counts[0])}/{Count(counts[1])}/{Count(counts[2])}/{Count(counts[3])}",26}{note}");
+    string CpuRatio() => cpu[0].Count == 0 ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{Median(cpu[0]):F0}/{Median(cpu[2]):F0} = {Median(cpu[2]) / Math.Max(Median(cpu[0]), 1):F1}");
+    Console.WriteLine($"{name,-50} {Cell(times[0]),13} {Cell(times[1]),13} {Cell(times[2]),13} {Cell(times[3]),13} {Ratio(times[2], times[0]),12} {Ratio(times[1], times[2]),12} {CpuRatio(),20} {$"{Count(counts[0])}/{Count(counts[1])}/{Count(counts[2])}/{Count(counts[3])}",26}{note}");
 }
 
 static async Task<int> CountAsync(string program, string[] arguments, string directory, byte separator)
@@ -171,6 +178,19 @@ static async Task<int> CountAsync(string program, string[] arguments, string dir
     }
     await process.WaitForExitAsync();
     return lines;
+}
+
+// CPU time (user + system) of this process, or of its waited-for children (from /proc/self/stat, in clock ticks of
+// 10 ms: fine for git grep's hundreds of ms). Unlike wall time it hardly depends on what else the machine runs.
+static double CpuMilliseconds(bool external)
+{
+    if (!external)
+    {
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+    }
+    var stat = File.ReadAllText("/proc/self/stat");
+    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields from the 3rd (state) on
+    return (long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture)) * 10.0; // cutime, cstime
 }
 
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
