@@ -73,7 +73,14 @@ internal sealed class RunningCli : IAsyncDisposable
             await kill.WaitForExitAsync();
         }
         using var cancel = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cancel.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"Still running {timeout} after SIGINT. Output so far:\n{Output}");
+        }
         await _stdout;
         return _process.ExitCode;
     }
