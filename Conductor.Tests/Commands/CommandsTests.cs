@@ -191,6 +191,18 @@ public sealed class CommandsTests(PostgresServerFixture postgres, RedisServerFix
         Assert.InRange(refused, 9, 10); // 9, or 10 when a minute passed and one token came back
         var limitedRate = await ApiClient.ExpectProblemAsync(response!, (HttpStatusCode)429);
         Assert.Equal("rate_limited", limitedRate.GetProperty("code").GetString());
+
+        // The bucket is in Redis: another Api instance (same settings, as behind a load balancer) refuses bob as well,
+        // and still serves alice from her own budget.
+        await using var other = ServiceInstance.Start("Conductor.Api", room.Room.Env.Jobs.ProcessEnvironment());
+        var otherUrl = await other.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
+        using var bobElsewhere = new ApiClient(otherUrl, room.Bob.AccessToken);
+        var elsewhere = await ApiClient.ExpectProblemAsync(await bobElsewhere.PostAsync($"/workspace/{room.RoomId}/commands", new { command = "rm -rf /" }),
+            (HttpStatusCode)429);
+        Assert.Equal("rate_limited", elsewhere.GetProperty("code").GetString());
+        using var aliceElsewhere = new ApiClient(otherUrl, room.Alice.AccessToken);
+        await ApiClient.ExpectProblemAsync(await aliceElsewhere.PostAsync($"/workspace/{room.RoomId}/commands", new { command = "rm -rf /" }),
+            HttpStatusCode.Forbidden);
     }
 
     [Fact]
