@@ -401,6 +401,33 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     }
 
     [Fact]
+    public async Task A_users_message_tokens_leased_to_two_instances_never_add_up_to_more_than_the_bucket()
+    {
+        // A burst of 40 is leased 5 tokens at a time; with no refill to speak of, the user may store at most 40
+        // messages however the sends are spread, and each instance holds back at most one and a half leases unused.
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: new Dictionary<string, string?>
+        {
+            ["Chat__MessageBurst"] = "40",
+            ["Chat__MessagesPerSecond"] = "0.01",
+        });
+        Assert.Equal(5, ChatRateLimiter.LeaseSize(40));
+        var alice = await cluster.CreateUserAsync("alice");
+        var roomId = await cluster.CreateRoomAsync(alice);
+        using var first = cluster.Http(0, alice);
+        using var second = cluster.Http(1, alice);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(async n =>
+        {
+            using var response = await (n % 2 == 0 ? first : second).PostAsJsonAsync($"/chat/{roomId}/messages", new { content = $"burst {n}" });
+            return response.StatusCode;
+        }));
+
+        var created = answers.Count(status => status == HttpStatusCode.Created);
+        Assert.All(answers, status => Assert.Contains(status, new[] { HttpStatusCode.Created, HttpStatusCode.TooManyRequests }));
+        Assert.InRange(created, 40 - 2 * 7, 40);
+        Assert.Equal(created, (await first.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history?limit=100"))!.Length);
+    }
+
+    [Fact]
     public async Task A_removed_member_is_closed_with_1008_room_events_reach_every_instance_and_an_ended_room_is_read_only()
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis);
