@@ -115,7 +115,8 @@ public sealed class ChatStore(NpgsqlDataSource dataSource, TimeProvider timeProv
                 unique.Add(message);
             }
         }
-        await using var command = dataSource.CreateCommand(BatchInsert);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(BatchInsert, connection);
         command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. unique.Select(m => m.Id)] });
         command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. unique.Select(m => m.RoomId)] });
         command.Parameters.Add(new NpgsqlParameter<Guid?[]> { TypedValue = [.. unique.Select(m => m.UserId)] });
@@ -124,6 +125,9 @@ public sealed class ChatStore(NpgsqlDataSource dataSource, TimeProvider timeProv
         command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, TypedValue = [.. unique.Select(m => m.ContentJson)] });
         command.Parameters.Add(new NpgsqlParameter<Guid?[]> { TypedValue = [.. unique.Select(m => m.ReplyTo)] });
         command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = timeProvider.GetUtcNow().UtcDateTime });
+        // Prepared once per pooled connection (a no-op after that): Postgres then skips parsing and planning this
+        // statement for every batch.
+        await command.PrepareAsync(cancellationToken);
         var created = new Dictionary<Guid, (long Seq, DateTime At)>(unique.Count);
         var known = new Dictionary<Guid, ChatMessage>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
