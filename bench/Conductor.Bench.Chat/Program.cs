@@ -30,7 +30,7 @@ ServerProcess? bare = null;
 try
 {
     // Durable, as the AppHost runs them: every batch's commit waits for its WAL flush, as in the product.
-    servers = await ThrowawayServers.StartAsync("bench-chat", durable: true, token);
+    servers = await ThrowawayServers.StartAsync("bench-chat", durable: !options.NoFsync, token);
     for (var i = 0; i < options.Instances; i++)
     {
         var url = new Uri($"http://127.0.0.1:{FreePort.Next()}");
@@ -52,7 +52,9 @@ try
     var none = () => TimeSpan.Zero;
     Console.WriteLine($"Api: {apiDll}");
     Console.WriteLine($"{Environment.ProcessorCount} cores, load average {LoadAverage()} at the start; {options.Instances} Api instance(s); " +
-        $"Postgres {servers.Postgres.Port} (durable: fsync and synchronous_commit on, as the AppHost runs it), Redis {servers.Redis.Port}");
+        $"Postgres {servers.Postgres.Port} " +
+        (options.NoFsync ? "(--no-fsync: NOT as the product runs it, for diagnosis only)" : "(durable: fsync and synchronous_commit on, as the AppHost runs it)") +
+        $", Redis {servers.Redis.Port}");
 
     if (options.Closed)
     {
