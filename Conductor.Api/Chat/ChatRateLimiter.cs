@@ -74,11 +74,11 @@ public sealed class ChatRateLimiter(IConnectionMultiplexer redis, IOptions<ChatO
     private async Task TakeLeasedAsync(Guid userId, ChatOptions limits, CancellationToken cancellationToken)
     {
         var size = LeaseSize(limits.MessageBurst);
-        var now = timeProvider.GetTimestamp();
-        SweepIdleLeases(now, limits.RateLeaseLifetime);
+        SweepIdleLeases(timeProvider.GetTimestamp(), limits.RateLeaseLifetime);
         var lease = _messageLeases.GetOrAdd(userId, _ => new RateLease());
         while (true)
         {
+            var now = timeProvider.GetTimestamp();
             Task<RateLease.Refill> refill;
             lock (lease)
             {
