@@ -169,6 +169,37 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     }
 
     [Fact]
+    public async Task One_batch_statement_numbers_each_rooms_new_messages_in_order_and_answers_known_and_repeated_ids_with_the_stored_message()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, instances: 1);
+        var alice = await cluster.CreateUserAsync("alice");
+        var first = await cluster.CreateRoomAsync(alice);
+        var second = await cluster.CreateRoomAsync(alice);
+        await using var dataSource = NpgsqlDataSource.Create(cluster.DatabaseConnectionString);
+        var store = new ChatStore(dataSource, TimeProvider.System);
+        NewChatMessage Text(Guid room, string text, Guid? id = null) =>
+            new(id ?? Guid.NewGuid(), room, alice.Id, "alice", "text", JsonSerializer.Serialize(text), null);
+        var known = Text(first, "stored earlier");
+        Assert.True((await store.InsertAsync(known, CancellationToken.None)).Created);
+
+        var a = Text(first, "a");
+        var batch = new[] { a, Text(second, "x"), Text(first, "b"), known with { ContentJson = "\"a resend\"" }, a, Text(first, "c") };
+        var stored = await store.InsertBatchAsync(batch, CancellationToken.None);
+
+        Assert.Equal([true, true, true, false, false, true], stored.Select(s => s.Created));
+        Assert.Equal([2L, 1L, 3L, 1L, 2L, 4L], stored.Select(s => s.Message.Seq));
+        Assert.Equal(["a", "x", "b", "stored earlier", "a", "c"], stored.Select(s => s.Message.Content.GetString()));
+        // Timestamps strictly increase with the seq within a room, so "since <timestamp>" misses nothing.
+        var history = await store.GetLatestAsync(first, null, 10, CancellationToken.None);
+        Assert.Equal([1L, 2L, 3L, 4L], history.Select(m => m.Seq));
+        Assert.Equal(history.Select(m => m.Timestamp).Order(), history.Select(m => m.Timestamp));
+        Assert.Equal(history.Count, history.Select(m => m.Timestamp).Distinct().Count());
+        Assert.Equal(stored.Select(s => s.Message.Timestamp).Where((_, i) => batch[i].RoomId == first && stored[i].Created),
+            history.Skip(1).Select(m => m.Timestamp));
+        Assert.Equal(1L, await store.GetLastSeqAsync(second, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_client_that_missed_messages_recovers_exactly_them_with_since_and_pages_back_with_before()
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
