@@ -19,7 +19,15 @@ public sealed class ThrowawayServers : IAsyncDisposable
     public string DatabaseConnectionString => Postgres.ConnectionStringFor(DatabaseName);
     public string RedisConnectionString => Redis.ConnectionString;
 
-    public static async Task<ThrowawayServers> StartAsync(string purpose, CancellationToken cancellationToken = default)
+    /// <summary>Both servers without durability (no fsync, no Redis persistence): fast, and a crash may lose the data.</summary>
+    public static Task<ThrowawayServers> StartAsync(string purpose, CancellationToken cancellationToken = default) =>
+        StartAsync(purpose, durable: false, cancellationToken);
+
+    /// <param name="durable">
+    /// As the AppHost runs them: Postgres with fsync and synchronous commit (a commit waits for its WAL flush), Redis
+    /// with its append-only file. For benchmarks whose figures include commits; the data is still deleted at the end.
+    /// </param>
+    public static async Task<ThrowawayServers> StartAsync(string purpose, bool durable, CancellationToken cancellationToken = default)
     {
         var servers = new ThrowawayServers(Directory.CreateTempSubdirectory($"conductor-{purpose}-").FullName);
         try
@@ -30,11 +38,11 @@ public sealed class ThrowawayServers : IAsyncDisposable
                 File.SetUnixFileMode(servers.Folder, (UnixFileMode)0b111_111_111);
             }
             servers._postgres = await LocalPostgresServer.StartAsync(
-                new LocalPostgresOptions(Path.Combine(servers.Folder, "postgres"), SecretStore.Generate()) { Durable = false },
+                new LocalPostgresOptions(Path.Combine(servers.Folder, "postgres"), SecretStore.Generate()) { Durable = durable },
                 cancellationToken: cancellationToken);
             await servers._postgres.EnsureDatabaseAsync(DatabaseName, cancellationToken);
             servers._redis = await LocalRedisServer.StartAsync(
-                new LocalRedisOptions(Path.Combine(servers.Folder, "redis"), SecretStore.Generate()) { Persistent = false },
+                new LocalRedisOptions(Path.Combine(servers.Folder, "redis"), SecretStore.Generate()) { Persistent = durable },
                 cancellationToken: cancellationToken);
             return servers;
         }

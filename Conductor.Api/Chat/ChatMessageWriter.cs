@@ -6,12 +6,12 @@ namespace Conductor.Api.Chat;
 
 /// <summary>
 /// Group commit for chat: every send on this instance, whatever its room, joins a queue; one loop takes whatever has
-/// queued up (up to <see cref="MaxBatch"/>) and stores it in one transaction (<see cref="ChatStore.InsertBatchAsync"/>,
-/// two round trips however many messages), then hands each stored message to this instance's room feed and publishes
-/// it for the other instances (pipelined on the one Redis connection, serialised once) and only then answers the
-/// senders. Under load a batch grows while the previous one
-/// commits, so the cost per message falls as the rate rises; alone, a message pays what it paid before. Stored
-/// before delivered still holds: nothing is published before its transaction committed.
+/// queued up (up to <see cref="MaxBatch"/>) and stores it in one statement (<see cref="ChatStore.InsertBatchAsync"/>,
+/// one round trip and one commit however many messages), then hands each stored message to this instance's room feed,
+/// issues its publish for the other instances (pipelined on the one Redis connection, serialised once) and answers
+/// the senders at once, without waiting for Redis to acknowledge. Under load a batch grows while the previous one
+/// commits, so the cost per message falls as the rate rises; alone, a message pays one round trip. Stored before
+/// delivered still holds: nothing is handed on or published before its statement committed.
 /// </summary>
 public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultiplexer redis, ChatFanout fanout, ILogger<ChatMessageWriter> logger)
     : BackgroundService
@@ -102,24 +102,24 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
         try
         {
             var stored = await store.InsertBatchAsync([.. batch.Select(p => p.Message)], cancellationToken);
-            if (stored is null)
+            for (var i = 0; i < batch.Length; i++)
+            {
+                outcomes[i] = new Outcome(stored[i], null);
+            }
+        }
+        catch (PostgresException exception)
+        {
+            // Nothing of the batch was stored. Either a first send of one of its ids committed elsewhere meanwhile, or
+            // one bad message (say, its room was deleted) failed the statement: store them one at a time, so a known
+            // id answers with the stored message and only a bad message fails.
+            if (exception is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: "messages_pkey" })
             {
                 LogBatchRetried(logger, batch.Length);
-                await WriteOneByOneAsync(batch, outcomes, cancellationToken);
             }
             else
             {
-                for (var i = 0; i < batch.Length; i++)
-                {
-                    outcomes[i] = new Outcome(stored[i], null);
-                }
+                LogBatchFailed(logger, exception, batch.Length);
             }
-        }
-        catch (PostgresException exception) when (batch.Length > 1)
-        {
-            // One bad message (say, its room was deleted) fails the whole transaction: store them one at a time so
-            // only that one fails.
-            LogBatchFailed(logger, exception, batch.Length);
             await WriteOneByOneAsync(batch, outcomes, cancellationToken);
         }
         catch (Exception exception) when (exception is NpgsqlException or TimeoutException or InvalidOperationException)
@@ -130,7 +130,7 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
 
         // Issued back to back without waiting in between: StackExchange.Redis pipelines them on its one connection,
         // in this order, so a room's messages are published in seq order.
-        var publishes = new Task?[batch.Length];
+        var publishes = new List<(Task Publish, Guid RoomId)>(batch.Length);
         for (var i = 0; i < batch.Length; i++)
         {
             if (outcomes[i].Stored is var (message, _) && IsSendersOwn(message, batch[i].Message))
@@ -140,31 +140,14 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
                 // Serialised once: the same bytes go to this instance's clients and, through Redis, to the others'.
                 var frame = OutboundFrame.Create(message);
                 fanout.PostStored(frame, message.RoomId);
-                publishes[i] = redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(message.RoomId)), frame.Utf8);
+                publishes.Add((redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(message.RoomId)), frame.Utf8), message.RoomId));
             }
         }
-        // The next batch need not wait for these publishes (with Redis away they wait up to its timeout): the order is
-        // fixed once they are issued.
-        _ = AnswerAfterPublishingAsync(batch, outcomes, publishes);
-    }
-
-    private async Task AnswerAfterPublishingAsync(Pending[] batch, Outcome[] outcomes, Task?[] publishes)
-    {
+        // Stored is what a sender waits for: it is answered now, not once Redis has acknowledged the publishes (the
+        // order is fixed once they are issued, and a lost publish loses nothing: the next message of the room, or a
+        // reconnect, makes every instance fill the gap from Postgres). The next batch need not wait for them either.
         for (var i = 0; i < batch.Length; i++)
         {
-            if (publishes[i] is { } publish)
-            {
-                try
-                {
-                    await publish;
-                }
-                catch (Exception exception) when (exception is RedisException or TimeoutException)
-                {
-                    // Redis is the fan-out, not the record: the message is stored and the next one in its room makes
-                    // every instance fill the gap, so the sender is answered as usual.
-                    LogPublishFailed(logger, exception, batch[i].Message.RoomId);
-                }
-            }
             if (outcomes[i].Error is { } error)
             {
                 batch[i].Completion.TrySetException(error);
@@ -172,6 +155,27 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
             else
             {
                 batch[i].Completion.TrySetResult(outcomes[i].Stored!.Value);
+            }
+        }
+        if (publishes.Count > 0)
+        {
+            _ = ObservePublishesAsync(publishes);
+        }
+    }
+
+    private async Task ObservePublishesAsync(List<(Task Publish, Guid RoomId)> publishes)
+    {
+        foreach (var (publish, roomId) in publishes)
+        {
+            try
+            {
+                await publish;
+            }
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            {
+                // Redis is the fan-out, not the record: the message is stored and the sender answered; the next one in
+                // its room (or the reconnect's catch-up) makes every instance fill the gap.
+                LogPublishFailed(logger, exception, roomId);
             }
         }
     }

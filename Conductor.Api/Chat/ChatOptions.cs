@@ -32,6 +32,12 @@ public sealed class ChatOptions : IValidatableObject
     [Range(0.01, 1_000_000)]
     public double MessagesPerSecond { get; set; } = 5;
 
+    /// <summary>
+    /// How long message tokens an instance took from a user's Redis bucket ahead of need stay usable
+    /// (<see cref="ChatRateLimiter"/>): bounds how far a burst may exceed <see cref="MessageBurst"/>.
+    /// </summary>
+    public TimeSpan RateLeaseLifetime { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>History reads (HTTP, hub, socket) a user may make in a burst, and the refill per second.</summary>
     [Range(1, 1_000_000)]
     public int HistoryBurst { get; set; } = 30;
@@ -66,7 +72,7 @@ public sealed class ChatOptions : IValidatableObject
         {
             yield return new ValidationResult("Chat:DefaultHistoryLimit must not exceed Chat:MaxHistoryLimit.", [nameof(DefaultHistoryLimit)]);
         }
-        foreach (var (name, value) in new[] { (nameof(TypingTtl), TypingTtl), (nameof(GapWait), GapWait), (nameof(PresenceLifetime), PresenceLifetime),
+        foreach (var (name, value) in new[] { (nameof(TypingTtl), TypingTtl), (nameof(RateLeaseLifetime), RateLeaseLifetime), (nameof(GapWait), GapWait), (nameof(PresenceLifetime), PresenceLifetime),
                      (nameof(PresenceRefresh), PresenceRefresh), (nameof(KeepAliveInterval), KeepAliveInterval) })
         {
             if (value <= TimeSpan.Zero)

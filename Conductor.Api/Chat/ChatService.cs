@@ -104,7 +104,8 @@ public sealed partial class ChatService(
                 throw new ChatException(ChatErrors.InvalidMessage, "reply_to is not a message of this room.");
             }
         }
-        // Stored (grouped with whatever else this instance is storing), then published, before this returns.
+        // Stored (grouped with whatever else this instance is storing) before this returns; by then it is on its way to
+        // this instance's clients and its publish to the others is issued.
         var (stored, created) = await writer.WriteAsync(message, cancellationToken);
         if (stored.RoomId != message.RoomId || stored.UserId != senderId)
         {

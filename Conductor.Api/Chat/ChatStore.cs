@@ -60,93 +60,108 @@ public sealed class ChatStore(NpgsqlDataSource dataSource, TimeProvider timeProv
         return (existing, false);
     }
 
-    // One message of a batch. The sequence moves only when no message has the id yet, so a resend uses up no seq; the
-    // row says whether the sequence moved and what was stored (nothing for a known id).
-    private const string BatchInsert = """
-        WITH s AS (
+    // A whole batch in one statement, committed on its own (autocommit: one round trip, one WAL flush). Per room, the
+    // sequence row is bumped once by the number of new messages (locking it until the statement commits, so seq order
+    // is commit order), rooms in one order (by id) so two instances' batches cannot deadlock; each new message takes
+    // its room's next seq and a timestamp at least 1 µs after the previous one, in the order given. Ids already stored
+    // use up no seq and come back as stored. An id first sent concurrently elsewhere (not visible to this statement's
+    // snapshot) makes the plain INSERT fail with a unique violation on messages_pkey, which rolls the whole statement
+    // back, sequence bumps included: no hole is ever committed.
+    private const string BatchInsert = $"""
+        WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::uuid[])
+                WITH ORDINALITY AS t(id, room_id, user_id, login, kind, content, reply_to, ord)),
+        known AS (
+            SELECT {Columns} FROM messages WHERE id = ANY($1)),
+        fresh AS (
+            SELECT i.*, row_number() OVER (PARTITION BY i.room_id ORDER BY i.ord) AS k, count(*) OVER (PARTITION BY i.room_id) AS n
+            FROM input i WHERE NOT EXISTS (SELECT 1 FROM known WHERE known.id = i.id)),
+        s AS (
             INSERT INTO chat_room_sequences AS s (room_id, last_seq, last_at)
-            SELECT $1, 1, $2 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE id = $3)
+            SELECT room_id, count(*), $8 + (count(*) - 1) * interval '1 microsecond' FROM fresh GROUP BY room_id ORDER BY room_id
             ON CONFLICT (room_id) DO UPDATE
-                SET last_seq = s.last_seq + 1, last_at = GREATEST($2, s.last_at + interval '1 microsecond')
-            RETURNING last_seq, last_at),
+                SET last_seq = s.last_seq + excluded.last_seq,
+                    last_at = GREATEST(excluded.last_at, s.last_at + excluded.last_seq * interval '1 microsecond')
+            RETURNING room_id, last_seq, last_at),
         m AS (
             INSERT INTO messages (id, room_id, seq, user_id, login, kind, content, reply_to, created_at)
-            SELECT $3, $1, s.last_seq, $4, $5, $6, $7, $8, s.last_at FROM s
-            ON CONFLICT (id) DO NOTHING
-            RETURNING seq, created_at)
-        SELECT (SELECT count(*) FROM s), (SELECT seq FROM m), (SELECT created_at FROM m)
+            SELECT f.id, f.room_id, s.last_seq - f.n + f.k, f.user_id, f.login, f.kind, f.content, f.reply_to,
+                   s.last_at - (f.n - f.k) * interval '1 microsecond'
+            FROM fresh f JOIN s USING (room_id)
+            RETURNING id, seq, created_at)
+        SELECT true, id, NULL::uuid, seq, NULL::uuid, NULL::text, NULL::text, NULL::text, created_at, NULL::uuid FROM m
+        UNION ALL
+        SELECT false, {Columns} FROM known
         """;
 
     /// <summary>
-    /// Group commit: stores many messages (of any rooms) in one transaction and two round trips, each with its room's
+    /// Group commit: stores many messages (of any rooms) in one statement and one round trip, each with its room's
     /// next seq, in the order given within a room. Answers per message, in the order given, the stored message and
-    /// whether this call created it (a known id answers with the stored one). Null when a first send of the same id
-    /// committed elsewhere while this batch ran (it would leave a hole in the seqs): nothing was stored, and the
-    /// caller stores the messages one at a time with <see cref="InsertAsync"/>.
+    /// whether this call created it (a known id, or one given twice, answers with the stored one). Throws a
+    /// <see cref="PostgresException"/> when anything in the batch fails (a first send of one of its ids committed
+    /// elsewhere meanwhile, a deleted room): nothing was stored, and the caller stores the messages one at a time with
+    /// <see cref="InsertAsync"/>.
     /// </summary>
-    public async Task<IReadOnlyList<(ChatMessage Message, bool Created)>?> InsertBatchAsync(IReadOnlyList<NewChatMessage> messages,
+    public async Task<IReadOnlyList<(ChatMessage Message, bool Created)>> InsertBatchAsync(IReadOnlyList<NewChatMessage> messages,
         CancellationToken cancellationToken)
     {
-        // Rooms' sequence rows are locked in one order (by room id) in every batch, so two instances' batches cannot deadlock.
-        var order = Enumerable.Range(0, messages.Count).OrderBy(i => messages[i].RoomId).ToArray();
-        var now = timeProvider.GetUtcNow().UtcDateTime;
-        var stored = new (long Seq, DateTime At)?[messages.Count];
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        // An id given twice is sent once; the second answers with whatever the first stored (Created=false).
+        var unique = new List<NewChatMessage>(messages.Count);
+        var seen = new HashSet<Guid>(messages.Count);
+        foreach (var message in messages)
         {
-            await using var batch = new NpgsqlBatch(connection, transaction);
-            foreach (var i in order)
+            if (seen.Add(message.Id))
             {
-                var message = messages[i];
-                var command = new NpgsqlBatchCommand(BatchInsert);
-                command.Parameters.Add(new NpgsqlParameter { Value = message.RoomId });
-                command.Parameters.Add(new NpgsqlParameter { Value = now });
-                command.Parameters.Add(new NpgsqlParameter { Value = message.Id });
-                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = (object?)message.UserId ?? DBNull.Value });
-                command.Parameters.Add(new NpgsqlParameter { Value = message.Login });
-                command.Parameters.Add(new NpgsqlParameter { Value = message.Kind });
-                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = message.ContentJson });
-                command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Uuid, Value = (object?)message.ReplyTo ?? DBNull.Value });
-                batch.BatchCommands.Add(command);
+                unique.Add(message);
             }
-            var holeLeft = false;
-            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        }
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(BatchInsert, connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. unique.Select(m => m.Id)] });
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. unique.Select(m => m.RoomId)] });
+        command.Parameters.Add(new NpgsqlParameter<Guid?[]> { TypedValue = [.. unique.Select(m => m.UserId)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. unique.Select(m => m.Login)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. unique.Select(m => m.Kind)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, TypedValue = [.. unique.Select(m => m.ContentJson)] });
+        command.Parameters.Add(new NpgsqlParameter<Guid?[]> { TypedValue = [.. unique.Select(m => m.ReplyTo)] });
+        command.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = timeProvider.GetUtcNow().UtcDateTime });
+        // Prepared once per pooled connection (a no-op after that): Postgres then skips parsing and planning this
+        // statement for every batch.
+        await command.PrepareAsync(cancellationToken);
+        var created = new Dictionary<Guid, (long Seq, DateTime At)>(unique.Count);
+        var known = new Dictionary<Guid, ChatMessage>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
             {
-                foreach (var i in order)
+                if (reader.GetBoolean(0))
                 {
-                    await reader.ReadAsync(cancellationToken);
-                    if (!reader.IsDBNull(1))
-                    {
-                        stored[i] = (reader.GetInt64(1), reader.GetDateTime(2));
-                    }
-                    else if (reader.GetInt64(0) > 0)
-                    {
-                        holeLeft = true;
-                    }
-                    await reader.NextResultAsync(cancellationToken);
+                    created[reader.GetGuid(1)] = (reader.GetInt64(3), DateTime.SpecifyKind(reader.GetDateTime(8), DateTimeKind.Utc));
+                }
+                else
+                {
+                    var message = ReadMessage(reader, 1);
+                    known[message.Id] = message;
                 }
             }
-            if (holeLeft)
-            {
-                await transaction.RollbackAsync(cancellationToken);
-                return null;
-            }
-            await transaction.CommitAsync(cancellationToken);
         }
         var results = new (ChatMessage Message, bool Created)[messages.Count];
+        var answered = new HashSet<Guid>(messages.Count);
         for (var i = 0; i < messages.Count; i++)
         {
             var message = messages[i];
-            if (stored[i] is var (seq, at))
+            if (answered.Add(message.Id) && created.TryGetValue(message.Id, out var stored))
             {
                 using var content = JsonDocument.Parse(message.ContentJson);
-                results[i] = (new ChatMessage(message.Id, message.RoomId, seq, message.UserId, message.Login, message.Kind,
-                    content.RootElement.Clone(), at, message.ReplyTo), true);
+                var storedMessage = new ChatMessage(message.Id, message.RoomId, stored.Seq, message.UserId, message.Login, message.Kind,
+                    content.RootElement.Clone(), stored.At, message.ReplyTo);
+                known[message.Id] = storedMessage;
+                results[i] = (storedMessage, true);
             }
             else
             {
-                results[i] = (await GetAsync(message.Id, cancellationToken)
-                    ?? throw new InvalidOperationException($"Message {message.Id} exists but cannot be read."), false);
+                results[i] = (known.GetValueOrDefault(message.Id)
+                    ?? throw new InvalidOperationException($"Message {message.Id} was neither stored nor found."), false);
             }
         }
         return results;
@@ -255,14 +270,20 @@ public sealed class ChatStore(NpgsqlDataSource dataSource, TimeProvider timeProv
         var messages = new List<ChatMessage>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            using var content = JsonDocument.Parse(reader.GetString(6));
-            messages.Add(new ChatMessage(
-                reader.GetGuid(0), reader.GetGuid(1), reader.GetInt64(2),
-                reader.IsDBNull(3) ? null : reader.GetGuid(3),
-                reader.GetString(4), reader.GetString(5), content.RootElement.Clone(),
-                DateTime.SpecifyKind(reader.GetDateTime(7), DateTimeKind.Utc),
-                reader.IsDBNull(8) ? null : reader.GetGuid(8)));
+            messages.Add(ReadMessage(reader, 0));
         }
         return messages;
+    }
+
+    /// <summary>A message from <see cref="Columns"/>, starting at column <paramref name="first"/>.</summary>
+    private static ChatMessage ReadMessage(NpgsqlDataReader reader, int first)
+    {
+        using var content = JsonDocument.Parse(reader.GetString(first + 6));
+        return new ChatMessage(
+            reader.GetGuid(first), reader.GetGuid(first + 1), reader.GetInt64(first + 2),
+            reader.IsDBNull(first + 3) ? null : reader.GetGuid(first + 3),
+            reader.GetString(first + 4), reader.GetString(first + 5), content.RootElement.Clone(),
+            DateTime.SpecifyKind(reader.GetDateTime(first + 7), DateTimeKind.Utc),
+            reader.IsDBNull(first + 8) ? null : reader.GetGuid(first + 8));
     }
 }

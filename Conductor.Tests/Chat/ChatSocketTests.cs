@@ -169,6 +169,37 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     }
 
     [Fact]
+    public async Task One_batch_statement_numbers_each_rooms_new_messages_in_order_and_answers_known_and_repeated_ids_with_the_stored_message()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, instances: 1);
+        var alice = await cluster.CreateUserAsync("alice");
+        var first = await cluster.CreateRoomAsync(alice);
+        var second = await cluster.CreateRoomAsync(alice);
+        await using var dataSource = NpgsqlDataSource.Create(cluster.DatabaseConnectionString);
+        var store = new ChatStore(dataSource, TimeProvider.System);
+        NewChatMessage Text(Guid room, string text, Guid? id = null) =>
+            new(id ?? Guid.NewGuid(), room, alice.Id, "alice", "text", JsonSerializer.Serialize(text), null);
+        var known = Text(first, "stored earlier");
+        Assert.True((await store.InsertAsync(known, CancellationToken.None)).Created);
+
+        var a = Text(first, "a");
+        var batch = new[] { a, Text(second, "x"), Text(first, "b"), known with { ContentJson = "\"a resend\"" }, a, Text(first, "c") };
+        var stored = await store.InsertBatchAsync(batch, CancellationToken.None);
+
+        Assert.Equal([true, true, true, false, false, true], stored.Select(s => s.Created));
+        Assert.Equal([2L, 1L, 3L, 1L, 2L, 4L], stored.Select(s => s.Message.Seq));
+        Assert.Equal(["a", "x", "b", "stored earlier", "a", "c"], stored.Select(s => s.Message.Content.GetString()));
+        // Timestamps strictly increase with the seq within a room, so "since <timestamp>" misses nothing.
+        var history = await store.GetLatestAsync(first, null, 10, CancellationToken.None);
+        Assert.Equal([1L, 2L, 3L, 4L], history.Select(m => m.Seq));
+        Assert.Equal(history.Select(m => m.Timestamp).Order(), history.Select(m => m.Timestamp));
+        Assert.Equal(history.Count, history.Select(m => m.Timestamp).Distinct().Count());
+        Assert.Equal(stored.Select(s => s.Message.Timestamp).Where((_, i) => batch[i].RoomId == first && stored[i].Created),
+            history.Skip(1).Select(m => m.Timestamp));
+        Assert.Equal(1L, await store.GetLastSeqAsync(second, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task A_client_that_missed_messages_recovers_exactly_them_with_since_and_pages_back_with_before()
     {
         await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: Unlimited);
@@ -421,6 +452,33 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         Assert.Equal("rate_limited", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.Equal(3, (await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history"))!.Length);
+    }
+
+    [Fact]
+    public async Task A_users_message_tokens_leased_to_two_instances_never_add_up_to_more_than_the_bucket()
+    {
+        // A burst of 40 is leased 5 tokens at a time; with no refill to speak of, the user may store at most 40
+        // messages however the sends are spread, and each instance holds back at most one and a half leases unused.
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, settings: new Dictionary<string, string?>
+        {
+            ["Chat__MessageBurst"] = "40",
+            ["Chat__MessagesPerSecond"] = "0.01",
+        });
+        Assert.Equal(5, ChatRateLimiter.LeaseSize(40));
+        var alice = await cluster.CreateUserAsync("alice");
+        var roomId = await cluster.CreateRoomAsync(alice);
+        using var first = cluster.Http(0, alice);
+        using var second = cluster.Http(1, alice);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 60).Select(async n =>
+        {
+            using var response = await (n % 2 == 0 ? first : second).PostAsJsonAsync($"/chat/{roomId}/messages", new { content = $"burst {n}" });
+            return response.StatusCode;
+        }));
+
+        var created = answers.Count(status => status == HttpStatusCode.Created);
+        Assert.All(answers, status => Assert.Contains(status, new[] { HttpStatusCode.Created, HttpStatusCode.TooManyRequests }));
+        Assert.InRange(created, 40 - 2 * 7, 40);
+        Assert.Equal(created, (await first.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history?limit=100"))!.Length);
     }
 
     [Fact]

@@ -23,6 +23,12 @@ internal sealed record BenchOptions
     /// <summary>The Api to measure (default: the Conductor.Api built beside the bench); lets before/after builds be interleaved.</summary>
     public string? ApiDll { get; init; }
 
+    /// <summary>
+    /// Diagnosis only: Postgres without fsync or synchronous commit, which is not how the product runs; the difference
+    /// to a normal run is what waiting for the WAL flush costs.
+    /// </summary>
+    public bool NoFsync { get; init; }
+
     public bool Closed { get; init; } = true;
     public bool Open { get; init; } = true;
 
@@ -50,6 +56,7 @@ internal sealed record BenchOptions
                 "--api-dll" => options with { ApiDll = Value() },
                 "--closed-only" => options with { Open = false },
                 "--open-only" => options with { Closed = false },
+                "--no-fsync" => options with { NoFsync = true },
                 _ => throw new ArgumentException($"Unknown option {args[i]}; see bench/README.md."),
             };
         }

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Globalization;
 using Conductor.LocalServers;
+using Npgsql;
 
 // Chat through real Api processes (their own Postgres and Redis, started here) against a bare in-memory echo endpoint
 // (a separate process too) under the same clients and load, in one run:
@@ -27,7 +29,8 @@ var apis = new List<ServerProcess>();
 ServerProcess? bare = null;
 try
 {
-    servers = await ThrowawayServers.StartAsync("bench-chat", token);
+    // Durable, as the AppHost runs them: every batch's commit waits for its WAL flush, as in the product.
+    servers = await ThrowawayServers.StartAsync("bench-chat", durable: !options.NoFsync, token);
     for (var i = 0; i < options.Instances; i++)
     {
         var url = new Uri($"http://127.0.0.1:{FreePort.Next()}");
@@ -40,12 +43,18 @@ try
     bare = ServerProcess.Start("bare", benchDll, ["--bare-server", bareServerUrl.ToString()], new Dictionary<string, string>(), bareServerUrl);
     await bare.WaitUntilAliveAsync("/alive", token);
 
+    var (roundTrip, commit) = await PostgresCostAsync(servers.DatabaseConnectionString, token);
+    Console.WriteLine($"Postgres on this disk: a round trip (SELECT 1) p50 {roundTrip:F2} ms; a one-row INSERT committed on its own " +
+        $"(waits for its WAL flush) p50 {commit:F2} ms");
+
     var backendPids = new[] { servers.Postgres.ProcessId, servers.Redis.ProcessId }.OfType<int>().ToArray();
     var backendCpu = () => ProcessTreeCpu.Read(backendPids);
     var none = () => TimeSpan.Zero;
     Console.WriteLine($"Api: {apiDll}");
     Console.WriteLine($"{Environment.ProcessorCount} cores, load average {LoadAverage()} at the start; {options.Instances} Api instance(s); " +
-        $"Postgres {servers.Postgres.Port}, Redis {servers.Redis.Port}");
+        $"Postgres {servers.Postgres.Port} " +
+        (options.NoFsync ? "(--no-fsync: NOT as the product runs it, for diagnosis only)" : "(durable: fsync and synchronous_commit on, as the AppHost runs it)") +
+        $", Redis {servers.Redis.Port}");
 
     if (options.Closed)
     {
@@ -53,9 +62,10 @@ try
         var roomId = (await ApiSetup.CreateRoomsAsync(apis[0].Url, [tokens], token))[0];
         var apiTargets = tokens.Select((t, i) => new ClientTarget(ApiSocket(apis[i % apis.Count].Url, roomId), tokens.Length, t)).ToList();
         var bareTargets = tokens.Select(_ => new ClientTarget(BareSocket(bare.Url, "closed"), tokens.Length)).ToList();
-        // Warm-up of both paths so the JIT is not what we measure.
-        await Load.ClosedLoopAsync(bareTargets, 5, [bare], none, token);
-        await Load.ClosedLoopAsync(apiTargets, 5, apis, backendCpu, token);
+        // Warm-up of both paths so the JIT is not what we measure: long enough for tiered compilation to have
+        // recompiled the hot paths (methods called 30 times are recompiled in the background after 100 ms).
+        await WarmUpAsync(() => Load.ClosedLoopAsync(bareTargets, 10, [bare], none, token));
+        await WarmUpAsync(() => Load.ClosedLoopAsync(apiTargets, 10, apis, backendCpu, token));
         var bareResult = await Load.ClosedLoopAsync(bareTargets, options.Messages, [bare], none, token);
         var apiResult = await Load.ClosedLoopAsync(apiTargets, options.Messages, apis, backendCpu, token);
         Console.WriteLine();
@@ -119,6 +129,52 @@ finally
     {
         await servers.DisposeAsync();
     }
+}
+
+// At least 3 s of rounds (and at least one).
+static async Task WarmUpAsync(Func<Task<LoadResult>> round)
+{
+    var until = DateTime.UtcNow + TimeSpan.FromSeconds(3);
+    do
+    {
+        await round();
+    }
+    while (DateTime.UtcNow < until);
+}
+
+// What the Api's store pays per batch at least: medians of 200 SELECT 1 round trips and of 200 one-row autocommit
+// INSERTs into a scratch table (dropped afterwards), on the bench's durable Postgres.
+static async Task<(double RoundTripMs, double CommitMs)> PostgresCostAsync(string connectionString, CancellationToken cancellationToken)
+{
+    await using var connection = new NpgsqlConnection(connectionString);
+    await connection.OpenAsync(cancellationToken);
+    await using (var create = new NpgsqlCommand("CREATE TABLE bench_commit_cost (n int)", connection))
+    {
+        await create.ExecuteNonQueryAsync(cancellationToken);
+    }
+    async Task<double> MedianAsync(string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        var times = new List<double>();
+        for (var i = 0; i < 220; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            if (i >= 20)
+            {
+                times.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+    var roundTrip = await MedianAsync("SELECT 1");
+    var commit = await MedianAsync("INSERT INTO bench_commit_cost VALUES (1)");
+    await using (var drop = new NpgsqlCommand("DROP TABLE bench_commit_cost", connection))
+    {
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+    }
+    return (roundTrip, commit);
 }
 
 static void PrintHeader() =>
