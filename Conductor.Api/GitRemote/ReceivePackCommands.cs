@@ -35,7 +35,7 @@ public sealed class ReceivePackCommands
         var header = new byte[4];
         while (true)
         {
-            if (!await ReadExactlyAsync(body, header, cancellationToken))
+            if (!await PktLine.ReadExactlyAsync(body, header, cancellationToken))
             {
                 return null;
             }
@@ -53,7 +53,7 @@ public sealed class ReceivePackCommands
                 return null;
             }
             var payload = new byte[length - 4];
-            if (!await ReadExactlyAsync(body, payload, cancellationToken))
+            if (!await PktLine.ReadExactlyAsync(body, payload, cancellationToken))
             {
                 return null;
             }
@@ -73,7 +73,7 @@ public sealed class ReceivePackCommands
                 continue; // a push from a shallow clone names its shallow commits first
             }
             var parts = line.Split(' ');
-            if (parts.Length != 3 || !IsObjectId(parts[0]) || !IsObjectId(parts[1]))
+            if (parts.Length != 3 || !PktLine.IsObjectId(parts[0]) || !PktLine.IsObjectId(parts[1]))
             {
                 return null; // push certificates and anything else Conductor does not take
             }
@@ -118,24 +118,7 @@ public sealed class ReceivePackCommands
 
     private static void WritePacket(Stream stream, ReadOnlySpan<byte> payload)
     {
-        stream.Write(Encoding.ASCII.GetBytes((payload.Length + 4).ToString("x4", CultureInfo.InvariantCulture)));
+        stream.Write(PktLine.Header(payload.Length));
         stream.Write(payload);
-    }
-
-    private static bool IsObjectId(string text) => text.Length is 40 or 64 && text.All(char.IsAsciiHexDigitLower);
-
-    private static async Task<bool> ReadExactlyAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken)
-    {
-        var read = 0;
-        while (read < buffer.Length)
-        {
-            var n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken);
-            if (n == 0)
-            {
-                return false;
-            }
-            read += n;
-        }
-        return true;
     }
 }

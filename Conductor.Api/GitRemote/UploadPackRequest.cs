@@ -56,7 +56,7 @@ public sealed class UploadPackRequest
         var header = new byte[4];
         while (true)
         {
-            if (!await ReadExactlyAsync(body, header, cancellationToken))
+            if (!await PktLine.ReadExactlyAsync(body, header, cancellationToken))
             {
                 return raw.Length == 0 ? new UploadPackRequest(null, wants, wantRefs, []) : null;
             }
@@ -78,7 +78,7 @@ public sealed class UploadPackRequest
                 return null;
             }
             var payload = new byte[length - 4];
-            if (!await ReadExactlyAsync(body, payload, cancellationToken))
+            if (!await PktLine.ReadExactlyAsync(body, payload, cancellationToken))
             {
                 return null;
             }
@@ -95,7 +95,7 @@ public sealed class UploadPackRequest
             else if (line.StartsWith("want ", StringComparison.Ordinal))
             {
                 var id = line["want ".Length..];
-                if (!IsObjectId(id))
+                if (!PktLine.IsObjectId(id))
                 {
                     return null;
                 }
@@ -108,23 +108,6 @@ public sealed class UploadPackRequest
     public static byte[] Error(string message)
     {
         var payload = Encoding.UTF8.GetBytes("ERR " + message + "\n");
-        return [.. Encoding.ASCII.GetBytes((payload.Length + 4).ToString("x4", CultureInfo.InvariantCulture)), .. payload];
-    }
-
-    private static bool IsObjectId(string text) => text.Length is 40 or 64 && text.All(char.IsAsciiHexDigitLower);
-
-    private static async Task<bool> ReadExactlyAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken)
-    {
-        var read = 0;
-        while (read < buffer.Length)
-        {
-            var n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken);
-            if (n == 0)
-            {
-                return false;
-            }
-            read += n;
-        }
-        return true;
+        return [.. PktLine.Header(payload.Length), .. payload];
     }
 }
