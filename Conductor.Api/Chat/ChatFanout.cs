@@ -179,20 +179,27 @@ public sealed partial class ChatFanout(
         {
             return; // no local client in that room
         }
-        var bytes = (byte[]?)message.Message;
-        var frame = bytes is null ? null : OutboundFrame.TryParse(bytes);
-        if (frame is null)
+        if ((byte[]?)message.Message is not { } bytes)
         {
             LogMalformedEvent(logger, channel);
             return;
         }
-        if (isEvent && RoomEvent.ChangesAccess(frame.Type))
+        // A room's messages of one stored batch arrive as one payload (ChatMessageWriter), in seq order.
+        foreach (var part in OutboundFrame.Split(bytes))
         {
-            // RoomEventListener does this too, on its own subscription; here it happens before the event reaches this
-            // instance's clients, so a client told it was removed is already refused.
-            roomState.Invalidate(roomId);
+            if (OutboundFrame.TryParse(part) is not { } frame)
+            {
+                LogMalformedEvent(logger, channel);
+                continue;
+            }
+            if (isEvent && RoomEvent.ChangesAccess(frame.Type))
+            {
+                // RoomEventListener does this too, on its own subscription; here it happens before the event reaches this
+                // instance's clients, so a client told it was removed is already refused.
+                roomState.Invalidate(roomId);
+            }
+            feed?.Post(frame);
         }
-        feed?.Post(frame);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a malformed event on {Channel}")]

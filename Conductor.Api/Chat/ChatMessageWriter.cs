@@ -21,6 +21,9 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
 
+    /// <summary>The loop's own connection, kept open from batch to batch (see <see cref="ChatStore.InsertBatchAsync(NpgsqlConnection, IReadOnlyList{NewChatMessage}, CancellationToken)"/>).</summary>
+    private NpgsqlConnection? _connection;
+
     /// <summary>Stores and publishes the message; a known id answers with the stored message (<c>Created=false</c>), published again.</summary>
     public async Task<(ChatMessage Message, bool Created)> WriteAsync(NewChatMessage message, CancellationToken cancellationToken)
     {
@@ -42,6 +45,16 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
             pending.Completion.TrySetException(new ChatException(ChatErrors.Unavailable, "The server is shutting down; send again.",
                 StatusCodes.Status503ServiceUnavailable));
         }
+        await DropConnectionAsync();
+    }
+
+    private async Task DropConnectionAsync()
+    {
+        if (_connection is { } connection)
+        {
+            _connection = null;
+            await connection.DisposeAsync();
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -60,8 +73,10 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
             }
             catch (Exception exception)
             {
-                // Whatever went wrong, those senders hear of it (they resend by id) and the loop goes on for the others.
+                // Whatever went wrong, those senders hear of it (they resend by id) and the loop goes on for the others,
+                // on a new connection.
                 LogBatchCrashed(logger, exception, batch.Count);
+                await DropConnectionAsync();
                 Fail(batch, exception);
             }
             batch.Clear();
@@ -101,7 +116,8 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
         var outcomes = new Outcome[batch.Length];
         try
         {
-            var stored = await store.InsertBatchAsync([.. batch.Select(p => p.Message)], cancellationToken);
+            _connection ??= await store.OpenConnectionAsync(cancellationToken);
+            var stored = await store.InsertBatchAsync(_connection, [.. batch.Select(p => p.Message)], cancellationToken);
             for (var i = 0; i < batch.Length; i++)
             {
                 outcomes[i] = new Outcome(stored[i], null);
@@ -124,13 +140,16 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
         }
         catch (Exception exception) when (exception is NpgsqlException or TimeoutException or InvalidOperationException)
         {
+            // The connection may be broken (a Postgres restart): the next batch opens another.
+            await DropConnectionAsync();
             Fail(batch, exception);
             return;
         }
 
-        // Issued back to back without waiting in between: StackExchange.Redis pipelines them on its one connection,
-        // in this order, so a room's messages are published in seq order.
-        var publishes = new List<(Task Publish, Guid RoomId)>(batch.Length);
+        // One publish per room for the whole batch (its frames in seq order, as one JSON text sequence when there are
+        // several: OutboundFrame.Split), issued back to back without waiting in between: StackExchange.Redis pipelines
+        // them on its one connection, so the other instances get one message (and one wake-up) per room per batch.
+        var rooms = new Dictionary<Guid, List<OutboundFrame>>();
         for (var i = 0; i < batch.Length; i++)
         {
             if (outcomes[i].Stored is var (message, _) && IsSendersOwn(message, batch[i].Message))
@@ -140,8 +159,17 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
                 // Serialised once: the same bytes go to this instance's clients and, through Redis, to the others'.
                 var frame = OutboundFrame.Create(message);
                 fanout.PostStored(frame, message.RoomId);
-                publishes.Add((redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(message.RoomId)), frame.Utf8), message.RoomId));
+                if (!rooms.TryGetValue(message.RoomId, out var frames))
+                {
+                    rooms[message.RoomId] = frames = [];
+                }
+                frames.Add(frame);
             }
+        }
+        var publishes = new List<(Task Publish, Guid RoomId)>(rooms.Count);
+        foreach (var (roomId, frames) in rooms)
+        {
+            publishes.Add((redis.GetSubscriber().PublishAsync(RedisChannel.Literal(ChatChannels.Chat(roomId)), OutboundFrame.Join(frames)), roomId));
         }
         // Stored is what a sender waits for: it is answered now, not once Redis has acknowledged the publishes (the
         // order is fixed once they are issued, and a lost publish loses nothing: the next message of the room, or a

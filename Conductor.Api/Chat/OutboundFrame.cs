@@ -95,6 +95,55 @@ public sealed class OutboundFrame
         }
     }
 
+    /// <summary>Record separator: starts each frame of a JSON text sequence (RFC 7464); JSON text never contains it raw.</summary>
+    private const byte RecordSeparator = 0x1E;
+
+    /// <summary>
+    /// One payload for several frames (a room's messages of one stored batch, published once): a single frame as it
+    /// is, several as a JSON text sequence (RFC 7464: each frame after a record separator, 0x1E, and before a line feed).
+    /// </summary>
+    public static ReadOnlyMemory<byte> Join(IReadOnlyList<OutboundFrame> frames)
+    {
+        if (frames.Count == 1)
+        {
+            return frames[0].Utf8;
+        }
+        var payload = new byte[frames.Sum(f => f.Utf8.Length + 2)];
+        var at = 0;
+        foreach (var frame in frames)
+        {
+            payload[at++] = RecordSeparator;
+            frame.Utf8.Span.CopyTo(payload.AsSpan(at));
+            at += frame.Utf8.Length;
+            payload[at++] = (byte)'\n';
+        }
+        return payload;
+    }
+
+    /// <summary>The frames of a payload <see cref="Join"/> made (one JSON object, or a JSON text sequence), in order.</summary>
+    public static List<ReadOnlyMemory<byte>> Split(ReadOnlyMemory<byte> payload)
+    {
+        if (payload.Length == 0 || payload.Span[0] != RecordSeparator)
+        {
+            return [payload];
+        }
+        var parts = new List<ReadOnlyMemory<byte>>();
+        var rest = payload[1..];
+        while (true)
+        {
+            var end = rest.Span.IndexOf(RecordSeparator);
+            parts.Add(TrimLineFeed(end < 0 ? rest : rest[..end]));
+            if (end < 0)
+            {
+                return parts;
+            }
+            rest = rest[(end + 1)..];
+        }
+    }
+
+    private static ReadOnlyMemory<byte> TrimLineFeed(ReadOnlyMemory<byte> part) =>
+        part.Length > 0 && part.Span[^1] == (byte)'\n' ? part[..^1] : part;
+
     /// <summary>Serialises the frame once, for every connection it goes to.</summary>
     public static OutboundFrame Create<T>(T frame) where T : IChatFrame =>
         new(frame.Type, frame is ChatMessage message ? message.Seq : null, JsonSerializer.SerializeToUtf8Bytes(frame, ChatJson.Options));
