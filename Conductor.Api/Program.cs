@@ -23,7 +23,10 @@ builder.AddNpgsqlDataSource("conductordb");
 builder.AddConductorMigrations();
 // Aspire.StackExchange.Redis: IConnectionMultiplexer, health check and tracing. It does not abort on a failed first
 // connect, so the service starts (and keeps retrying) while Redis is still coming up (RedisClientWiringTests).
-builder.AddRedisClient("redis");
+// Its I/O runs on the .NET thread pool rather than StackExchange.Redis's own dedicated threads: every chat batch's
+// publish and every lease woke those threads (a quarter of the Api's futex calls in the chat bench's closed loop), and
+// this Api never blocks a pool thread on Redis, the starvation the dedicated threads guard against.
+builder.AddRedisClient("redis", configureOptions: options => options.SocketManager = StackExchange.Redis.SocketManager.ThreadPool);
 builder.AddConductorJobQueue();
 builder.AddConductorAuth();
 builder.AddConductorRooms();
