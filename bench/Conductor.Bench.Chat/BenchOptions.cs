@@ -7,6 +7,9 @@ internal sealed record BenchOptions
     public int Clients { get; init; } = 20;
     public int Messages { get; init; } = 50;
 
+    /// <summary>Closed loop: measured rounds per endpoint, alternating bare echo and Api; the medians are compared.</summary>
+    public int Rounds { get; init; } = 3;
+
     /// <summary>Open loop: rooms of <see cref="RoomSize"/>, plus one room of <see cref="BigRoom"/> (0: none).</summary>
     public int Rooms { get; init; } = 1000;
     public int RoomSize { get; init; } = 5;
@@ -46,6 +49,7 @@ internal sealed record BenchOptions
             {
                 "--clients" => options with { Clients = Int() },
                 "--messages" => options with { Messages = Int() },
+                "--rounds" => options with { Rounds = Math.Max(1, Int()) },
                 "--rooms" => options with { Rooms = Int() },
                 "--room-size" => options with { RoomSize = Int() },
                 "--big-room" => options with { BigRoom = Int() },
