@@ -1,3 +1,4 @@
+using System.Data;
 using System.Threading.Channels;
 using Npgsql;
 using StackExchange.Redis;
@@ -107,7 +108,7 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
     {
         foreach (var pending in batch)
         {
-            pending.Completion.TrySetException(exception);
+            pending.Completion.TrySetException(ForSender(exception));
         }
     }
 
@@ -135,6 +136,11 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
             else
             {
                 LogBatchFailed(logger, exception, batch.Length);
+            }
+            if (_connection is { FullState: not ConnectionState.Open })
+            {
+                // The server ended the session (a Postgres restart answers with a PostgresException too).
+                await DropConnectionAsync();
             }
             await WriteOneByOneAsync(batch, outcomes, cancellationToken);
         }
@@ -178,7 +184,7 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
         {
             if (outcomes[i].Error is { } error)
             {
-                batch[i].Completion.TrySetException(error);
+                batch[i].Completion.TrySetException(ForSender(error));
             }
             else
             {
@@ -222,6 +228,15 @@ public sealed partial class ChatMessageWriter(ChatStore store, IConnectionMultip
             }
         }
     }
+
+    /// <summary>
+    /// What a sender hears when its message could not be stored: <c>unavailable</c> (503) on every transport, whatever
+    /// Postgres said (a socket, the hub and the HTTP route all know how to answer a <see cref="ChatException"/>); the
+    /// client resends with the same id.
+    /// </summary>
+    private static Exception ForSender(Exception exception) => exception as ChatException
+        ?? new ChatException(ChatErrors.Unavailable, "The message could not be stored just now; send it again with the same id.",
+            StatusCodes.Status503ServiceUnavailable);
 
     // Ids are global: an id that is someone else's message (or in another room) is refused by the service, not republished.
     private static bool IsSendersOwn(ChatMessage stored, NewChatMessage sent) => stored.RoomId == sent.RoomId && stored.UserId == sent.UserId;

@@ -227,6 +227,54 @@ public sealed class ChatSocketTests(PostgresServerFixture postgres, RedisServerF
     }
 
     [Fact]
+    public async Task The_writer_replaces_a_connection_postgres_ended_and_resends_store_each_message_once()
+    {
+        await using var cluster = await ChatCluster.StartAsync(postgres, redis, instances: 1, settings: Unlimited);
+        var alice = await cluster.CreateUserAsync("alice");
+        var roomId = await cluster.CreateRoomAsync(alice);
+        await using var socket = await cluster.ConnectAsync(0, roomId, alice);
+        await socket.SendAsync(Chat("before"));
+        await socket.WaitForChatsAsync(1);
+
+        // Every session of the Api's database ends, the writer's own connection included (a Postgres restart or a
+        // failover does the same).
+        await using (var admin = new NpgsqlConnection(cluster.DatabaseConnectionString))
+        {
+            await admin.OpenAsync();
+            var ended = (long)(await new NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                admin).ExecuteScalarAsync())!;
+            Assert.True(ended > 0);
+        }
+
+        // A send that met an ended connection is answered `unavailable` and resent with its id, as clients do; the
+        // writer then works on a new connection (before, it kept the broken one and every later send failed).
+        var sent = new List<Guid>();
+        for (var n = 0; n < 4; n++)
+        {
+            var id = Guid.NewGuid();
+            sent.Add(id);
+            for (var attempt = 1; ; attempt++)
+            {
+                await socket.SendAsync(Chat($"after {n}", id));
+                var answer = await socket.WaitForAsync(f => f.TryGetProperty("id", out var frameId) && frameId.GetGuid() == id
+                    && f.GetProperty("type").GetString() is "chat" or "error", what: $"the answer to send {n}");
+                if (answer.GetProperty("type").GetString() == "chat")
+                {
+                    break;
+                }
+                Assert.Equal(ChatErrors.Unavailable, answer.GetProperty("code").GetString());
+                Assert.True(attempt < 20, "the writer never recovered from the ended connection");
+            }
+        }
+        using var http = cluster.Http(0, alice);
+        var history = await http.GetFromJsonAsync<JsonElement[]>($"/chat/{roomId}/history?limit=50");
+        Assert.Equal(["before", "after 0", "after 1", "after 2", "after 3"], history!.Select(m => m.GetProperty("content").GetString()));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], history!.Select(m => m.GetProperty("seq").GetInt64()));
+        Assert.Equal(sent, history!.Skip(1).Select(m => m.GetProperty("id").GetGuid()));
+    }
+
+    [Fact]
     public void A_rooms_frames_of_one_batch_travel_as_one_json_text_sequence_and_come_apart_in_order()
     {
         var frames = new[] { "{\"type\":\"chat\",\"seq\":7,\"content\":\"a\\u001e\\n\"}", "{\"type\":\"chat\",\"seq\":8}", "{\"type\":\"chat\",\"seq\":9}" }
