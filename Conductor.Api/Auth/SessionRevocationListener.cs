@@ -75,7 +75,7 @@ public sealed partial class SessionRevocationListener(IConnectionMultiplexer red
             {
                 LogReloaded(logger, await revocations.LoadAsync(CancellationToken.None));
             }
-            catch (RedisException exception)
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
             {
                 LogReloadFailed(logger, exception);
             }

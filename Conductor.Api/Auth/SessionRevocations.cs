@@ -36,7 +36,7 @@ public sealed partial class SessionRevocations(IConnectionMultiplexer redis, IOp
 
     /// <summary>
     /// Refuses the session's access tokens here at once, then everywhere: records it in Redis and publishes it. Throws
-    /// <see cref="RedisException"/> when Redis cannot be reached: the other instances then do not know (the caller says so).
+    /// <see cref="RedisException"/> or <see cref="TimeoutException"/> when Redis cannot be reached: the other instances then do not know (the caller says so).
     /// </summary>
     public async Task RevokeAsync(Guid sessionId, CancellationToken cancellationToken)
     {

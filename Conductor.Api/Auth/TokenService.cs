@@ -89,7 +89,7 @@ public sealed partial class TokenService(
                 // Whoever holds the stolen token may hold the session's access token too.
                 await revocations.RevokeAsync(familyId, cancellationToken);
             }
-            catch (RedisException exception)
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
             {
                 LogRevocationNotShared(logger, exception, familyId);
             }
@@ -125,7 +125,7 @@ public sealed partial class TokenService(
 
     /// <summary>
     /// Signs out: revokes the token's whole family and its access tokens. False when the token is unknown. Throws
-    /// <see cref="RedisException"/> when the refresh tokens are revoked but the other instances could not be told.
+    /// <see cref="RedisException"/> or <see cref="TimeoutException"/> when the refresh tokens are revoked but the other instances could not be told.
     /// </summary>
     public async Task<bool> RevokeAsync(string? refreshToken, CancellationToken cancellationToken)
     {
