@@ -3,6 +3,7 @@ using Conductor.Api.Auth.GitHub;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Auth;
 
@@ -151,8 +152,19 @@ public static partial class AuthApi
         {
             return Problem(StatusCodes.Status400BadRequest, "Missing refresh token", "refresh_token is required.");
         }
-        // As RFC 7009 has it, an unknown token is not an error: the caller's goal, that it not work, holds.
-        await tokens.RevokeAsync(request.RefreshToken, cancellationToken);
+        try
+        {
+            // As RFC 7009 has it, an unknown token is not an error: the caller's goal, that it not work, holds.
+            await tokens.RevokeAsync(request.RefreshToken, cancellationToken);
+        }
+        // Unreachable, or commands backlogged until the timeout (RedisTimeoutException is a TimeoutException).
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            // The refresh tokens are revoked; the access token is refused here but not yet everywhere. A retry repeats it.
+            return ApiProblems.Create(StatusCodes.Status503ServiceUnavailable, "Sign-out not yet shared",
+                "The session's refresh tokens are revoked, but the other instances could not be told to refuse its access token. Try again.",
+                "sign_out_not_shared");
+        }
         return TypedResults.NoContent();
     }
 

@@ -44,6 +44,12 @@ public static class AuthExtensions
             })
             .AddScheme<AuthenticationSchemeOptions, SocketTicketHandler>(SocketTicketDefaults.AuthenticationScheme, _ => { });
         services.AddSingleton<SocketTickets>();
+        services.AddSingleton<SessionRevocations>();
+        services.AddHostedService<SessionRevocationListener>();
+        // PostConfigure: wraps the protector the bearer scheme configured for itself (keyed by the shared key ring).
+        services.AddOptions<BearerTokenOptions>(BearerTokenDefaults.AuthenticationScheme)
+            .PostConfigure<SessionRevocations>((bearer, revocations) =>
+                bearer.BearerTokenProtector = new RevocationCheckingTicketFormat(bearer.BearerTokenProtector, revocations));
         services.AddOptions<BearerTokenOptions>(BearerTokenDefaults.AuthenticationScheme)
             .Configure<IOptions<AuthOptions>>((bearer, auth) =>
             {

@@ -8,7 +8,10 @@ public sealed class AuthOptions
     /// <summary><c>POST /auth/dev</c> signs anyone in by name. Only the AppHost's local run turns it on.</summary>
     public bool DevLogin { get; set; }
 
-    /// <summary>How long an access token is accepted. Short, because access tokens cannot be revoked.</summary>
+    /// <summary>
+    /// How long an access token is accepted. Signing out refuses it at once on every instance (<see cref="SessionRevocations"/>);
+    /// the lifetime bounds how long each instance remembers a revoked session.
+    /// </summary>
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>How long a refresh token may wait before its (single) use.</summary>

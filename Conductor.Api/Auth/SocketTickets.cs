@@ -11,10 +11,11 @@ namespace Conductor.Api.Auth;
 /// set headers on WebSockets, and URLs end up in proxy logs, traces and browser history). A ticket is the caller's
 /// identity protected with the shared Data Protection key ring (so any instance accepts it), valid for
 /// <see cref="AuthOptions.SocketTicketLifetime"/> and never beyond the access token it was minted with; its first use
-/// is recorded in Redis under its random id (not the ticket), so a ticket copied from a log opens nothing.
+/// is recorded in Redis under its random id (not the ticket), so a ticket copied from a log opens nothing; a ticket of a signed-out session opens nothing either.
 /// ASP.NET Core has no ticket scheme for sockets; this is the small piece written by hand.
 /// </summary>
-public sealed partial class SocketTickets(IDataProtectionProvider dataProtection, IConnectionMultiplexer redis, IOptions<AuthOptions> options,
+public sealed partial class SocketTickets(IDataProtectionProvider dataProtection, IConnectionMultiplexer redis, SessionRevocations revocations,
+    IOptions<AuthOptions> options,
     TimeProvider time, ILogger<SocketTickets> logger)
 {
     private const string IdItem = "ticket_id";
@@ -47,6 +48,12 @@ public sealed partial class SocketTickets(IDataProtectionProvider dataProtection
         {
             return null;
         }
+        // A ticket carries its session: one minted before a sign-out opens nothing after it.
+        if (revocations.IsRevoked(unprotected.Principal.GetSessionId()))
+        {
+            LogSessionRevoked(logger, id);
+            return null;
+        }
         cancellationToken.ThrowIfCancellationRequested();
         // SET NX: the first redeemer wins, on whichever instance; kept until the ticket has expired anyway.
         var first = await redis.GetDatabase().StringSetAsync("socket-ticket:used:" + id, "1", expires - now + TimeSpan.FromSeconds(1), When.NotExists);
@@ -60,4 +67,7 @@ public sealed partial class SocketTickets(IDataProtectionProvider dataProtection
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Socket ticket {TicketId} was presented again after its one use; refused")]
     private static partial void LogReplayed(ILogger logger, string ticketId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket ticket {TicketId} belongs to a signed-out session; refused")]
+    private static partial void LogSessionRevoked(ILogger logger, string ticketId);
 }

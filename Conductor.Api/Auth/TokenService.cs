@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using StackExchange.Redis;
 
 namespace Conductor.Api.Auth;
 
@@ -13,10 +14,13 @@ namespace Conductor.Api.Auth;
 /// Issues access tokens through the framework's bearer-token format and keeps refresh tokens in Postgres. Refresh
 /// tokens are opaque random strings stored as SHA-256 hashes; every use marks the token used and hands out its
 /// successor in the same family, and a second use of a used token (it leaked, or was stolen) revokes the family.
+/// A family is a session: its access tokens carry its id (<see cref="UserClaims.SessionId"/>), and revoking the family
+/// revokes them too, on every instance at once (<see cref="SessionRevocations"/>).
 /// </summary>
 public sealed partial class TokenService(
     NpgsqlDataSource dataSource,
     UserStore users,
+    SessionRevocations revocations,
     IOptionsMonitor<BearerTokenOptions> bearerOptions,
     IOptions<AuthOptions> options,
     TimeProvider timeProvider,
@@ -39,7 +43,7 @@ public sealed partial class TokenService(
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         LogSignedIn(logger, user.Id, familyId);
-        return new IssuedTokens(CreateAccessToken(user, now), refreshToken, options.Value.AccessTokenLifetime, user);
+        return new IssuedTokens(CreateAccessToken(user, familyId, now), refreshToken, options.Value.AccessTokenLifetime, user);
     }
 
     /// <summary>Rotates a refresh token: the presented one becomes used and a successor is issued.</summary>
@@ -80,6 +84,15 @@ public sealed partial class TokenService(
             var revokedCount = await RevokeFamilyAsync(connection, transaction, familyId, now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             LogReuseDetected(logger, userId, familyId, revokedCount);
+            try
+            {
+                // Whoever holds the stolen token may hold the session's access token too.
+                await revocations.RevokeAsync(familyId, cancellationToken);
+            }
+            catch (Exception exception) when (exception is RedisException or TimeoutException)
+            {
+                LogRevocationNotShared(logger, exception, familyId);
+            }
             return (null, RefreshFailure.Reused);
         }
         if (expiresAt <= now)
@@ -107,10 +120,13 @@ public sealed partial class TokenService(
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
-        return (new IssuedTokens(CreateAccessToken(user, now), successor, options.Value.AccessTokenLifetime, user), null);
+        return (new IssuedTokens(CreateAccessToken(user, familyId, now), successor, options.Value.AccessTokenLifetime, user), null);
     }
 
-    /// <summary>Signs out: revokes the token's whole family. False when the token is unknown.</summary>
+    /// <summary>
+    /// Signs out: revokes the token's whole family and its access tokens. False when the token is unknown. Throws
+    /// <see cref="RedisException"/> or <see cref="TimeoutException"/> when the refresh tokens are revoked but the other instances could not be told.
+    /// </summary>
     public async Task<bool> RevokeAsync(string? refreshToken, CancellationToken cancellationToken)
     {
         if (!LooksLikeRefreshToken(refreshToken))
@@ -133,13 +149,16 @@ public sealed partial class TokenService(
         await RevokeFamilyAsync(connection, transaction, familyId, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         LogRevoked(logger, familyId);
+        // After the commit: a retry after a Redis failure finds the family again and tells the instances then.
+        await revocations.RevokeAsync(familyId, cancellationToken);
         return true;
     }
 
-    private string CreateAccessToken(UserRecord user, DateTimeOffset now)
+    private string CreateAccessToken(UserRecord user, Guid sessionId, DateTimeOffset now)
     {
         var identity = new ClaimsIdentity(
-            [new Claim(UserClaims.UserId, user.Id.ToString("D")), new Claim(UserClaims.Login, user.Login)],
+            [new Claim(UserClaims.UserId, user.Id.ToString("D")), new Claim(UserClaims.Login, user.Login),
+                new Claim(UserClaims.SessionId, sessionId.ToString("D"))],
             BearerTokenDefaults.AuthenticationScheme, UserClaims.Login, roleType: null);
         var properties = new AuthenticationProperties { IssuedUtc = now, ExpiresUtc = now + options.Value.AccessTokenLifetime };
         var ticket = new AuthenticationTicket(new ClaimsPrincipal(identity), properties, BearerTokenDefaults.AuthenticationScheme);
@@ -182,6 +201,9 @@ public sealed partial class TokenService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A used refresh token of user {UserId} was presented again: revoked its family {FamilyId} ({RevokedCount} token(s))")]
     private static partial void LogReuseDetected(ILogger logger, Guid userId, Guid familyId, int revokedCount);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Refresh-token family {FamilyId} was revoked but Redis could not be told: other instances accept its access tokens until they expire")]
+    private static partial void LogRevocationNotShared(ILogger logger, Exception exception, Guid familyId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Refresh-token family {FamilyId} revoked on request")]
     private static partial void LogRevoked(ILogger logger, Guid familyId);

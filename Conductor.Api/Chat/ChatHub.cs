@@ -1,3 +1,4 @@
+using Conductor.Api.Auth;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
@@ -13,9 +14,20 @@ namespace Conductor.Api.Chat;
 /// </summary>
 [Authorize]
 public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence presence, HubRooms rooms,
-    ChatHubLifetimeManager hubConnections, IOptions<ChatOptions> options) : Hub
+    ChatHubLifetimeManager hubConnections, SessionRevocations revocations, IOptions<ChatOptions> options) : Hub
 {
+    /// <summary>The connection's <see cref="SessionRevocations.Watch"/>, in <see cref="HubCallerContext.Items"/>.</summary>
+    private const string SignOutWatchItem = "conductor.sign-out-watch";
+
     private ChatCaller Caller => ChatCaller.From(Context.User!);
+
+    /// <summary>Signing the session out (on any instance) closes the connection, as the token would no longer open it.</summary>
+    public override async Task OnConnectedAsync()
+    {
+        var context = Context;
+        context.Items[SignOutWatchItem] = revocations.Watch(context.User?.GetSessionId(), context.Abort);
+        await base.OnConnectedAsync();
+    }
 
     /// <summary>Starts receiving the room's events; answers with the latest messages, who is typing and who is online.</summary>
     public async Task<JoinRoomResult> JoinRoom(Guid roomId)
@@ -63,6 +75,10 @@ public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence pr
 
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
+        if (Context.Items.TryGetValue(SignOutWatchItem, out var watch) && watch is IDisposable signOutWatch)
+        {
+            signOutWatch.Dispose();
+        }
         foreach (var connection in rooms.RemoveAll(Context.ConnectionId))
         {
             await fanout.LeaveAsync(connection, CancellationToken.None);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using Conductor.Api.Auth;
 using Conductor.Api.Rooms;
 using Microsoft.Extensions.Options;
 
@@ -8,7 +9,7 @@ namespace Conductor.Api.Chat;
 /// <summary>
 /// <c>/ws/{room_id}</c>: the documented JSON protocol over a raw WebSocket (docs/chat.md). One socket is one user in
 /// one room. Bad frames are answered with an <c>error</c> frame and the socket stays open; losing (or lacking)
-/// membership closes it with 1008.
+/// membership, or the session being signed out, closes it with 1008.
 /// </summary>
 public static partial class ChatSocketEndpoint
 {
@@ -18,7 +19,7 @@ public static partial class ChatSocketEndpoint
         endpoints.Map("/ws/{room_id}", HandleAsync).RequireAuthorization().WithTags("Chat").ExcludeFromDescription();
 
     private static async Task<IResult> HandleAsync(HttpContext context, string room_id, ChatService chat, ChatFanout fanout,
-        IRoomMembership membership, IOptions<ChatOptions> options, ILoggerFactory loggerFactory)
+        IRoomMembership membership, SessionRevocations revocations, IOptions<ChatOptions> options, ILoggerFactory loggerFactory)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -44,6 +45,9 @@ public static partial class ChatSocketEndpoint
 
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         var connection = new SocketChatConnection(socket, roomId, caller, limits.OutboundQueueLimit, closing);
+        // Signing the session out (on any instance) ends the socket too: 1008, as for a removed member.
+        using var signedOut = revocations.Watch(context.User.GetSessionId(),
+            () => _ = connection.CloseAsync(WebSocketCloseStatus.PolicyViolation, "signed out"));
         var pump = connection.PumpAsync(closing.Token);
         LogConnected(logger, caller.UserId, roomId);
         try

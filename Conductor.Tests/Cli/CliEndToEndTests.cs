@@ -138,6 +138,9 @@ public sealed class CliEndToEndTests(PostgresServerFixture postgres, RedisServer
         Assert.False(File.Exists(cli.SessionFile));
         using var anonymous = new ApiClient(room.Alice.BaseAddress);
         await ApiClient.ExpectProblemAsync(await anonymous.PostAsync("/auth/refresh", new { refresh_token = refresh }), HttpStatusCode.Unauthorized);
+        // The access token read from the file earlier (a copy made before logout) is refused at once as well.
+        using var copied = new ApiClient(room.Alice.BaseAddress, token);
+        await ApiClient.ExpectProblemAsync(await copied.GetAsync("/auth/me"), HttpStatusCode.Unauthorized);
         Assert.Equal(3, (await cli.RunAsync(project, null, "sync")).ExitCode);
     }
 

@@ -59,12 +59,15 @@ public sealed class CliSessionTests(PostgresServerFixture postgres, RedisServerF
         Assert.True(renewed.ExpiresAt > first.ExpiresAt);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(cli.SessionFile));
 
-        // Logout revokes the session on the server: its refresh token is refused from then on, the file is gone.
+        // Logout revokes the session on the server: its refresh token and any copy of its access token are refused from
+        // then on, the file is gone.
         var logout = await cli.JsonAsync(cli.Home, "logout");
         Assert.True(logout.GetProperty("revoked").GetBoolean());
         Assert.False(File.Exists(cli.SessionFile));
         using var anonymous = new ApiClient(room.Url);
         await ApiClient.ExpectProblemAsync(await anonymous.PostAsync("/auth/refresh", new { refresh_token = renewed.Refresh }), HttpStatusCode.Unauthorized);
+        using var copied = new ApiClient(room.Url, renewed.Access);
+        await ApiClient.ExpectProblemAsync(await copied.GetAsync("/auth/me"), HttpStatusCode.Unauthorized);
         var after = await cli.RunAsync(cli.Home, null, "whoami", "--server", server, "--json");
         Assert.Equal(3, after.ExitCode);
         Assert.Equal(3, JsonDocument.Parse(after.Output).RootElement.GetProperty("exit_code").GetInt32());
