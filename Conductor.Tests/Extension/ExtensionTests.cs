@@ -69,6 +69,8 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
             // The mock stays everyone's default (the panel's Ask and Generate Changes steps expect it); the e2e
             // selects the fake provider in the panel for @ai and names it for the conversation's bots.
             env.Jobs.Overrides["Ai:DefaultProvider"] = "mock";
+            // A probe that failed on a loaded machine is repeated within the e2e's wait for the provider to show available.
+            env.Jobs.Overrides["Ai:ProbeInterval"] = "00:00:05";
             env.Jobs.Overrides["Auth:DevLogin"] = "true";
             env.Jobs.Overrides["Auth:GitHub:ClientId"] = FakeGitHub.ClientId;
             env.Jobs.Overrides["Auth:GitHub:BaseUrl"] = gitHub.BaseUrl.AbsoluteUri;
