@@ -1,3 +1,4 @@
+using Conductor.Tests.Ai;
 using Conductor.Tests.Auth;
 using Conductor.Tests.Infrastructure;
 using Conductor.Tests.Workspaces;
@@ -7,7 +8,8 @@ namespace Conductor.Tests.Extension;
 
 /// <summary>
 /// The VS Code extension against the real system: a real Api and GitWorker process, real Postgres and Redis, a git
-/// remote over smart HTTP with a token. The extension's own mocha suites run in node with the servers' addresses:
+/// remote over smart HTTP with a token, and a fake OpenAI-compatible provider on 127.0.0.1 (<see cref="ScriptedAi"/>)
+/// beside the built-in mock one. The extension's own mocha suites run in node with the servers' addresses:
 /// the Api client, auth session, chat socket and conductor:// file logic (integration), and the packaged .vsix in
 /// code-server driven by Playwright in Debian's Chromium (end to end).
 /// </summary>
@@ -25,6 +27,7 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
         Assert.Contains("passing", log, StringComparison.Ordinal);
         Assert.DoesNotContain("failing", log, StringComparison.Ordinal);
         Assert.DoesNotContain(system.RepositoryToken, system.Api.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(AiKey, system.Api.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -43,15 +46,31 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
         Assert.Contains("passing", log, StringComparison.Ordinal);
         Assert.DoesNotContain("failing", log, StringComparison.Ordinal);
         Assert.DoesNotContain(system.RepositoryToken, system.Api.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(AiKey, system.Api.Output, StringComparison.Ordinal);
     }
+
+    private const string AiKey = "sk-extension-e2e-0123456789";
 
     private async Task<RunningSystem> StartSystemAsync()
     {
         var env = await WorkspaceTestEnvironment.CreateAsync(postgres, redis);
         var gitHub = await FakeGitHub.StartAsync();
         var approver = new DeviceApprover(gitHub, "octo-" + Guid.NewGuid().ToString("N")[..8]);
+        FakeAiServer? ai = null;
         try
         {
+            ai = await FakeAiServer.StartAsync(FakeAiKind.OpenAI);
+            var script = ScriptedAi.Default;
+            ai.AnswerRequest = script.Answer;
+            env.Jobs.Overrides[$"Ai:Providers:{script.Provider}:Kind"] = "openai";
+            env.Jobs.Overrides[$"Ai:Providers:{script.Provider}:Endpoint"] = ai.Endpoint.AbsoluteUri;
+            env.Jobs.Overrides[$"Ai:Providers:{script.Provider}:ApiKey"] = AiKey;
+            env.Jobs.Overrides[$"Ai:Providers:{script.Provider}:Model"] = "fake-model";
+            // The mock stays everyone's default (the panel's Ask and Generate Changes steps expect it); the e2e
+            // selects the fake provider in the panel for @ai and names it for the conversation's bots.
+            env.Jobs.Overrides["Ai:DefaultProvider"] = "mock";
+            // A probe that failed on a loaded machine is repeated within the e2e's wait for the provider to show available.
+            env.Jobs.Overrides["Ai:ProbeInterval"] = "00:00:05";
             env.Jobs.Overrides["Auth:DevLogin"] = "true";
             env.Jobs.Overrides["Auth:GitHub:ClientId"] = FakeGitHub.ClientId;
             env.Jobs.Overrides["Auth:GitHub:BaseUrl"] = gitHub.BaseUrl.AbsoluteUri;
@@ -72,10 +91,15 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
                 ["CONDUCTOR_REPO_URL"] = env.Server.UrlOf("team.git"),
                 ["CONDUCTOR_REPO_TOKEN"] = env.Token,
                 ["CONDUCTOR_GITHUB_LOGIN"] = approver.Login,
-            }, env.Token);
+                ["CONDUCTOR_FAKE_AI_SCRIPT"] = script.ToJson(),
+            }, env.Token, ai);
         }
         catch
         {
+            if (ai is not null)
+            {
+                await ai.DisposeAsync();
+            }
             await approver.DisposeAsync();
             await gitHub.DisposeAsync();
             await env.DisposeAsync();
@@ -86,7 +110,7 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
     private static string Tail(string text) => text.Length > 8000 ? text[^8000..] : text;
 
     private sealed record RunningSystem(WorkspaceTestEnvironment Workspace, FakeGitHub GitHub, DeviceApprover Approver, ServiceInstance Api,
-        IReadOnlyDictionary<string, string> Environment, string RepositoryToken) : IAsyncDisposable
+        IReadOnlyDictionary<string, string> Environment, string RepositoryToken, FakeAiServer Ai) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
@@ -104,7 +128,14 @@ public sealed class ExtensionTests(PostgresServerFixture postgres, RedisServerFi
                 }
                 finally
                 {
-                    await Workspace.DisposeAsync();
+                    try
+                    {
+                        await Ai.DisposeAsync();
+                    }
+                    finally
+                    {
+                        await Workspace.DisposeAsync();
+                    }
                 }
             }
         }

@@ -10,8 +10,13 @@ export class ConversationCommands implements vscode.Disposable {
 
   constructor(private readonly api: ConductorApi) {}
 
+  /**
+   * The start wizard: eight steps, each titled with its number (as the workspace wizard's are), so the inputs that
+   * share a prompt (the two bots' name and instructions) are told apart by the user and by the end-to-end test.
+   */
   async start(roomId: string): Promise<void> {
-    const topic = await vscode.window.showInputBox({ title: 'Conductor: Start Conversation', prompt: 'Topic', ignoreFocusOut: true,
+    const title = (step: number, what: string): string => `Conductor: Start Agent Conversation (${step}/8): ${what}`;
+    const topic = await vscode.window.showInputBox({ title: title(1, 'topic'), prompt: 'What the bots discuss', ignoreFocusOut: true,
       validateInput: value => value.trim().length === 0 ? 'Give the bots a topic.' : undefined });
     if (!topic) {
       return;
@@ -19,15 +24,27 @@ export class ConversationCommands implements vscode.Disposable {
     const status = await this.api.aiStatus();
     const bots: { name: string; provider: string; instructions: string }[] = [];
     for (const [index, defaults] of [['Proponent', 'Argue for the proposal.'], ['Critic', 'Argue against the proposal.']].entries()) {
-      const name = await vscode.window.showInputBox({ title: `Bot ${index + 1}`, prompt: 'Name', value: defaults[0], ignoreFocusOut: true });
-      const provider = await vscode.window.showQuickPick(status.providers.map(p => p.name), { title: `Bot ${index + 1}: provider`, ignoreFocusOut: true });
-      const instructions = await vscode.window.showInputBox({ title: `Bot ${index + 1}`, prompt: 'Instructions', value: defaults[1], ignoreFocusOut: true });
-      if (!name || !provider || instructions === undefined) {
+      const step = 2 + index * 3;
+      const bot = `Bot ${index + 1}`;
+      const name = await vscode.window.showInputBox({ title: title(step, `${bot} name`), prompt: 'Name', value: defaults[0], ignoreFocusOut: true,
+        validateInput: value => value.trim().length === 0 ? 'Give the bot a name.' : undefined });
+      if (!name) {
         return;
       }
-      bots.push({ name, provider, instructions });
+      const provider = await vscode.window.showQuickPick(status.providers.map(p => ({
+        label: p.name, description: `${p.kind}, ${p.model}`, detail: p.available ? undefined : `unavailable${p.error ? ` (${p.error})` : ''}`,
+      })), { title: title(step + 1, `${bot} provider`), ignoreFocusOut: true });
+      if (!provider) {
+        return;
+      }
+      const instructions = await vscode.window.showInputBox({ title: title(step + 2, `${bot} instructions`), prompt: 'Instructions', value: defaults[1],
+        ignoreFocusOut: true });
+      if (instructions === undefined) {
+        return;
+      }
+      bots.push({ name: name.trim(), provider: provider.label, instructions });
     }
-    const turns = await vscode.window.showInputBox({ title: 'Conductor: Start Conversation', prompt: 'Maximum turns', value: '6', ignoreFocusOut: true,
+    const turns = await vscode.window.showInputBox({ title: title(8, 'maximum turns'), prompt: 'Maximum turns', value: '6', ignoreFocusOut: true,
       validateInput: value => /^[1-9][0-9]*$/.test(value) ? undefined : 'A whole number of turns.' });
     if (!turns) {
       return;
@@ -47,7 +64,7 @@ export class ConversationCommands implements vscode.Disposable {
     const conversation = await this.pick(roomId, 'Stop which conversation?', c => c.status === 'running');
     if (conversation) {
       const stopped = await this.api.stopConversation(roomId, conversation.conversation_id);
-      void vscode.window.showInformationMessage(`Conversation "${stopped.topic}" ${stopped.status} after ${stopped.turns_done} turns.`);
+      void vscode.window.showInformationMessage(`Conversation "${stopped.topic}" ${stopped.status} after ${stopped.turns_done} turn${stopped.turns_done === 1 ? '' : 's'}.`);
     }
   }
 

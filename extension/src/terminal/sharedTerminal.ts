@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import WebSocket from 'ws';
 import type { SocketTarget } from '../api/types';
+import { PendingInput } from './pendingInput';
 import { parseTerminalFrame, toTerminalText } from './terminalFrames';
 
 /**
@@ -12,6 +13,9 @@ export class SharedTerminal implements vscode.Pseudoterminal {
   private readonly closeEmitter = new vscode.EventEmitter<number | void>();
   private socket: WebSocket | undefined;
   private canWrite = false;
+  private readonly pending = new PendingInput();
+  /** The size VS Code last gave us before `ready` (sent then, when we may write). */
+  private pendingDimensions: vscode.TerminalDimensions | undefined;
   /** Set by an `other_instance` error: the socket closes next, and the terminal stays open so the message can be read. */
   private refused = false;
 
@@ -29,14 +33,17 @@ export class SharedTerminal implements vscode.Pseudoterminal {
   }
 
   handleInput(data: string): void {
-    if (this.canWrite) {
-      this.send({ type: 'input', data });
+    const now = this.pending.offer(data);
+    if (now !== undefined) {
+      this.send({ type: 'input', data: now });
     }
   }
 
   setDimensions(dimensions: vscode.TerminalDimensions): void {
     if (this.canWrite) {
       this.send({ type: 'resize', cols: dimensions.columns, rows: dimensions.rows });
+    } else {
+      this.pendingDimensions = dimensions;
     }
   }
 
@@ -47,13 +54,23 @@ export class SharedTerminal implements vscode.Pseudoterminal {
     socket.on('message', (raw: WebSocket.RawData) => {
       const frame = parseTerminalFrame(raw.toString());
       switch (frame?.type) {
-        case 'ready':
+        case 'ready': {
           this.canWrite = frame.can_write;
           this.writeEmitter.fire(frame.scrollback);
           if (!frame.can_write) {
             this.writeEmitter.fire(toTerminalText('\n[Conductor: watching; the host can grant you typing]\n'));
           }
+          const size = this.pendingDimensions;
+          this.pendingDimensions = undefined;
+          if (frame.can_write && size && (size.columns !== frame.cols || size.rows !== frame.rows)) {
+            this.send({ type: 'resize', cols: size.columns, rows: size.rows });
+          }
+          const typed = this.pending.decide(frame.can_write);
+          if (typed !== undefined) {
+            this.send({ type: 'input', data: typed });
+          }
           break;
+        }
         case 'output':
           this.writeEmitter.fire(frame.data);
           break;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { ConductorApi } from '../../src/api/client';
+import type { Conversation } from '../../src/api/types';
 import { EventStreamParser } from '../../src/commands/commandStream';
 import { parseInvite } from '../../src/validation';
 import { required, uniqueLogin } from '../support/environment';
@@ -70,6 +71,22 @@ function watchRoomEvents(apiUrl: string, accessToken: string, roomId: string):
 }
 
 /**
+ * What the harness's fake OpenAI-compatible provider answers, by marker (Conductor.Tests/Extension/ScriptedAi.cs): an
+ * @ai question in full, a second one held open after its first piece, a conversation's first turn in full and its
+ * second turn held after its first piece.
+ */
+interface FakeAiScript {
+  readonly provider: string;
+  readonly chat_marker: string;
+  readonly chat_answer: string;
+  readonly held_chat_marker: string;
+  readonly held_chat_piece: string;
+  readonly conversation_marker: string;
+  readonly first_turn: string;
+  readonly second_turn_piece: string;
+}
+
+/**
  * The packaged extension in a real VS Code (code-server 4.100.3) driven through Debian's Chromium, against the real
  * Api, Postgres, Redis and GitWorker the harness started: sign in, create a room, create a workspace from a local
  * bare repository, open a conductor:// file, edit and save it, see the change through the Api; chat from the panel
@@ -82,6 +99,7 @@ describe('the extension in a real VS Code', function () {
   const codeServerBinary = required('CODE_SERVER_BIN');
   const vsix = required('CONDUCTOR_VSIX');
   const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  const fakeAi = JSON.parse(required('CONDUCTOR_FAKE_AI_SCRIPT')) as FakeAiScript;
 
   let root = '';
   let server: CodeServer | undefined;
@@ -337,6 +355,110 @@ describe('the extension in a real VS Code', function () {
     await frame.getByRole('textbox', { name: 'Ask the AI' }).fill('hello world');
     await frame.getByRole('button', { name: 'Ask' }).click();
     await frame.locator('#answer', { hasText: 'Mock answer (2 words): hello world' }).waitFor();
+  });
+
+  it('answers an @ai question from the panel\'s chat with the selected provider: streamed into the chat view and stored', async () => {
+    const frame = await workbench.webviewFrame('#provider');
+    // The fake provider is offered once the Api's probe found it; Refresh asks the Api again.
+    const fake = frame.locator('#providers li', { hasText: `${fakeAi.provider} (openai, fake-model): available` });
+    await eventually(async () => {
+      if (await fake.isVisible()) {
+        return true;
+      }
+      await frame.getByRole('button', { name: 'Refresh' }).click();
+      await fake.waitFor({ timeout: 2_000 }).catch(() => undefined);
+      return await fake.isVisible() ? true : undefined;
+    }, 'the fake provider available in the panel');
+    await frame.locator('#provider').selectOption(fakeAi.provider);
+    await eventually(async () => (await asUser.aiStatus()).active_provider === fakeAi.provider ? true : undefined, 'the fake provider selected');
+
+    const question = `@ai ${fakeAi.chat_marker} in what order do chat frames arrive`;
+    await frame.getByRole('textbox', { name: 'Message', exact: true }).fill(question);
+    await frame.getByRole('button', { name: 'Send' }).click();
+    // The streamed answer is replaced by the stored message once done: the answer under the assistant's login.
+    const answer = frame.locator('#messages li', { hasText: fakeAi.chat_answer });
+    await answer.filter({ has: frame.locator('.login', { hasText: /^ai$/ }) }).waitFor();
+    assert.equal(await frame.locator('#messages li.ai-answer').count(), 0, 'no streamed answer left behind');
+    const history = await asUser.chatHistory(roomId, { limit: 50 });
+    const asked = history.find(m => m.content === question);
+    const stored = history.find(m => m.kind === 'ai' && m.content === fakeAi.chat_answer);
+    assert.ok(asked && stored, JSON.stringify(history.slice(-3)));
+    assert.equal(stored.reply_to, asked.id);
+    assert.equal(stored.login, 'ai');
+  });
+
+  it('stops an @ai answer mid-stream with the chat view\'s Stop button', async () => {
+    const frame = await workbench.webviewFrame('#provider');
+    await frame.getByRole('textbox', { name: 'Message', exact: true }).fill(`@ai ${fakeAi.held_chat_marker} think it over`);
+    await frame.getByRole('button', { name: 'Send' }).click();
+    // The provider holds its stream after the first piece: the answer is in progress, with its provider and Stop.
+    const streaming = frame.locator('#messages li.ai-answer.streaming', { hasText: fakeAi.held_chat_piece.trim() });
+    await streaming.waitFor();
+    assert.equal(await streaming.locator('.login').textContent(), `ai (${fakeAi.provider})`);
+    await streaming.getByRole('button', { name: 'Stop' }).click();
+    // Stopped: the stored answer (what had streamed, marked stopped) takes its place.
+    await frame.locator('#messages li', { hasText: '_(stopped)_' }).filter({ hasText: fakeAi.held_chat_piece.trim() }).waitFor();
+    const stored = (await asUser.chatHistory(roomId, { limit: 50 })).find(m => m.kind === 'ai' && typeof m.content === 'string'
+      && m.content.startsWith(fakeAi.held_chat_piece));
+    assert.equal(stored?.content, `${fakeAi.held_chat_piece}\n\n_(stopped)_`);
+    // Back to the mock provider: the Generate Changes step below expects the mock agent.
+    await frame.locator('#provider').selectOption('mock');
+    await eventually(async () => (await asUser.aiStatus()).active_provider === 'mock' ? true : undefined, 'the mock provider selected again');
+  });
+
+  const topic = `Ordered streams ${fakeAi.conversation_marker}`;
+  let conversationId = '';
+
+  it('starts an agent conversation from the palette: the turns stream into its output channel and the Api stores them', async () => {
+    await workbench.runCommand('Conductor: Start Agent Conversation');
+    await workbench.answer('(1/8)', topic);
+    await workbench.answer('(2/8)', 'Proponent');
+    await workbench.pick('(3/8)', fakeAi.provider);
+    await workbench.answer('(4/8)', 'Argue for ordered streams.');
+    await workbench.answer('(5/8)', 'Critic');
+    await workbench.pick('(6/8)', fakeAi.provider);
+    await workbench.answer('(7/8)', 'Argue against ordered streams.');
+    await workbench.answer('(8/8)', '4');
+    // The "Conductor Conversation" channel: turn 1 complete, turn 2 in progress (the fake holds it after a piece).
+    const channel = page.locator('.part.panel .monaco-editor .view-lines');
+    await channel.filter({ hasText: `1. Proponent (${fakeAi.provider}, fake-model)` }).filter({ hasText: fakeAi.first_turn }).first().waitFor();
+    await channel.filter({ hasText: `2. Critic (${fakeAi.provider}, fake-model) …` }).filter({ hasText: fakeAi.second_turn_piece.trim() }).first().waitFor();
+    const listed = await asUser.request<{ conversations: Conversation[] }>('GET', `/rooms/${roomId}/conversations`);
+    const started = listed.conversations.find(c => c.topic === topic);
+    assert.ok(started, JSON.stringify(listed));
+    conversationId = started.conversation_id;
+    assert.deepEqual(started.bots.map(b => [b.name, b.provider]), [['Proponent', fakeAi.provider], ['Critic', fakeAi.provider]]);
+    // The first turn is stored (turn_end may reach the channel a moment before the Api's GET shows it).
+    const running = await eventually(async () => {
+      const conversation = await asUser.request<Conversation>('GET', `/rooms/${roomId}/conversations/${conversationId}`);
+      return conversation.turns_done === 1 ? conversation : undefined;
+    }, 'the first turn stored');
+    assert.equal(running.status, 'running');
+    assert.equal(running.max_turns, 4);
+  });
+
+  it('stops the conversation from the palette mid-turn: the turn in progress is dropped and the stored one kept', async () => {
+    await workbench.runCommand('Conductor: Stop Agent Conversation');
+    await workbench.pick('Stop which conversation?', topic);
+    await workbench.notification(`Conversation "${topic}" stopped after 1 turn.`);
+    const channel = page.locator('.part.panel .monaco-editor .view-lines');
+    await channel.filter({ hasText: 'Conversation stopped.' }).first().waitFor();
+    assert.ok(!((await channel.first().textContent()) ?? '').includes(fakeAi.second_turn_piece.trim()), 'the cut-off turn is gone from the channel');
+    const stopped = await asUser.request<Conversation>('GET', `/rooms/${roomId}/conversations/${conversationId}`);
+    assert.deepEqual([stopped.status, stopped.turns_done], ['stopped', 1]);
+    const exported = await asUser.request<{ turns: Array<{ turn: number; bot_name: string; provider: string; content: string }> }>(
+      'GET', `/rooms/${roomId}/conversations/${conversationId}/export.json`);
+    assert.deepEqual(exported.turns.map(t => [t.turn, t.bot_name, t.provider, t.content]), [[0, 'Proponent', fakeAi.provider, fakeAi.first_turn]]);
+  });
+
+  it('exports the conversation from the palette into a Markdown editor', async () => {
+    await workbench.runCommand('Conductor: Export Agent Conversation');
+    await workbench.pick('Export which conversation?', topic);
+    const editor = page.locator('.part.editor .editor-instance .monaco-editor .view-lines');
+    await editor.filter({ hasText: 'Status: stopped (1 of 4 turns)' }).filter({ hasText: fakeAi.first_turn }).first().waitFor();
+    // An untitled editor with text: closed without saving, so no later step meets a save prompt.
+    await workbench.runCommand('View: Revert and Close Editor');
+    await editor.filter({ hasText: 'Status: stopped (1 of 4 turns)' }).first().waitFor({ state: 'hidden' });
   });
 
   it('generates changes, shows the policy decision, applies the reviewed change and audits it', async () => {
