@@ -91,11 +91,16 @@ public sealed class AiApiTests(ConductorApiFixture fixture, ITestOutputHelper ou
     }
 
     /// <summary>Reads SSE data lines until [DONE]; <paramref name="onData"/> may stop early by returning false.</summary>
-    internal static async Task<List<string>> ReadEventsAsync(HttpResponseMessage response, Func<string, bool>? onData = null)
+    /// <summary>
+    /// Reads the stream's events until <c>[DONE]</c> or <paramref name="onData"/> says stop. With
+    /// <paramref name="leaveOpen"/> the response stream stays open when it stops early, so the caller decides when to
+    /// hang up (disposing the reader would close the stream, and with it the connection, on return).
+    /// </summary>
+    internal static async Task<List<string>> ReadEventsAsync(HttpResponseMessage response, Func<string, bool>? onData = null, bool leaveOpen = false)
     {
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         var events = new List<string>();
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(), leaveOpen: leaveOpen);
         while (await reader.ReadLineAsync() is { } line)
         {
             if (!line.StartsWith("data: ", StringComparison.Ordinal))
@@ -179,7 +184,7 @@ public sealed class AiApiTests(ConductorApiFixture fixture, ITestOutputHelper ou
         fake.Answer = _ => new FakeAnswer(["first"]) { HangAtEnd = true };
         var request = Infer(new { prompt = marker, provider });
         var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        var events = await ReadEventsAsync(response, _ => false); // stop after the first token
+        var events = await ReadEventsAsync(response, _ => false, leaveOpen: true); // stop after the first token, still connected
         Assert.Equal(["{\"token\":\"first\"}"], events);
         var hungUpAt = Stopwatch.GetTimestamp();
         response.Dispose(); // hang up mid-stream
