@@ -9,45 +9,23 @@ namespace Conductor.Api.Auth;
 /// connection restored; what was published meanwhile is in the set), and sweeps expired entries.
 /// </summary>
 public sealed partial class SessionRevocationListener(IConnectionMultiplexer redis, SessionRevocations revocations, TimeProvider timeProvider,
-    ILogger<SessionRevocationListener> logger) : BackgroundService
+    ILogger<SessionRevocationListener> logger) : RedisListener(redis, SessionRevocations.RevokedChannel, timeProvider)
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
-    private ChannelMessageQueue? _subscription;
-    private int _failures;
-
-    public override async Task StartAsync(CancellationToken cancellationToken)
-    {
-        _subscription = await redis.GetSubscriber().SubscribeAsync(SessionRevocations.RevokedChannel).WaitAsync(cancellationToken);
-        _subscription.OnMessage(OnRevoked);
-        redis.ConnectionFailed += OnConnectionFailed;
-        redis.ConnectionRestored += OnConnectionRestored;
-        var loaded = await revocations.LoadAsync(cancellationToken);
-        LogLoaded(logger, loaded);
-        await base.StartAsync(cancellationToken);
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken);
-        redis.ConnectionFailed -= OnConnectionFailed;
-        redis.ConnectionRestored -= OnConnectionRestored;
-        if (_subscription is not null)
-        {
-            await _subscription.UnsubscribeAsync();
-        }
-    }
+    protected override async Task OnSubscribedAsync(CancellationToken cancellationToken) =>
+        LogLoaded(logger, await revocations.LoadAsync(cancellationToken));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(SweepInterval, timeProvider);
+        using var timer = new PeriodicTimer(SweepInterval, Time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             revocations.Sweep();
         }
     }
 
-    private void OnRevoked(ChannelMessage message)
+    protected override void OnMessage(ChannelMessage message)
     {
         if (SessionRevocations.TryParse(message.Message.ToString(), out var sessionId, out var expires))
         {
@@ -55,31 +33,18 @@ public sealed partial class SessionRevocationListener(IConnectionMultiplexer red
         }
     }
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
-    {
-        Interlocked.Increment(ref _failures);
-        LogConnectionLost(logger, e.ConnectionType, e.FailureType);
-    }
+    protected override void OnConnectionLost(ConnectionFailedEventArgs e) => LogConnectionLost(logger, e.ConnectionType, e.FailureType);
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    protected override async Task OnConnectionBackAsync()
     {
-        var failures = Volatile.Read(ref _failures);
-        _ = Task.Delay(TimeSpan.FromSeconds(1), timeProvider).ContinueWith(async _ =>
+        try
         {
-            // Not if it failed again meanwhile (that failure's own restore reloads).
-            if (Volatile.Read(ref _failures) != failures || !redis.IsConnected)
-            {
-                return;
-            }
-            try
-            {
-                LogReloaded(logger, await revocations.LoadAsync(CancellationToken.None));
-            }
-            catch (Exception exception) when (exception is RedisException or TimeoutException)
-            {
-                LogReloadFailed(logger, exception);
-            }
-        }, TaskScheduler.Default).Unwrap();
+            LogReloaded(logger, await revocations.LoadAsync(CancellationToken.None));
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            LogReloadFailed(logger, exception);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Count} revoked session(s) from Redis")]

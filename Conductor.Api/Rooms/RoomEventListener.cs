@@ -11,45 +11,21 @@ namespace Conductor.Api.Rooms;
 /// reports the connection restored); sweeps expired entries.
 /// </summary>
 public sealed partial class RoomEventListener(IConnectionMultiplexer redis, RoomStateCache cache, IOptions<RoomStateCacheOptions> options,
-    TimeProvider timeProvider, ILogger<RoomEventListener> logger) : BackgroundService
+    TimeProvider timeProvider, ILogger<RoomEventListener> logger) : RedisListener(redis, RedisChannel.Pattern(AllRoomEvents), timeProvider)
 {
     /// <summary>Matches <c>room:{id}:events</c>.</summary>
     public const string AllRoomEvents = "room:*:events";
 
-    private ChannelMessageQueue? _subscription;
-    private int _failures;
-
-    public override async Task StartAsync(CancellationToken cancellationToken)
-    {
-        // Subscribed before the server listens: no access decision is cached that an event could not reach.
-        _subscription = await redis.GetSubscriber().SubscribeAsync(RedisChannel.Pattern(AllRoomEvents)).WaitAsync(cancellationToken);
-        _subscription.OnMessage(OnEvent);
-        redis.ConnectionFailed += OnConnectionFailed;
-        redis.ConnectionRestored += OnConnectionRestored;
-        await base.StartAsync(cancellationToken);
-    }
-
-    public override async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await base.StopAsync(cancellationToken);
-        redis.ConnectionFailed -= OnConnectionFailed;
-        redis.ConnectionRestored -= OnConnectionRestored;
-        if (_subscription is not null)
-        {
-            await _subscription.UnsubscribeAsync();
-        }
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.Lifetime, timeProvider);
+        using var timer = new PeriodicTimer(options.Value.Lifetime, Time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             cache.Sweep();
         }
     }
 
-    private void OnEvent(ChannelMessage message)
+    protected override void OnMessage(ChannelMessage message)
     {
         var channel = message.Channel.ToString();
         // "room:" + 36-char UUID + ":events"
@@ -84,26 +60,17 @@ public sealed partial class RoomEventListener(IConnectionMultiplexer redis, Room
         }
     }
 
-    // Any connection, not only the subscription one: over RESP3 one connection carries both.
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    protected override void OnConnectionLost(ConnectionFailedEventArgs e)
     {
-        Interlocked.Increment(ref _failures);
         LogSuspended(logger, e.ConnectionType, e.FailureType);
         cache.Suspend();
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    protected override Task OnConnectionBackAsync()
     {
-        var failures = Volatile.Read(ref _failures);
-        _ = Task.Delay(TimeSpan.FromSeconds(1), timeProvider).ContinueWith(_ =>
-        {
-            // Not if it failed again meanwhile (that failure's own restore resumes it).
-            if (Volatile.Read(ref _failures) == failures && redis.IsConnected)
-            {
-                cache.Resume();
-                LogResumed(logger);
-            }
-        }, TaskScheduler.Default);
+        cache.Resume();
+        LogResumed(logger);
+        return Task.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis connection ({ConnectionType}) lost ({FailureType}); room access is read from Postgres until it is back")]

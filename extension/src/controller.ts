@@ -223,8 +223,13 @@ export class SessionController implements vscode.Disposable {
     this.closeRoom();
     await this.context.globalState.update(RoomStateKey, undefined);
     this.machine.reset();
-    await this.auth.signOut();
-    void vscode.window.showInformationMessage('Signed out of Conductor.');
+    const outcome = await this.auth.signOut();
+    if (outcome === 'not-shared') {
+      void vscode.window.showWarningMessage('Signed out of Conductor here, but not every Conductor server could be told yet: '
+        + 'a copy of the old session may keep working on the others for up to 15 minutes.');
+    } else {
+      void vscode.window.showInformationMessage('Signed out of Conductor.');
+    }
     this.render();
   }
 

@@ -1,6 +1,7 @@
 import type { ConductorApi } from '../api/client';
 import { ApiError, NotSignedInError } from '../api/errors';
 import type { TokenResponse, UserSummary } from '../api/types';
+import { revokeSession, type RevokeOutcome } from './revokeSession';
 
 /** The subset of VS Code's SecretStorage the session needs (so tests can give it a real in-memory store). */
 export interface SecretStore {
@@ -72,13 +73,14 @@ export class AuthSession {
     return tokens.user;
   }
 
-  /** Revokes the refresh token's family on the Api (sign-out everywhere this session reached), then forgets it. */
-  async signOut(): Promise<void> {
+  /**
+   * Forgets the session, then revokes the refresh token's family on the Api (sign-out everywhere this session reached);
+   * answers whether every Api instance now refuses it (see {@link revokeSession}).
+   */
+  async signOut(): Promise<RevokeOutcome> {
     const session = this.session;
     await this.forget('signed-out');
-    if (session) {
-      await this.api.revoke(session.refreshToken);
-    }
+    return session ? revokeSession(token => this.api.revoke(token), session.refreshToken) : 'shared';
   }
 
   /** A valid access token: refreshed first when it expires within {@link RefreshMargin}. */

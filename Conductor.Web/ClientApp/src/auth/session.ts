@@ -30,7 +30,8 @@ export type RefreshCall = (refreshToken: string) => Promise<TokenResponse>;
 
 export type SessionListener = (session: StoredSession | null, reason: SignOutReason | null) => void;
 
-export type SignOutReason = "signed_out" | "expired";
+/** Why the sign-in ended: signed out, refresh refused (`expired`), or signed out on one Api instance only (`not_shared`). */
+export type SignOutReason = "signed_out" | "expired" | "not_shared";
 
 export function sessionFromTokens(tokens: TokenResponse, now: number): StoredSession {
   return {

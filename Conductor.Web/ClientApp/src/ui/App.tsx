@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { ApiUnavailableError } from "../api/errors";
+import { revokeSession } from "../auth/revokeSession";
 import { JoinPage } from "./JoinPage";
 import { RoomPage } from "./RoomPage";
 import { RoomsPage } from "./RoomsPage";
@@ -35,13 +36,12 @@ export function App() {
   }, []);
 
   // Revoke first, then forget: the sign-in page appears only once the Api has ended the session (or cannot be
-  // reached, in which case the refresh token still expires on its own).
+  // reached, in which case the refresh token still expires on its own). A sign-out the Api could not share with its
+  // other instances is retried a few times, then said on the sign-in page.
   const signOut = async () => {
     const refreshToken = session.session?.refreshToken;
-    if (refreshToken) {
-      await auth.revoke(refreshToken).catch(() => undefined);
-    }
-    session.signOut();
+    const outcome = refreshToken ? await revokeSession((token) => auth.revoke(token), refreshToken) : "shared";
+    session.signOut(outcome === "not_shared" ? "not_shared" : "signed_out");
     navigate("/");
   };
 
@@ -52,7 +52,7 @@ export function App() {
     return <main className="centered" aria-busy="true"><p>Loading…</p></main>;
   }
   if (!current) {
-    return <SignInPage expired={reason === "expired"} />;
+    return <SignInPage expired={reason === "expired"} notShared={reason === "not_shared"} />;
   }
   return (
     <div className="app">

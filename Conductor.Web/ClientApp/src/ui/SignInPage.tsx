@@ -4,7 +4,7 @@ import { ApiError } from "../api/errors";
 import { ErrorText } from "./ErrorText";
 import { useServices } from "./services";
 
-export function SignInPage({ expired }: { expired: boolean }) {
+export function SignInPage({ expired, notShared = false }: { expired: boolean; notShared?: boolean }) {
   const { auth, session } = useServices();
   const [login, setLogin] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -71,6 +71,12 @@ export function SignInPage({ expired }: { expired: boolean }) {
     <main className="centered signin">
       <h1>Sign in to Conductor</h1>
       {expired && <p role="status">Your session has ended. Please sign in again.</p>}
+      {notShared && (
+        <p role="status">
+          You are signed out here, but not every Conductor server could be told yet: a copy of your old session may keep
+          working on the others for up to 15 minutes.
+        </p>
+      )}
       <form onSubmit={(event) => void devSignIn(event)}>
         <label htmlFor="login">Name</label>
         <input
