@@ -17,6 +17,27 @@ internal static class PktLine
     public static async Task<bool> ReadExactlyAsync(Stream stream, byte[] buffer, CancellationToken cancellationToken) =>
         await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken) == buffer.Length;
 
+    /// <summary>
+    /// Reads the payload of a data packet whose header said <paramref name="length"/>, appends it to
+    /// <paramref name="raw"/> (the request as read, replayed to git later) and answers it as text without its line
+    /// feed; null when the length is not a data packet's, the request would pass <paramref name="maxBytes"/>, or the
+    /// stream ends first.
+    /// </summary>
+    public static async Task<string?> ReadPayloadAsync(Stream body, int length, MemoryStream raw, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (length < 4 || raw.Length + length > maxBytes)
+        {
+            return null;
+        }
+        var payload = new byte[length - 4];
+        if (!await ReadExactlyAsync(body, payload, cancellationToken))
+        {
+            return null;
+        }
+        raw.Write(payload);
+        return Encoding.UTF8.GetString(payload).TrimEnd('\n');
+    }
+
     /// <summary>A full SHA-1 or SHA-256 object id in git's lower-case hex.</summary>
     public static bool IsObjectId(string text) => text.Length is 40 or 64 && text.All(char.IsAsciiHexDigitLower);
 }

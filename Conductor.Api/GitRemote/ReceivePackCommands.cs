@@ -48,17 +48,10 @@ public sealed class ReceivePackCommands
             {
                 return new ReceivePackCommands(updates, capabilities, raw.ToArray());
             }
-            if (length < 4 || raw.Length + length > MaxBytes)
+            if (await PktLine.ReadPayloadAsync(body, length, raw, MaxBytes, cancellationToken) is not { } line)
             {
                 return null;
             }
-            var payload = new byte[length - 4];
-            if (!await PktLine.ReadExactlyAsync(body, payload, cancellationToken))
-            {
-                return null;
-            }
-            raw.Write(payload);
-            var line = Encoding.UTF8.GetString(payload).TrimEnd('\n');
             var nul = line.IndexOf('\0', StringComparison.Ordinal);
             if (nul >= 0)
             {

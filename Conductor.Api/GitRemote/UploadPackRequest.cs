@@ -73,17 +73,10 @@ public sealed class UploadPackRequest
             {
                 continue; // delimiter (between capabilities and arguments), response end
             }
-            if (length < 4 || raw.Length + length > maxBytes)
+            if (await PktLine.ReadPayloadAsync(body, length, raw, maxBytes, cancellationToken) is not { } line)
             {
                 return null;
             }
-            var payload = new byte[length - 4];
-            if (!await PktLine.ReadExactlyAsync(body, payload, cancellationToken))
-            {
-                return null;
-            }
-            raw.Write(payload);
-            var line = Encoding.UTF8.GetString(payload).TrimEnd('\n');
             if (line.StartsWith("command=", StringComparison.Ordinal))
             {
                 command ??= line["command=".Length..];
