@@ -404,7 +404,7 @@ export class SessionController implements vscode.Disposable {
     const room = this.requireRoom();
     const entries = await this.api.listFiles(room.id, undefined, true);
     const picked = await vscode.window.showQuickPick(entries.filter(e => e.type === 'file').map(e => e.path), {
-      title: 'Conductor: Open Workspace File', placeHolder: 'File in the room\'s workspace',
+      title: 'Conductor: Open Workspace File', placeHolder: 'File in the room\'s workspace', ignoreFocusOut: true,
     });
     if (picked) {
       await vscode.window.showTextDocument(fileUri(room.id, picked));
@@ -432,7 +432,7 @@ export class SessionController implements vscode.Disposable {
   async search(initial?: string): Promise<void> {
     this.requireWorkspaceEnabled();
     const room = this.requireRoom();
-    const query = initial ?? await vscode.window.showInputBox({ title: 'Conductor: Search Workspace', prompt: 'Text to find in the room\'s workspace' });
+    const query = initial ?? await vscode.window.showInputBox({ title: 'Conductor: Search Workspace', prompt: 'Text to find in the room\'s workspace', ignoreFocusOut: true });
     if (!query) {
       return;
     }
@@ -442,7 +442,7 @@ export class SessionController implements vscode.Disposable {
       return;
     }
     const picked = await vscode.window.showQuickPick(hits.map(hit => ({ label: `${hit.file_path}:${hit.line}`, detail: hit.content, hit })), {
-      title: `${hits.length} result(s) for ${query}`,
+      title: `${hits.length} result(s) for ${query}`, ignoreFocusOut: true,
     });
     if (picked) {
       await this.openAt(picked.hit.file_path, picked.hit.line, picked.hit.column);

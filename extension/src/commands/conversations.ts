@@ -104,6 +104,11 @@ export class ConversationCommands implements vscode.Disposable {
     }
   }
 
+  /**
+   * `ignoreFocusOut`, as every other input of the extension: run from the palette while a WebView (the chat panel) had
+   * the focus, VS Code hands the focus back to the WebView as the palette closes, a moment after this pick opened, and
+   * a pick that closes on focus loss vanished before the user saw it (the e2e's Stop step, after the panel's @ai steps).
+   */
   private async pick(roomId: string, title: string, filter: (c: Conversation) => boolean): Promise<Conversation | undefined> {
     const conversations = (await this.api.listConversations(roomId)).filter(filter);
     if (conversations.length === 0) {
@@ -112,7 +117,7 @@ export class ConversationCommands implements vscode.Disposable {
     }
     const picked = await vscode.window.showQuickPick(conversations.map(c => ({
       label: c.topic, description: `${c.status} · ${c.turns_done}/${c.max_turns} turns`, conversation: c,
-    })), { title });
+    })), { title, ignoreFocusOut: true });
     return picked?.conversation;
   }
 
