@@ -3,7 +3,12 @@ using System.Threading.Channels;
 
 namespace Conductor.Api.Chat;
 
-/// <summary>One room's local delivery: a single loop, so frames reach each connection in one order.</summary>
+/// <summary>
+/// One room's local delivery, in seq order. Frames are delivered by whoever posts them (the writer that just stored
+/// them, or the Redis subscription), under one lock, so each connection gets them in one order without a hop through a
+/// loop of its own; the room's loop only does what needs waiting: learning where the room's sequence stands, filling
+/// a gap from Postgres once it has lasted <see cref="ChatOptions.GapWait"/>, and catching up after a Redis reconnect.
+/// </summary>
 internal sealed partial class RoomFeed
 {
     private readonly Guid _roomId;
@@ -12,15 +17,34 @@ internal sealed partial class RoomFeed
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly List<ChatConnection> _connections = [];
-    private readonly Channel<OutboundFrame> _incoming = Channel.CreateUnbounded<OutboundFrame>(new UnboundedChannelOptions { SingleReader = true });
+    private ChatConnection[] _members = [];
+    private readonly Channel<FeedSignal> _signals = Channel.CreateUnbounded<FeedSignal>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>A frame no one else can post (compared by reference): the loop's cue to catch up from Postgres.</summary>
-    private static readonly OutboundFrame CatchUpSignal = OutboundFrame.TryParse("{\"type\":\"catch_up\"}"u8.ToArray())!;
+    /// <summary>Guards everything below: the delivery position, the frames held for a gap, and the loop's cues.</summary>
+    private readonly Lock _gate = new();
+
+    /// <summary>Frames that arrived ahead of <see cref="_next"/> (or before the room's position was known), by seq.</summary>
+    private readonly SortedDictionary<long, OutboundFrame> _pending = [];
+
+    /// <summary>The next seq to deliver; 0 while unknown (then the first message that arrives sets it).</summary>
+    private long _next;
+
+    /// <summary>False until the loop has read the room's last seq: until then chat frames are only held.</summary>
+    private bool _started;
+
+    /// <summary>The loop has been told about the gap in front of <see cref="_pending"/> (one cue per gap).</summary>
+    private bool _gapSignalled;
 
     /// <summary>At most this many messages are replayed after a reconnect; clients page further back through history.</summary>
     private const int MaxCatchUp = 500;
+
+    private enum FeedSignal
+    {
+        Gap,
+        CatchUp,
+    }
 
     public RoomFeed(Guid roomId, ChatStore store, ChatOptions options, TimeProvider time, ILogger logger)
     {
@@ -34,13 +58,14 @@ internal sealed partial class RoomFeed
 
     public Task Ready => _ready.Task;
 
-    public bool IsEmpty => _connections.Count == 0;
+    public bool IsEmpty => _members.Length == 0;
 
     public void Add(ChatConnection connection)
     {
         lock (_connections)
         {
             _connections.Add(connection);
+            _members = [.. _connections];
         }
     }
 
@@ -48,19 +73,45 @@ internal sealed partial class RoomFeed
     {
         lock (_connections)
         {
-            return _connections.Remove(connection);
+            var removed = _connections.Remove(connection);
+            _members = [.. _connections];
+            return removed;
         }
     }
 
-    public IReadOnlyList<ChatConnection> Snapshot()
+    /// <summary>The room's connections on this instance: an array replaced on every join and leave, so delivering a frame copies nothing.</summary>
+    public IReadOnlyList<ChatConnection> Snapshot() => Volatile.Read(ref _members);
+
+    /// <summary>
+    /// Delivers the frame now when it is next in line (and whatever it unblocks), holds it when it is ahead of a gap,
+    /// and drops it when it was delivered already (a resend, a frame filled from Postgres, this instance's own
+    /// publish coming back). Frames without a seq (typing, presence, room events) have no place in the order: they
+    /// go out at once.
+    /// </summary>
+    public void Post(OutboundFrame frame)
     {
-        lock (_connections)
+        lock (_gate)
         {
-            return [.. _connections];
+            if (frame.Seq is not { } seq)
+            {
+                Deliver(frame);
+                return;
+            }
+            if (_next != 0 && seq < _next)
+            {
+                return;
+            }
+            _pending.TryAdd(seq, frame);
+            if (_started)
+            {
+                if (_next == 0)
+                {
+                    _next = seq; // the room's position is unknown: start from the first message that comes
+                }
+                DeliverPending();
+            }
         }
     }
-
-    public void Post(OutboundFrame frame) => _incoming.Writer.TryWrite(frame);
 
     /// <summary>
     /// Asks the feed's loop to deliver whatever Postgres holds beyond what it delivered: now, and once more a
@@ -68,155 +119,177 @@ internal sealed partial class RoomFeed
     /// </summary>
     public void CatchUp()
     {
-        _incoming.Writer.TryWrite(CatchUpSignal);
+        _signals.Writer.TryWrite(FeedSignal.CatchUp);
         _ = Task.Delay(TimeSpan.FromSeconds(1), _time, _stop.Token)
-            .ContinueWith(_ => _incoming.Writer.TryWrite(CatchUpSignal), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            .ContinueWith(_ => _signals.Writer.TryWrite(FeedSignal.CatchUp), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
     }
 
     public void Stop()
     {
-        _incoming.Writer.TryComplete();
+        _signals.Writer.TryComplete();
         _stop.Cancel();
     }
 
     private async Task RunAsync()
     {
         var stop = _stop.Token;
-        long next;
+        long? last = null;
         try
         {
-            next = await _store.GetLastSeqAsync(_roomId, stop) + 1;
+            last = await _store.GetLastSeqAsync(_roomId, stop);
         }
-        catch (Exception exception) when (exception is not OperationCanceledException)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception exception)
         {
             // Without the database's position, start from the first message Redis brings.
             LogSequenceUnknown(_logger, exception, _roomId);
-            next = 0;
+        }
+        lock (_gate)
+        {
+            _next = last + 1 ?? (_pending.Count > 0 ? _pending.Keys.First() : 0);
+            DropDelivered();
+            _started = true;
+            DeliverPending();
         }
         _ready.TrySetResult();
-        var pending = new SortedDictionary<long, OutboundFrame>();
         try
         {
-            while (true)
+            await foreach (var signal in _signals.Reader.ReadAllAsync(stop))
             {
-                OutboundFrame frame;
-                if (pending.Count == 0)
+                if (signal == FeedSignal.CatchUp)
                 {
-                    frame = await _incoming.Reader.ReadAsync(stop);
-                }
-                else
-                {
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                    wait.CancelAfter(_options.GapWait);
-                    try
-                    {
-                        frame = await _incoming.Reader.ReadAsync(wait.Token);
-                    }
-                    catch (OperationCanceledException) when (!stop.IsCancellationRequested)
-                    {
-                        next = await FillGapAsync(next, pending, stop);
-                        continue;
-                    }
-                }
-
-                if (ReferenceEquals(frame, CatchUpSignal))
-                {
-                    next = await CatchUpAsync(next, pending, stop);
+                    await CatchUpAsync(stop);
                     continue;
                 }
-                if (frame.Seq is { } seq)
-                {
-                    if (next == 0)
-                    {
-                        next = seq;
-                    }
-                    if (seq < next)
-                    {
-                        continue; // already delivered (a resend, or a gap filled from Postgres)
-                    }
-                    pending.TryAdd(seq, frame);
-                    next = DeliverInOrder(next, pending);
-                }
-                else
-                {
-                    Deliver(frame);
-                }
+                // A gap: give the missing seq GapWait to arrive (an instance's publish can overtake another's), then
+                // read it from Postgres, where it was stored before anything was published.
+                await Task.Delay(_options.GapWait, _time, stop);
+                await FillGapAsync(stop);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
-        catch (ChannelClosedException)
-        {
-        }
     }
 
-    private async Task<long> CatchUpAsync(long next, SortedDictionary<long, OutboundFrame> pending, CancellationToken stop)
+    private async Task CatchUpAsync(CancellationToken stop)
     {
+        long from;
+        long last;
         try
         {
-            var last = await _store.GetLastSeqAsync(_roomId, stop);
-            if (next == 0)
+            last = await _store.GetLastSeqAsync(_roomId, stop);
+            lock (_gate)
             {
-                return last + 1; // nothing delivered yet: start from what comes next
-            }
-            if (last >= next)
-            {
-                var from = Math.Max(next, last - MaxCatchUp + 1);
-                foreach (var message in await _store.GetRangeAsync(_roomId, from, last, stop))
+                if (_next == 0)
                 {
-                    pending.TryAdd(message.Seq, OutboundFrame.Create(message));
+                    // Nothing delivered yet: start from what comes next.
+                    _next = last + 1;
+                    DropDelivered();
+                    DeliverPending();
+                    return;
                 }
-                LogCaughtUp(_logger, _roomId, from, last);
-                next = from;
+                if (last < _next)
+                {
+                    return;
+                }
+                from = Math.Max(_next, last - MaxCatchUp + 1);
             }
+            var missed = await _store.GetRangeAsync(_roomId, from, last, stop);
+            lock (_gate)
+            {
+                foreach (var message in missed)
+                {
+                    _pending.TryAdd(message.Seq, OutboundFrame.Create(message));
+                }
+                // More than MaxCatchUp behind: skip ahead (never back: live frames may have moved on meanwhile).
+                _next = Math.Max(_next, from);
+                DropDelivered();
+                DeliverPending();
+            }
+            LogCaughtUp(_logger, _roomId, from, last);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // The next message's gap fill (or the client's history request) still brings what was missed.
-            LogCatchUpFailed(_logger, exception, _roomId, next);
+            LogCatchUpFailed(_logger, exception, _roomId, Volatile.Read(ref _next));
         }
-        return DeliverInOrder(next, pending);
     }
 
-    private long DeliverInOrder(long next, SortedDictionary<long, OutboundFrame> pending)
+    private async Task FillGapAsync(CancellationToken stop)
     {
-        while (pending.Remove(next, out var frame))
+        long from;
+        long upTo;
+        lock (_gate)
         {
-            Deliver(frame);
-            next++;
+            _gapSignalled = false;
+            if (_pending.Count == 0)
+            {
+                return; // the missing seq arrived meanwhile
+            }
+            from = _next;
+            upTo = _pending.Keys.First() - 1;
         }
-        return next;
-    }
-
-    private async Task<long> FillGapAsync(long next, SortedDictionary<long, OutboundFrame> pending, CancellationToken stop)
-    {
-        var upTo = pending.Keys.First() - 1;
+        IReadOnlyList<ChatMessage> filled = [];
         try
         {
-            foreach (var message in await _store.GetRangeAsync(_roomId, next, upTo, stop))
-            {
-                pending.TryAdd(message.Seq, OutboundFrame.Create(message));
-            }
-            LogGapFilled(_logger, _roomId, next, upTo);
+            filled = await _store.GetRangeAsync(_roomId, from, upTo, stop);
+            LogGapFilled(_logger, _roomId, from, upTo);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            LogGapFillFailed(_logger, exception, _roomId, next, upTo);
+            LogGapFillFailed(_logger, exception, _roomId, from, upTo);
         }
-        next = DeliverInOrder(next, pending);
-        if (pending.Count > 0 && pending.Keys.First() > next)
+        lock (_gate)
         {
-            // Postgres could not supply the gap: move on rather than hold the room forever (clients can still
-            // read it through history).
-            next = DeliverInOrder(pending.Keys.First(), pending);
+            foreach (var message in filled)
+            {
+                if (message.Seq >= _next)
+                {
+                    _pending.TryAdd(message.Seq, OutboundFrame.Create(message));
+                }
+            }
+            DeliverPending();
+            if (_pending.Count > 0 && _pending.Keys.First() > _next && _pending.Keys.First() - 1 <= upTo)
+            {
+                // Postgres could not supply the gap: move on rather than hold the room forever (clients can still
+                // read it through history).
+                _next = _pending.Keys.First();
+                DeliverPending();
+            }
         }
-        return next;
+    }
+
+    /// <summary>Delivers the held frames that are next in line; cues the loop when a gap holds the rest back. Under <see cref="_gate"/>.</summary>
+    private void DeliverPending()
+    {
+        while (_pending.Remove(_next, out var frame))
+        {
+            Deliver(frame);
+            _next++;
+        }
+        if (_pending.Count > 0 && !_gapSignalled)
+        {
+            _gapSignalled = true;
+            _signals.Writer.TryWrite(FeedSignal.Gap);
+        }
+    }
+
+    /// <summary>Forgets held frames the position has passed. Under <see cref="_gate"/>.</summary>
+    private void DropDelivered()
+    {
+        while (_pending.Count > 0 && _pending.Keys.First() < _next)
+        {
+            _pending.Remove(_pending.Keys.First());
+        }
     }
 
     private void Deliver(OutboundFrame frame)
     {
-        var connections = Snapshot();
+        var connections = Volatile.Read(ref _members);
         Guid? removedUser = null;
         if (frame.Type == "member_removed" && frame.Element.TryGetProperty("user_id", out var userElement)
             && userElement.ValueKind == JsonValueKind.String && Guid.TryParse(userElement.GetString(), out var userId))
