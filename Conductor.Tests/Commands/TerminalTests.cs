@@ -175,6 +175,54 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal((WebSocketCloseStatus)1013, await ghost.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task Signing_out_closes_the_sessions_terminal_sockets_with_1008_where_they_are_held_relayed_or_not_and_the_users_other_session_watches_on()
+    {
+        await using var room = await CommandRoom.StartAsync(postgres, redis, "terminal-sign-out");
+        await using var other = ServiceInstance.Start("Conductor.Api", room.Room.Env.Jobs.ProcessEnvironment());
+        var otherUrl = await other.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
+        SocketEndpoint OnOther(string path, string accessToken) => new(new Uri($"ws://{otherUrl.Authority}{path}"), accessToken);
+        var main = $"/ws/terminal/{room.RoomId}/main";
+        var second = $"/ws/terminal/{room.RoomId}/second";
+        // Bob on another device: a second session of the same member.
+        using var anonymous = new Conductor.Tests.Auth.ApiClient(room.Room.Url);
+        var bobLogin = (await Conductor.Tests.Auth.ApiClient.ExpectAsync(await room.Bob.GetAsync("/auth/me"), HttpStatusCode.OK)).GetProperty("login").GetString()!;
+        var leaving = await anonymous.DevLoginAsync(bobLogin);
+
+        // "main" is held by the first instance, "second" by the other one; bob's leaving session watches both from the
+        // other instance (main through the relay), his first session watches main through the relay as well.
+        await using var alice = await ChatSocket.ConnectAsync(room.SocketUrl(main, room.Alice));
+        await alice.WaitForTypeAsync("ready");
+        await using var aliceOnOther = await ChatSocket.ConnectAsync(OnOther(second, room.Alice.AccessToken!));
+        await aliceOnOther.WaitForTypeAsync("ready");
+        await using var relayed = await ChatSocket.ConnectAsync(OnOther(main, leaving.AccessToken));
+        await relayed.WaitForTypeAsync("ready");
+        await using var held = await ChatSocket.ConnectAsync(OnOther(second, leaving.AccessToken));
+        await held.WaitForTypeAsync("ready");
+        await using var staying = await ChatSocket.ConnectAsync(OnOther(main, room.Bob.AccessToken!));
+        await staying.WaitForTypeAsync("ready");
+
+        // Signed out on the first instance; both sockets are the other instance's.
+        await Conductor.Tests.Auth.ApiClient.ExpectAsync(await anonymous.PostAsync("/auth/revoke", new { refresh_token = leaving.RefreshToken }),
+            HttpStatusCode.NoContent);
+
+        foreach (var socket in new[] { relayed, held })
+        {
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, await socket.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal("signed out", socket.CloseStatusDescription);
+        }
+
+        // The terminals run on, and bob's other session still watches main through the relay.
+        await alice.SendAsync(new { type = "input", data = "echo after-sign-out-$((8*8))\n" });
+        await WaitForOutputAsync(staying, "after-sign-out-64");
+        await aliceOnOther.SendAsync(new { type = "input", data = "echo second-lives-$((9*9))\n" });
+        await WaitForOutputAsync(aliceOnOther, "second-lives-81");
+        Assert.Equal(WebSocketState.Open, staying.State);
+        // The signed-out session opens no terminal again, on either instance.
+        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(OnOther(main, leaving.AccessToken)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(room.SocketUrl(second, room.Alice) with { AccessToken = leaving.AccessToken }));
+    }
+
     /// <summary>Host processes of this room's terminals: the launcher and bubblewrap name the worktree and the shell.</summary>
     private static int CountTerminalProcesses(string worktree)
     {
