@@ -1,4 +1,7 @@
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.ServerSentEvents;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Conductor.Tests.Chat;
@@ -176,7 +179,7 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
     }
 
     [Fact]
-    public async Task Signing_out_closes_the_sessions_terminal_sockets_with_1008_where_they_are_held_relayed_or_not_and_the_users_other_session_watches_on()
+    public async Task Signing_out_closes_the_sessions_terminal_sockets_with_1008_and_ends_its_command_output_stream_where_they_are_held_while_the_users_other_session_watches_on()
     {
         await using var room = await CommandRoom.StartAsync(postgres, redis, "terminal-sign-out");
         await using var other = ServiceInstance.Start("Conductor.Api", room.Room.Env.Jobs.ProcessEnvironment());
@@ -201,6 +204,20 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         await held.WaitForTypeAsync("ready");
         await using var staying = await ChatSocket.ConnectAsync(OnOther(main, room.Bob.AccessToken!));
         await staying.WaitForTypeAsync("ready");
+        // The leaving session also follows a command it runs on the other instance (answered as SSE).
+        await room.WriteFileAsync("waiter.sh", "echo waiting-$((6*6))\nsleep 60\n");
+        await room.AllowAsync("bash waiter.sh");
+        using var commandHttp = new HttpClient { BaseAddress = otherUrl, Timeout = Timeout.InfiniteTimeSpan };
+        using var run = new HttpRequestMessage(HttpMethod.Post, $"/workspace/{room.RoomId}/commands") { Content = JsonContent.Create(new { command = "bash waiter.sh" }) };
+        run.Headers.Authorization = new AuthenticationHeaderValue("Bearer", leaving.AccessToken);
+        run.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        using var running = await commandHttp.SendAsync(run, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, running.StatusCode);
+        await using var commandEvents = SseParser.Create(await running.Content.ReadAsStreamAsync()).EnumerateAsync().GetAsyncEnumerator();
+        Assert.True(await commandEvents.MoveNextAsync());
+        var commandId = JsonDocument.Parse(commandEvents.Current.Data).RootElement.GetProperty("id").GetGuid();
+        Assert.True(await commandEvents.MoveNextAsync());
+        Assert.Contains("waiting-36", commandEvents.Current.Data, StringComparison.Ordinal);
 
         // Signed out on the first instance; both sockets are the other instance's.
         await Conductor.Tests.Auth.ApiClient.ExpectAsync(await anonymous.PostAsync("/auth/revoke", new { refresh_token = leaving.RefreshToken }),
@@ -211,6 +228,10 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
             Assert.Equal(WebSocketCloseStatus.PolicyViolation, await socket.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
             Assert.Equal("signed out", socket.CloseStatusDescription);
         }
+        // The output stream ends cleanly (a reset would throw) with no finished event: the command, the room's, runs on.
+        Assert.False(await commandEvents.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        var command = await Conductor.Tests.Auth.ApiClient.ExpectAsync(await room.Alice.GetAsync($"/workspace/{room.RoomId}/commands/{commandId}"), HttpStatusCode.OK);
+        Assert.Equal("running", command.GetProperty("status").GetString());
 
         // The terminals run on, and bob's other session still watches main through the relay.
         await alice.SendAsync(new { type = "input", data = "echo after-sign-out-$((8*8))\n" });
@@ -221,6 +242,8 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         // The signed-out session opens no terminal again, on either instance.
         Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(OnOther(main, leaving.AccessToken)));
         Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(room.SocketUrl(second, room.Alice) with { AccessToken = leaving.AccessToken }));
+        using var cancelled = await room.Alice.PostAsync($"/workspace/{room.RoomId}/commands/{commandId}/cancel", null);
+        Assert.True(cancelled.IsSuccessStatusCode, $"cancel: {(int)cancelled.StatusCode}");
     }
 
     /// <summary>Host processes of this room's terminals: the launcher and bubblewrap name the worktree and the shell.</summary>
