@@ -33,18 +33,6 @@ public sealed partial class SessionConnections
         revocations.Revoked += SignOut;
     }
 
-    /// <summary>How many connections are tracked (for logs and tests).</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_live)
-            {
-                return _live.Values.Sum(connections => connections.Count);
-            }
-        }
-    }
-
     /// <summary>
     /// Tracks one connection of <paramref name="user"/>'s session until the result is disposed; its
     /// <see cref="SessionConnection.SignedOut"/> fires when the session signs out (at once if it already has). A
@@ -79,7 +67,7 @@ public sealed partial class SessionConnections
     /// <summary>
     /// A streamed response's items, tracked as one connection of <paramref name="user"/>'s session from its first item
     /// to its end: when the session signs out, <paramref name="items"/> is cancelled and the enumeration simply ends
-    /// (the response completes normally) rather than failing. Create <paramref name="items"/> with the request's abort token.
+    /// (the response completes normally) rather than failing. Pass the request's abort token to <paramref name="items"/> and here.
     /// </summary>
     public async IAsyncEnumerable<T> EndOnSignOut<T>(ClaimsPrincipal user, IAsyncEnumerable<T> items,
         [EnumeratorCancellation] CancellationToken cancellationToken)
