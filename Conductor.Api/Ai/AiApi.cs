@@ -48,7 +48,8 @@ public static partial class AiApi
     }
 
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> InferAsync(AiInferRequest? request, HttpContext context,
-        AiProviderCatalog catalog, AiProviderStatusBoard board, AiSelections selections, IOptions<AiOptions> options, ILoggerFactory loggers)
+        AiProviderCatalog catalog, AiProviderStatusBoard board, AiSelections selections, SessionConnections sessions, IOptions<AiOptions> options,
+        ILoggerFactory loggers)
     {
         var limits = options.Value;
         if (string.IsNullOrWhiteSpace(request?.Prompt))
@@ -91,7 +92,9 @@ public static partial class AiApi
         var logger = loggers.CreateLogger("Conductor.Api.Ai.Infer");
         // The client going away cancels RequestAborted, which the SDK turns into an aborted provider request.
         var aborted = context.RequestAborted;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        // Signing the session out (on any instance) cancels the provider request too, and the answer ends saying so.
+        using var signedIn = sessions.Track(context.User);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(aborted, signedIn.SignedOut);
         timeout.CancelAfter(limits.RequestTimeout);
         await response.StartAsync(aborted);
         var tokens = 0;
@@ -111,6 +114,12 @@ public static partial class AiApi
         {
             LogInferCancelled(logger, provider.Name, tokens);
             return TypedResults.Empty;
+        }
+        catch (Exception) when (signedIn.IsSignedOut)
+        {
+            // Whatever the SDK made of the cancellation: the documented error event, then [DONE] as always.
+            LogInferSignedOut(logger, provider.Name, tokens);
+            await WriteEventAsync(response, writer => writer.WriteString("error", SessionConnections.SignedOutCloseReason), aborted);
         }
         catch (Exception ex) when (!aborted.IsCancellationRequested)
         {
@@ -160,6 +169,9 @@ public static partial class AiApi
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Inference on {Provider} cancelled by the client after {Tokens} tokens")]
     private static partial void LogInferCancelled(ILogger logger, string provider, int tokens);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Inference on {Provider} ended after {Tokens} tokens: the session signed out")]
+    private static partial void LogInferSignedOut(ILogger logger, string provider, int tokens);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Inference on {Provider} failed after {Tokens} tokens: {Reason}")]
     private static partial void LogInferFailed(ILogger logger, string provider, int tokens, string reason);

@@ -45,6 +45,7 @@ public static class AuthExtensions
             .AddScheme<AuthenticationSchemeOptions, SocketTicketHandler>(SocketTicketDefaults.AuthenticationScheme, _ => { });
         services.AddSingleton<SocketTickets>();
         services.AddSingleton<SessionRevocations>();
+        services.AddSingleton<SessionConnections>();
         services.AddHostedService<SessionRevocationListener>();
         // PostConfigure: wraps the protector the bearer scheme configured for itself (keyed by the shared key ring).
         services.AddOptions<BearerTokenOptions>(BearerTokenDefaults.AuthenticationScheme)

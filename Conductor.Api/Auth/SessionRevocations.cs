@@ -10,8 +10,8 @@ namespace Conductor.Api.Auth;
 /// on every instance so checking a token is a dictionary lookup, never a Redis or Postgres round trip. A revocation is
 /// recorded in a Redis sorted set (member: the session id, score: when its last access token expires) and published on
 /// a channel; <see cref="SessionRevocationListener"/> loads the set at start and after a Redis reconnect and applies
-/// what the channel carries. Session ids are not secrets: no token or token hash goes to Redis. Live connections
-/// watch their session (<see cref="Watch"/>) and close when it is revoked.
+/// what the channel carries. Session ids are not secrets: no token or token hash goes to Redis. Every revocation it
+/// learns of is raised as <see cref="Revoked"/>, which ends the session's live connections (<see cref="SessionConnections"/>).
 /// </summary>
 public sealed partial class SessionRevocations(IConnectionMultiplexer redis, IOptions<AuthOptions> options, TimeProvider time,
     ILogger<SessionRevocations> logger)
@@ -26,7 +26,12 @@ public sealed partial class SessionRevocations(IConnectionMultiplexer redis, IOp
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
     private readonly ConcurrentDictionary<Guid, long> _revoked = new();
-    private readonly Dictionary<Guid, List<Action>> _watchers = [];
+
+    /// <summary>
+    /// Raised for every revocation this instance applies (its own, the channel's, the stored set's; a session may be
+    /// raised more than once), after <see cref="IsRevoked"/> answers true for it.
+    /// </summary>
+    public event Action<Guid>? Revoked;
 
     /// <summary>True when the session was signed out; a token without a session id (issued before sessions were named) is not.</summary>
     public bool IsRevoked(Guid? sessionId) => sessionId is { } id && _revoked.ContainsKey(id);
@@ -55,37 +60,11 @@ public sealed partial class SessionRevocations(IConnectionMultiplexer redis, IOp
         LogRevoked(logger, sessionId);
     }
 
-    /// <summary>
-    /// Calls <paramref name="onRevoked"/> once when the session is revoked (at once if it already is), on whichever
-    /// instance the sign-out happened. Dispose the result when the connection ends.
-    /// </summary>
-    public IDisposable Watch(Guid? sessionId, Action onRevoked)
-    {
-        if (sessionId is not { } id)
-        {
-            return NoWatch.Instance;
-        }
-        lock (_watchers)
-        {
-            if (!_watchers.TryGetValue(id, out var list))
-            {
-                _watchers[id] = list = [];
-            }
-            list.Add(onRevoked);
-        }
-        var watch = new SessionWatch(this, id, onRevoked);
-        if (IsRevoked(id))
-        {
-            Notify(id);
-        }
-        return watch;
-    }
-
     /// <summary>A revocation from Redis (the channel or the stored set); also this instance's own.</summary>
     internal void Apply(Guid sessionId, long expiresUnixMs)
     {
         _revoked.AddOrUpdate(sessionId, expiresUnixMs, (_, existing) => Math.Max(existing, expiresUnixMs));
-        Notify(sessionId);
+        Revoked?.Invoke(sessionId);
     }
 
     /// <summary>Parses a channel message; false when it is not one of ours.</summary>
@@ -128,58 +107,6 @@ public sealed partial class SessionRevocations(IConnectionMultiplexer redis, IOp
         }
     }
 
-    private void Notify(Guid sessionId)
-    {
-        Action[] callbacks;
-        lock (_watchers)
-        {
-            if (!_watchers.Remove(sessionId, out var list))
-            {
-                return;
-            }
-            callbacks = [.. list];
-        }
-        foreach (var callback in callbacks)
-        {
-            try
-            {
-                callback();
-            }
-            catch (Exception exception)
-            {
-                LogWatcherFailed(logger, exception, sessionId);
-            }
-        }
-    }
-
-    private void Unwatch(Guid sessionId, Action onRevoked)
-    {
-        lock (_watchers)
-        {
-            if (_watchers.TryGetValue(sessionId, out var list) && list.Remove(onRevoked) && list.Count == 0)
-            {
-                _watchers.Remove(sessionId);
-            }
-        }
-    }
-
-    private sealed class SessionWatch(SessionRevocations owner, Guid sessionId, Action onRevoked) : IDisposable
-    {
-        public void Dispose() => owner.Unwatch(sessionId, onRevoked);
-    }
-
-    private sealed class NoWatch : IDisposable
-    {
-        public static readonly NoWatch Instance = new();
-
-        public void Dispose()
-        {
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Session {SessionId} revoked: its access tokens are refused on every instance")]
     private static partial void LogRevoked(ILogger logger, Guid sessionId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing a connection of revoked session {SessionId} failed")]
-    private static partial void LogWatcherFailed(ILogger logger, Exception exception, Guid sessionId);
 }

@@ -14,10 +14,10 @@ namespace Conductor.Api.Chat;
 /// </summary>
 [Authorize]
 public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence presence, HubRooms rooms,
-    ChatHubLifetimeManager hubConnections, SessionRevocations revocations, IOptions<ChatOptions> options) : Hub
+    ChatHubLifetimeManager hubConnections, SessionConnections sessions, IOptions<ChatOptions> options) : Hub
 {
-    /// <summary>The connection's <see cref="SessionRevocations.Watch"/>, in <see cref="HubCallerContext.Items"/>.</summary>
-    private const string SignOutWatchItem = "conductor.sign-out-watch";
+    /// <summary>The connection's <see cref="SessionConnection"/>, in <see cref="HubCallerContext.Items"/>.</summary>
+    private const string SessionItem = "conductor.session-connection";
 
     private ChatCaller Caller => ChatCaller.From(Context.User!);
 
@@ -25,7 +25,9 @@ public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence pr
     public override async Task OnConnectedAsync()
     {
         var context = Context;
-        context.Items[SignOutWatchItem] = revocations.Watch(context.User?.GetSessionId(), context.Abort);
+        var session = sessions.Track(context.User?.GetSessionId());
+        context.Items[SessionItem] = session;
+        session.SignedOut.Register(context.Abort);
         await base.OnConnectedAsync();
     }
 
@@ -75,9 +77,9 @@ public sealed class ChatHub(ChatService chat, ChatFanout fanout, ChatPresence pr
 
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
-        if (Context.Items.TryGetValue(SignOutWatchItem, out var watch) && watch is IDisposable signOutWatch)
+        if (Context.Items.TryGetValue(SessionItem, out var watch) && watch is SessionConnection session)
         {
-            signOutWatch.Dispose();
+            session.Dispose();
         }
         foreach (var connection in rooms.RemoveAll(Context.ConnectionId))
         {

@@ -19,7 +19,7 @@ public static partial class ChatSocketEndpoint
         endpoints.Map("/ws/{room_id}", HandleAsync).RequireAuthorization().WithTags("Chat").ExcludeFromDescription();
 
     private static async Task<IResult> HandleAsync(HttpContext context, string room_id, ChatService chat, ChatFanout fanout,
-        IRoomMembership membership, SessionRevocations revocations, IOptions<ChatOptions> options, ILoggerFactory loggerFactory)
+        IRoomMembership membership, SessionConnections sessions, IOptions<ChatOptions> options, ILoggerFactory loggerFactory)
     {
         if (!context.WebSockets.IsWebSocketRequest)
         {
@@ -46,8 +46,9 @@ public static partial class ChatSocketEndpoint
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         var connection = new SocketChatConnection(socket, roomId, caller, limits.OutboundQueueLimit, closing);
         // Signing the session out (on any instance) ends the socket too: 1008, as for a removed member.
-        using var signedOut = revocations.Watch(context.User.GetSessionId(),
-            () => _ = connection.CloseAsync(WebSocketCloseStatus.PolicyViolation, "signed out"));
+        using var session = sessions.Track(context.User);
+        using var signedOut = session.SignedOut.Register(
+            () => _ = connection.CloseAsync(SessionConnections.SignedOutCloseStatus, SessionConnections.SignedOutCloseReason));
         var pump = connection.PumpAsync(closing.Token);
         LogConnected(logger, caller.UserId, roomId);
         try

@@ -10,7 +10,8 @@ namespace Conductor.Api.Commands;
 
 /// <summary>
 /// Commands in a room's sandbox (docs/commands.md): run (answered as an SSE stream when asked for
-/// <c>text/event-stream</c>), watch, list, cancel, and the host's settings (allowlist, concurrency, network).
+/// <c>text/event-stream</c>), watch, list, cancel, and the host's settings (allowlist, concurrency, network). An output
+/// stream ends when the session that opened it signs out (the command runs on: it is the room's).
 /// </summary>
 public static class CommandsApi
 {
@@ -28,7 +29,8 @@ public static class CommandsApi
     }
 
     internal static async Task<Results<Created<CommandRun>, ServerSentEventsResult<string>, ProblemHttpResult>> RunAsync(RoomScope scope,
-        RunCommandRequest request, ClaimsPrincipal user, HttpContext context, CommandService commands, CancellationToken cancellationToken)
+        RunCommandRequest request, ClaimsPrincipal user, HttpContext context, CommandService commands, SessionConnections sessions,
+        CancellationToken cancellationToken)
     {
         var start = await commands.BeginAsync(scope.RoomId, user.GetUserId(), user.GetLogin(), request, cancellationToken);
         if (start.Running is not { } running)
@@ -37,7 +39,7 @@ public static class CommandsApi
         }
         if (context.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true))
         {
-            return TypedResults.ServerSentEvents(Stream(running, includeStart: true, context.RequestAborted));
+            return TypedResults.ServerSentEvents(sessions.EndOnSignOut(user, Stream(running, includeStart: true, context.RequestAborted), context.RequestAborted));
         }
         return TypedResults.Created($"/workspace/{scope.RoomId:D}/commands/{running.Run.Id:D}", running.Run);
     }
@@ -54,7 +56,7 @@ public static class CommandsApi
     /// its stored tail and its record.
     /// </summary>
     internal static async Task<Results<ServerSentEventsResult<string>, ProblemHttpResult>> WatchAsync(RoomScope scope, string command_id,
-        CommandStore store, CommandService commands, HttpContext context, CancellationToken cancellationToken)
+        CommandStore store, CommandService commands, HttpContext context, SessionConnections sessions, CancellationToken cancellationToken)
     {
         if (await FindAsync(scope, command_id, store, cancellationToken) is not { } run)
         {
@@ -62,7 +64,7 @@ public static class CommandsApi
         }
         if (commands.FindLocal(scope.RoomId, run.Id) is { } running)
         {
-            return TypedResults.ServerSentEvents(Stream(running, includeStart: true, context.RequestAborted));
+            return TypedResults.ServerSentEvents(sessions.EndOnSignOut(context.User, Stream(running, includeStart: true, context.RequestAborted), context.RequestAborted));
         }
         if (run.Status == CommandStatus.Running)
         {

@@ -102,12 +102,13 @@ public static partial class ConversationsApi
 
     /// <summary>
     /// The conversation as SSE: every stored turn the client lacks (after <c>Last-Event-ID</c>), then the live turn
-    /// token by token when this instance runs it (else new turns as they are stored), then <c>done</c>.
+    /// token by token when this instance runs it (else new turns as they are stored), then <c>done</c>. When the session
+    /// that opened it signs out (on any instance) it ends with an <c>error</c> event <c>signed out</c> instead.
     /// </summary>
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamAsync(RoomScope scope,
         [FromRoute(Name = "conversation_id")] string conversationId, [FromQuery(Name = "last_event_id")] string? lastEventIdQuery,
         HttpContext context, ConversationStore store, ConversationRunner runner, ConversationRelay relay, IOptions<ConversationOptions> options,
-        IHostApplicationLifetime lifetime, TimeProvider time)
+        IHostApplicationLifetime lifetime, SessionConnections sessions, TimeProvider time)
     {
         var conversation = await FindAsync(scope, conversationId, store, context.RequestAborted);
         if (conversation is null)
@@ -119,8 +120,10 @@ public static partial class ConversationsApi
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        // The stream ends when the client goes or the instance shuts down; the client resumes with Last-Event-ID.
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        // The stream ends when the client goes or the instance shuts down (the client resumes with Last-Event-ID), or
+        // when the session signs out.
+        using var signedIn = sessions.Track(context.User);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping, signedIn.SignedOut);
         var cancellationToken = stop.Token;
         var lastEventId = context.Request.Headers["Last-Event-ID"].FirstOrDefault() is { Length: > 0 } header ? header : lastEventIdQuery;
         var stream = new ConversationStream(response, lastEventId);
@@ -187,7 +190,23 @@ public static partial class ConversationsApi
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            if (signedIn.IsSignedOut && !context.RequestAborted.IsCancellationRequested && response.HasStarted)
+            {
+                await EndSignedOutAsync(stream, context.RequestAborted);
+            }
             return TypedResults.Empty;
+        }
+    }
+
+    /// <summary>The stream's documented <c>error</c> event says why it ends; no <c>done</c>: the conversation runs on.</summary>
+    private static async Task EndSignedOutAsync(ConversationStream stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await stream.ErrorAsync(SessionConnections.SignedOutCloseReason, cancellationToken);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or IOException)
+        {
         }
     }
 

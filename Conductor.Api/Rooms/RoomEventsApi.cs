@@ -14,7 +14,8 @@ namespace Conductor.Api.Rooms;
 /// <summary>
 /// <c>GET /rooms/{room_id}/events</c>: the room's events (docs/events.md) as server-sent events, each with its
 /// event id, resumable with <c>Last-Event-ID</c> (or <c>?last_event_id=</c>) from the room's event log. The chat
-/// socket carries the same events live.
+/// socket carries the same events live. The stream ends (the response completes) when the member is removed, or when
+/// the session that opened it signs out, on whichever instance (<see cref="SessionConnections"/>).
 /// </summary>
 public static partial class RoomEventsApi
 {
@@ -31,7 +32,7 @@ public static partial class RoomEventsApi
     }
 
     internal static Results<ServerSentEventsResult<string>, ProblemHttpResult> StreamAsync(RoomScope scope, string? last_event_id, HttpContext context,
-        ClaimsPrincipal user, IConnectionMultiplexer redis)
+        ClaimsPrincipal user, IConnectionMultiplexer redis, SessionConnections sessions)
     {
         var resumeFrom = context.Request.Headers["Last-Event-ID"].FirstOrDefault() ?? last_event_id;
         if (resumeFrom is not null && !EventId().IsMatch(resumeFrom))
@@ -40,7 +41,7 @@ public static partial class RoomEventsApi
                 ApiProblems.MalformedIdCode);
         }
         context.Response.Headers["X-Accel-Buffering"] = "no";
-        return TypedResults.ServerSentEvents(ReadAsync(scope.RoomId, user.GetUserId(), resumeFrom, redis, context.RequestAborted));
+        return TypedResults.ServerSentEvents(sessions.EndOnSignOut(user, ReadAsync(scope.RoomId, user.GetUserId(), resumeFrom, redis, context.RequestAborted), context.RequestAborted));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> ReadAsync(Guid roomId, Guid userId, string? resumeFrom, IConnectionMultiplexer redis,

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Conductor.Api.Auth;
 using Conductor.Api.Rooms;
 using StackExchange.Redis;
 
@@ -13,10 +14,12 @@ namespace Conductor.Api.Terminals;
 /// for <see cref="RelayMessage"/>s (join, frame, leave); each relayed viewer's frames go back on
 /// <c>terminal:{room_id}:{terminal_id}:out:{viewer_id}</c>. The holder checks every frame exactly as for its own
 /// sockets (<see cref="TerminalSocketEndpoint.HandleFrameAsync"/>), by the user id the relaying instance
-/// authenticated. Redis pub/sub keeps each publisher's order, so output, input and the end arrive in order.
+/// authenticated. Redis pub/sub keeps each publisher's order, so output, input and the end arrive in order. The socket
+/// belongs to the relaying instance, so that instance closes it when the viewer's session signs out (1008
+/// <c>signed out</c>); the holder also drops a signed-out session's frames once it hears of the sign-out.
 /// </summary>
-public sealed partial class TerminalRelay(IConnectionMultiplexer redis, TerminalLocator locator, IRoomMembership membership, TimeProvider time,
-    ILogger<TerminalRelay> logger)
+public sealed partial class TerminalRelay(IConnectionMultiplexer redis, TerminalLocator locator, IRoomMembership membership, SessionRevocations revocations,
+    TimeProvider time, ILogger<TerminalRelay> logger)
 {
     /// <summary>The last message of a relayed viewer's stream (never a JSON frame).</summary>
     private const string EndMarker = "\u0004end";
@@ -76,7 +79,7 @@ public sealed partial class TerminalRelay(IConnectionMultiplexer redis, Terminal
                 case RelayMessage.Join when message.UserId is { } userId:
                     var outbound = Outbound(session.RoomId, session.TerminalId, message.ViewerId);
                     var publisher = redis.GetSubscriber();
-                    var viewer = new TerminalViewer(userId, message.Login ?? "",
+                    var viewer = new TerminalViewer(userId, message.Login ?? "", message.SessionId,
                         (frame, _) => publisher.PublishAsync(outbound, frame),
                         () => viewers.TryRemove(message.ViewerId, out _));
                     if (!viewers.TryAdd(message.ViewerId, viewer))
@@ -102,7 +105,7 @@ public sealed partial class TerminalRelay(IConnectionMultiplexer redis, Terminal
                     });
                     return;
                 case RelayMessage.Frame when message.Data is { } data && viewers.TryGetValue(message.ViewerId, out var sender):
-                    await TerminalSocketEndpoint.HandleFrameAsync(Encoding.UTF8.GetBytes(data), session, sender, membership, CancellationToken.None);
+                    await TerminalSocketEndpoint.HandleFrameAsync(Encoding.UTF8.GetBytes(data), session, sender, membership, revocations, CancellationToken.None);
                     return;
                 case RelayMessage.Leave when viewers.TryRemove(message.ViewerId, out var leaving):
                     session.Leave(leaving);
@@ -120,44 +123,59 @@ public sealed partial class TerminalRelay(IConnectionMultiplexer redis, Terminal
     /// <summary>
     /// The relaying side: the socket on this instance watches (and, when allowed, types into) the terminal another
     /// instance holds. False when the holder did not answer (its instance is gone or not listening): the caller
-    /// tells the client.
+    /// tells the client. When <paramref name="signedIn"/>'s session signs out, the socket closes with 1008 <c>signed out</c>.
     /// </summary>
-    public async Task<bool> RelayAsync(WebSocket socket, Guid roomId, string terminalId, Guid userId, string login, CancellationToken cancellationToken)
+    public async Task<bool> RelayAsync(WebSocket socket, Guid roomId, string terminalId, Guid userId, string login, SessionConnection signedIn,
+        CancellationToken cancellationToken)
     {
         var viewerId = Guid.NewGuid();
         var subscriber = redis.GetSubscriber();
         var inbound = Inbound(roomId, terminalId);
         var queue = await subscriber.SubscribeAsync(Outbound(roomId, terminalId, viewerId));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        // The holder's frames, a refused oversized frame and the watchdog's notice share the socket: one send at a time.
+        // The holder's frames, a refused oversized frame, the watchdog's notice and the close share the socket: one
+        // send at a time, and none after the close.
         using var sending = new SemaphoreSlim(1, 1);
+        var closed = false;
         async Task SendAsync(string frame, CancellationToken token)
         {
             await sending.WaitAsync(token);
             try
             {
-                await socket.SendAsync(Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, true, token);
+                if (!closed)
+                {
+                    await socket.SendAsync(Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, true, token);
+                }
             }
             finally
             {
                 sending.Release();
             }
         }
+        var signedOut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var signedOutRegistration = signedIn.SignedOut.Register(() => signedOut.TrySetResult());
         var joined = false;
         try
         {
-            var listeners = await subscriber.PublishAsync(inbound, Serialize(new RelayMessage(RelayMessage.Join, viewerId, userId, login)));
+            var listeners = await subscriber.PublishAsync(inbound,
+                Serialize(new RelayMessage(RelayMessage.Join, viewerId, userId, login, SessionId: signedIn.SessionId)));
             if (listeners == 0)
             {
                 return false;
             }
-            using (var first = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            using (var first = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, signedIn.SignedOut))
             {
                 first.CancelAfter(JoinTimeout);
                 ChannelMessage ready;
                 try
                 {
                     ready = await queue.ReadAsync(first.Token);
+                }
+                catch (OperationCanceledException) when (signedIn.IsSignedOut && !cancellationToken.IsCancellationRequested)
+                {
+                    joined = true; // the holder may have added the viewer meanwhile: the finally's leave removes it
+                    await CloseAsync(socket, SessionConnections.SignedOutCloseStatus, SessionConnections.SignedOutCloseReason, null);
+                    return true;
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
@@ -172,24 +190,30 @@ public sealed partial class TerminalRelay(IConnectionMultiplexer redis, Terminal
             }
 
             var outbound = PumpToSocketAsync(queue, SendAsync, stop.Token);
+            // Once signed out, nothing the client still sends is forwarded (the holder would drop it too, once it knows).
             var inboundFrames = TerminalSocketEndpoint.ReadFramesAsync(socket,
-                frame => subscriber.PublishAsync(inbound, Serialize(new RelayMessage(RelayMessage.Frame, viewerId, Data: Encoding.UTF8.GetString(frame.Span)))),
+                frame => signedIn.IsSignedOut ? Task.CompletedTask
+                    : subscriber.PublishAsync(inbound, Serialize(new RelayMessage(RelayMessage.Frame, viewerId, Data: Encoding.UTF8.GetString(frame.Span)))),
                 () => _ = SendAsync(TerminalSocketEndpoint.TooLargeFrame, stop.Token),
                 stop.Token);
             var holderGone = WatchLeaseAsync(roomId, terminalId, SendAsync, stop.Token);
-            await Task.WhenAny(outbound, inboundFrames, holderGone);
+            await Task.WhenAny(outbound, inboundFrames, holderGone, signedOut.Task);
             // Close politely before cancelling the pending receive (cancelling it aborts the connection): the exit
             // frame already sent is then followed by a normal close, as on the holder's own sockets.
-            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            var (status, reason) = signedIn.IsSignedOut ? (SessionConnections.SignedOutCloseStatus, SessionConnections.SignedOutCloseReason)
+                : (WebSocketCloseStatus.NormalClosure, "terminal ended");
+            // After the send in progress, if any (a client too slow to take it for 5 s is closed regardless).
+            var held = await sending.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+            try
             {
-                using var closing = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                try
+                closed = true;
+                await CloseAsync(socket, status, reason, inboundFrames);
+            }
+            finally
+            {
+                if (held)
                 {
-                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "terminal ended", closing.Token);
-                    await inboundFrames.WaitAsync(closing.Token);
-                }
-                catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
-                {
+                    sending.Release();
                 }
             }
             return true;
@@ -209,6 +233,27 @@ public sealed partial class TerminalRelay(IConnectionMultiplexer redis, Terminal
                 }
             }
             await queue.UnsubscribeAsync();
+        }
+    }
+
+    /// <summary>Closes the socket politely, then waits (a while) for the client's answer: <paramref name="receiving"/> ends with it.</summary>
+    private static async Task CloseAsync(WebSocket socket, WebSocketCloseStatus status, string reason, Task? receiving)
+    {
+        if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return;
+        }
+        using var closing = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await socket.CloseOutputAsync(status, reason, closing.Token);
+            if (receiving is not null)
+            {
+                await receiving.WaitAsync(closing.Token);
+            }
+        }
+        catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
+        {
         }
     }
 

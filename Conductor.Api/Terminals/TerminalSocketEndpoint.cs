@@ -14,7 +14,8 @@ namespace Conductor.Api.Terminals;
 
 /// <summary>
 /// <c>WS /ws/terminal/{room_id}/{terminal_id}</c> (docs/terminal.md): the host's first connection opens the
-/// terminal; every member may watch; the host and the members it grants type and resize; the host closes it.
+/// terminal; every member may watch; the host and the members it grants type and resize; the host closes it. A socket
+/// whose session signs out (on any instance) closes with 1008 <c>signed out</c>, here or on the instance relaying it.
 /// </summary>
 public static partial class TerminalSocketEndpoint
 {
@@ -30,7 +31,7 @@ public static partial class TerminalSocketEndpoint
 
     internal static async Task<Results<EmptyHttpResult, ProblemHttpResult>> HandleAsync(RoomScope scope, string terminal_id, int? cols, int? rows,
         HttpContext context, ClaimsPrincipal user, TerminalRegistry registry, TerminalLocator locator, TerminalRelay relay, IRoomMembership membership, WorkspaceRepository workspaces,
-        CommandStore commandSettings, IOptions<WorkspaceOptions> workspaceOptions, ILoggerFactory loggerFactory)
+        CommandStore commandSettings, SessionConnections sessions, SessionRevocations revocations, IOptions<WorkspaceOptions> workspaceOptions, ILoggerFactory loggerFactory)
     {
         if (!TerminalId().IsMatch(terminal_id))
         {
@@ -50,7 +51,7 @@ public static partial class TerminalSocketEndpoint
         var session = registry.Find(scope.RoomId, terminal_id);
         if (session is null && await locator.IsElsewhereAsync(scope.RoomId, terminal_id, cancellationToken))
         {
-            return await RelayAsync(context, relay, scope.RoomId, terminal_id, userId, user.GetLogin());
+            return await RelayAsync(context, relay, sessions, scope.RoomId, terminal_id, userId, user.GetLogin());
         }
         if (session is null)
         {
@@ -72,7 +73,7 @@ public static partial class TerminalSocketEndpoint
             // The lease first: two instances asked at once for the same id never both start a shell.
             if (!await locator.TryClaimAsync(scope.RoomId, terminal_id, cancellationToken))
             {
-                return await RelayAsync(context, relay, scope.RoomId, terminal_id, userId, user.GetLogin());
+                return await RelayAsync(context, relay, sessions, scope.RoomId, terminal_id, userId, user.GetLogin());
             }
             session = registry.Open(scope.RoomId, terminal_id, userId, worktree, settings.Network, columns, height);
             if (session is null)
@@ -86,11 +87,18 @@ public static partial class TerminalSocketEndpoint
         await relay.ServeAsync(session);
         var logger = loggerFactory.CreateLogger(typeof(TerminalSocketEndpoint));
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(20) });
-        var viewer = new TerminalViewer(socket, userId, user.GetLogin());
+        using var signedIn = sessions.Track(user);
+        var viewer = new TerminalViewer(socket, userId, user.GetLogin(), signedIn.SessionId);
         session.Join(viewer, scrollback => TerminalFrames.Ready(session, session.CanWrite(userId), scrollback));
+        // Signing out drops what is queued for the viewer and ends its pump; the close below then says why.
+        using var signedOut = signedIn.SignedOut.Register(() =>
+        {
+            viewer.Stop();
+            session.Leave(viewer);
+        });
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pump = viewer.PumpAsync(closing.Token);
-        var receive = ReceiveLoopAsync(socket, session, viewer, membership, logger, closing.Token);
+        var receive = ReceiveLoopAsync(socket, session, viewer, membership, revocations, logger, closing.Token);
         try
         {
             var ended = await Task.WhenAny(pump, receive);
@@ -108,9 +116,11 @@ public static partial class TerminalSocketEndpoint
             await WaitQuietlyAsync(pump);
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
+                var (status, reason) = signedIn.IsSignedOut ? (SessionConnections.SignedOutCloseStatus, SessionConnections.SignedOutCloseReason)
+                    : (WebSocketCloseStatus.NormalClosure, session.Exited.IsCompleted ? "terminal ended" : "bye");
                 try
                 {
-                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, session.Exited.IsCompleted ? "terminal ended" : "bye", CancellationToken.None);
+                    await socket.CloseOutputAsync(status, reason, CancellationToken.None);
                 }
                 catch (WebSocketException)
                 {
@@ -126,16 +136,18 @@ public static partial class TerminalSocketEndpoint
     /// <summary>
     /// Another Api instance holds the terminal (its PTY is there): this instance relays the socket to it over Redis
     /// (<see cref="TerminalRelay"/>). When the holder does not answer, the client gets a readable
-    /// <c>other_instance</c> error frame and a 1013 close (try again later) rather than a hang.
+    /// <c>other_instance</c> error frame and a 1013 close (try again later) rather than a hang. The socket is this
+    /// instance's, so this instance closes it when the session signs out.
     /// </summary>
-    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> RelayAsync(HttpContext context, TerminalRelay relay, Guid roomId,
-        string terminalId, Guid userId, string login)
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> RelayAsync(HttpContext context, TerminalRelay relay, SessionConnections sessions,
+        Guid roomId, string terminalId, Guid userId, string login)
     {
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+        using var signedIn = sessions.Track(context.User);
         bool relayed;
         try
         {
-            relayed = await relay.RelayAsync(socket, roomId, terminalId, userId, login, context.RequestAborted);
+            relayed = await relay.RelayAsync(socket, roomId, terminalId, userId, login, signedIn, context.RequestAborted);
         }
         catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
         {
@@ -175,12 +187,12 @@ public static partial class TerminalSocketEndpoint
         }
     }
 
-    private static async Task ReceiveLoopAsync(WebSocket socket, TerminalSession session, TerminalViewer viewer, IRoomMembership membership, ILogger logger,
-        CancellationToken cancellationToken)
+    private static async Task ReceiveLoopAsync(WebSocket socket, TerminalSession session, TerminalViewer viewer, IRoomMembership membership,
+        SessionRevocations revocations, ILogger logger, CancellationToken cancellationToken)
     {
         try
         {
-            await ReadFramesAsync(socket, frame => HandleFrameAsync(frame, session, viewer, membership, cancellationToken),
+            await ReadFramesAsync(socket, frame => HandleFrameAsync(frame, session, viewer, membership, revocations, cancellationToken),
                 () => viewer.Enqueue(TooLargeFrame), cancellationToken);
         }
         catch (WebSocketException exception)
@@ -239,10 +251,18 @@ public static partial class TerminalSocketEndpoint
         }
     }
 
-    /// <summary>One client frame from <paramref name="viewer"/> (here or relayed from another instance), checked against what the viewer may do.</summary>
+    /// <summary>
+    /// One client frame from <paramref name="viewer"/> (here or relayed from another instance), checked against what the
+    /// viewer may do. A signed-out session's frames are dropped: its socket is closing, and what it sends meanwhile
+    /// (or what a relaying instance forwards before it hears of the sign-out) never reaches the shell.
+    /// </summary>
     internal static async Task HandleFrameAsync(ReadOnlyMemory<byte> frame, TerminalSession session, TerminalViewer viewer, IRoomMembership membership,
-        CancellationToken cancellationToken)
+        SessionRevocations revocations, CancellationToken cancellationToken)
     {
+        if (revocations.IsRevoked(viewer.SessionId))
+        {
+            return;
+        }
         JsonElement root;
         try
         {

@@ -197,4 +197,41 @@ public sealed class AiApiTests(ConductorApiFixture fixture, ITestOutputHelper ou
         output.WriteLine($"browser hang-up to provider abort: {latency.TotalMilliseconds:F1} ms");
         Assert.InRange(latency, TimeSpan.Zero, TimeSpan.FromSeconds(1));
     }
+
+    [Fact]
+    public async Task Signing_out_mid_answer_aborts_the_provider_call_and_ends_the_answer_with_a_signed_out_error_then_done()
+    {
+        var (client, user, _) = await fixture.HostWithRoomAsync();
+        await StatusWhenProbedAsync(client);
+        using var anonymous = fixture.Client();
+        var leaving = await anonymous.DevLoginAsync(user.Login); // the same user on another device
+        using var http = fixture.Http(leaving.AccessToken);
+        var marker = Guid.NewGuid().ToString("N");
+        fixture.OpenAI.Answer = _ => new FakeAnswer(["first"]) { HangAtEnd = true };
+        using var response = await http.SendAsync(Infer(new { prompt = marker, provider = "openai" }), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        async Task<List<string>> ReadDataAsync(int count)
+        {
+            var data = new List<string>();
+            while (data.Count < count && await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(15)) is { } line)
+            {
+                if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    data.Add(line["data: ".Length..]);
+                }
+            }
+            return data;
+        }
+        Assert.Equal(["{\"token\":\"first\"}"], await ReadDataAsync(1));
+
+        await ApiClient.ExpectAsync(await anonymous.PostAsync("/auth/revoke", new { refresh_token = leaving.RefreshToken }), HttpStatusCode.NoContent);
+
+        // The documented error event, [DONE], then the response ends cleanly; the provider's request is aborted.
+        Assert.Equal(["{\"error\":\"signed out\"}", "[DONE]"], await ReadDataAsync(int.MaxValue));
+        var providerRequest = fixture.OpenAI.ChatRequests.Single(r => r.Body.Contains(marker, StringComparison.Ordinal));
+        await providerRequest.ClientAborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        // The user's other session is untouched.
+        await ApiClient.ExpectAsync(await client.GetAsync("/auth/me"), HttpStatusCode.OK);
+    }
 }

@@ -2,13 +2,14 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text;
 using Conductor.Tests.Chat;
+using Conductor.Tests.Conversations;
 using Conductor.Tests.Infrastructure;
 
 namespace Conductor.Tests.Auth;
 
 /// <summary>
 /// Signing out (POST /auth/revoke) refuses the session's access tokens and socket tickets on every instance at once
-/// and closes its live sockets, while the same user's other sessions keep working. Two real Api processes, one real
+/// and ends its live sockets and streams, while the same user's other sessions keep working. Two real Api processes, one real
 /// Postgres, one real Redis.
 /// </summary>
 [Collection(ApiClusterCollection.Name)]
@@ -168,6 +169,39 @@ public sealed class SessionRevocationTests(ApiCluster cluster)
         Assert.Equal(WebSocketState.Open, stayingSocket.State);
         Assert.False(stayingHubEnded.IsCompleted, "the other session's hub connection stayed open");
         Assert.Equal(WebSocketState.Open, stayingHub.State);
+    }
+
+    [Fact]
+    public async Task Signing_out_ends_the_sessions_room_event_stream_on_the_other_instance_while_another_session_of_the_user_keeps_streaming()
+    {
+        using var anonymous = cluster.ClientA();
+        var login = ApiCluster.UniqueLogin("follower");
+        var leaving = await anonymous.DevLoginAsync(login);
+        var staying = await anonymous.DevLoginAsync(login);
+        using var host = cluster.ClientA(staying.AccessToken);
+        var roomId = (await ApiClient.ExpectAsync(await host.PostAsync("/rooms", new { name = "revocation-events" }), HttpStatusCode.Created))
+            .GetProperty("room_id").GetGuid();
+        await using var leavingEvents = await SseReader.OpenAsync(cluster.UrlB, leaving.AccessToken, $"/rooms/{roomId:D}/events");
+        await using var stayingEvents = await SseReader.OpenAsync(cluster.UrlB, staying.AccessToken, $"/rooms/{roomId:D}/events");
+        Assert.Equal("ready", (await leavingEvents.NextAsync())?.Type);
+        Assert.Equal("ready", (await stayingEvents.NextAsync())?.Type);
+
+        // Signed out on A; the streams are on B.
+        await ApiClient.ExpectAsync(await anonymous.PostAsync("/auth/revoke", new { refresh_token = leaving.RefreshToken }), HttpStatusCode.NoContent);
+
+        // The response ends cleanly (a reset would throw): nothing more, not even the heartbeat due 15 s after ready.
+        Assert.Null(await leavingEvents.NextAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // The user's other session follows the room on: someone joins, and its stream says so.
+        var invite = (await ApiClient.ExpectAsync(await host.PostAsync($"/rooms/{roomId:D}/invites", new { }), HttpStatusCode.Created))
+            .GetProperty("token").GetString();
+        var joiner = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("joiner"));
+        using (var joining = cluster.ClientB(joiner.AccessToken))
+        {
+            await ApiClient.ExpectAsync(await joining.PostAsync("/rooms/join", new { token = invite }), HttpStatusCode.OK);
+        }
+        var joined = (await stayingEvents.ReadUntilAsync(e => e.Type == "member_joined").WaitAsync(TimeSpan.FromSeconds(10)))[^1];
+        Assert.Equal(joiner.UserId, joined.Data.GetProperty("user_id").GetGuid());
     }
 
     [Fact]

@@ -19,6 +19,7 @@ public sealed class ChatSocket : IAsyncDisposable
     }
 
     public WebSocketCloseStatus? CloseStatus => _socket.CloseStatus;
+    public string? CloseStatusDescription => _socket.CloseStatusDescription;
     public WebSocketState State => _socket.State;
     public Task Closed => _receiving;
 

@@ -1,4 +1,7 @@
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.ServerSentEvents;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Conductor.Tests.Chat;
@@ -173,6 +176,74 @@ public sealed class TerminalTests(PostgresServerFixture postgres, RedisServerFix
         Assert.Equal("other_instance", error.GetProperty("code").GetString());
         Assert.Contains("another Api instance", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal((WebSocketCloseStatus)1013, await ghost.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task Signing_out_closes_the_sessions_terminal_sockets_with_1008_and_ends_its_command_output_stream_where_they_are_held_while_the_users_other_session_watches_on()
+    {
+        await using var room = await CommandRoom.StartAsync(postgres, redis, "terminal-sign-out");
+        await using var other = ServiceInstance.Start("Conductor.Api", room.Room.Env.Jobs.ProcessEnvironment());
+        var otherUrl = await other.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
+        SocketEndpoint OnOther(string path, string accessToken) => new(new Uri($"ws://{otherUrl.Authority}{path}"), accessToken);
+        var main = $"/ws/terminal/{room.RoomId}/main";
+        var second = $"/ws/terminal/{room.RoomId}/second";
+        // Bob on another device: a second session of the same member.
+        using var anonymous = new Conductor.Tests.Auth.ApiClient(room.Room.Url);
+        var bobLogin = (await Conductor.Tests.Auth.ApiClient.ExpectAsync(await room.Bob.GetAsync("/auth/me"), HttpStatusCode.OK)).GetProperty("login").GetString()!;
+        var leaving = await anonymous.DevLoginAsync(bobLogin);
+
+        // "main" is held by the first instance, "second" by the other one; bob's leaving session watches both from the
+        // other instance (main through the relay), his first session watches main through the relay as well.
+        await using var alice = await ChatSocket.ConnectAsync(room.SocketUrl(main, room.Alice));
+        await alice.WaitForTypeAsync("ready");
+        await using var aliceOnOther = await ChatSocket.ConnectAsync(OnOther(second, room.Alice.AccessToken!));
+        await aliceOnOther.WaitForTypeAsync("ready");
+        await using var relayed = await ChatSocket.ConnectAsync(OnOther(main, leaving.AccessToken));
+        await relayed.WaitForTypeAsync("ready");
+        await using var held = await ChatSocket.ConnectAsync(OnOther(second, leaving.AccessToken));
+        await held.WaitForTypeAsync("ready");
+        await using var staying = await ChatSocket.ConnectAsync(OnOther(main, room.Bob.AccessToken!));
+        await staying.WaitForTypeAsync("ready");
+        // The leaving session also follows a command it runs on the other instance (answered as SSE).
+        await room.WriteFileAsync("waiter.sh", "echo waiting-$((6*6))\nsleep 60\n");
+        await room.AllowAsync("bash waiter.sh");
+        using var commandHttp = new HttpClient { BaseAddress = otherUrl, Timeout = Timeout.InfiniteTimeSpan };
+        using var run = new HttpRequestMessage(HttpMethod.Post, $"/workspace/{room.RoomId}/commands") { Content = JsonContent.Create(new { command = "bash waiter.sh" }) };
+        run.Headers.Authorization = new AuthenticationHeaderValue("Bearer", leaving.AccessToken);
+        run.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        using var running = await commandHttp.SendAsync(run, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, running.StatusCode);
+        await using var commandEvents = SseParser.Create(await running.Content.ReadAsStreamAsync()).EnumerateAsync().GetAsyncEnumerator();
+        Assert.True(await commandEvents.MoveNextAsync());
+        var commandId = JsonDocument.Parse(commandEvents.Current.Data).RootElement.GetProperty("id").GetGuid();
+        Assert.True(await commandEvents.MoveNextAsync());
+        Assert.Contains("waiting-36", commandEvents.Current.Data, StringComparison.Ordinal);
+
+        // Signed out on the first instance; both sockets are the other instance's.
+        await Conductor.Tests.Auth.ApiClient.ExpectAsync(await anonymous.PostAsync("/auth/revoke", new { refresh_token = leaving.RefreshToken }),
+            HttpStatusCode.NoContent);
+
+        foreach (var socket in new[] { relayed, held })
+        {
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, await socket.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal("signed out", socket.CloseStatusDescription);
+        }
+        // The output stream ends cleanly (a reset would throw) with no finished event: the command, the room's, runs on.
+        Assert.False(await commandEvents.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        var command = await Conductor.Tests.Auth.ApiClient.ExpectAsync(await room.Alice.GetAsync($"/workspace/{room.RoomId}/commands/{commandId}"), HttpStatusCode.OK);
+        Assert.Equal("running", command.GetProperty("status").GetString());
+
+        // The terminals run on, and bob's other session still watches main through the relay.
+        await alice.SendAsync(new { type = "input", data = "echo after-sign-out-$((8*8))\n" });
+        await WaitForOutputAsync(staying, "after-sign-out-64");
+        await aliceOnOther.SendAsync(new { type = "input", data = "echo second-lives-$((9*9))\n" });
+        await WaitForOutputAsync(aliceOnOther, "second-lives-81");
+        Assert.Equal(WebSocketState.Open, staying.State);
+        // The signed-out session opens no terminal again, on either instance.
+        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(OnOther(main, leaving.AccessToken)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await HandshakeStatusAsync(room.SocketUrl(second, room.Alice) with { AccessToken = leaving.AccessToken }));
+        using var cancelled = await room.Alice.PostAsync($"/workspace/{room.RoomId}/commands/{commandId}/cancel", null);
+        Assert.True(cancelled.IsSuccessStatusCode, $"cancel: {(int)cancelled.StatusCode}");
     }
 
     /// <summary>Host processes of this room's terminals: the launcher and bubblewrap name the worktree and the shell.</summary>

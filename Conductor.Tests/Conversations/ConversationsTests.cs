@@ -195,6 +195,56 @@ public sealed class ConversationsTests(ConversationCluster cluster)
     }
 
     [Fact]
+    public async Task Signing_out_ends_the_sessions_conversation_stream_with_a_signed_out_error_while_the_conversation_and_the_users_other_stream_go_on()
+    {
+        var (host, user, roomId) = await cluster.HostWithRoomAsync();
+        using var anonymous = cluster.Client();
+        var leaving = await anonymous.DevLoginAsync(user.Login); // the same user on another device
+        var holds = new Holds();
+        var calls = 0;
+        cluster.OpenAI.Answer = _ =>
+        {
+            var call = Interlocked.Increment(ref calls);
+            return new FakeAnswer([$"Turn {call}: ", "held ", "on."]) { HoldAfterFirstToken = holds[call].Task };
+        };
+        try
+        {
+            var id = await StartAsync(host, roomId, new
+            {
+                topic = "Signing out",
+                bots = new object[]
+                {
+                    new { name = "One", provider = "openai", instructions = "Speak." },
+                    new { name = "Two", provider = "openai", instructions = "Answer." },
+                },
+                max_turns = 2,
+            });
+            var path = $"/rooms/{roomId}/conversations/{id}/stream";
+            await using var leavingStream = await SseReader.OpenAsync(cluster.Url, leaving.AccessToken, path);
+            await using var stayingStream = await SseReader.OpenAsync(cluster.Url, user.AccessToken, path);
+            await leavingStream.ReadUntilAsync(e => e.Type == "token").WaitAsync(GiveUp);
+            await stayingStream.ReadUntilAsync(e => e.Type == "token").WaitAsync(GiveUp);
+
+            await ApiClient.ExpectAsync(await anonymous.PostAsync("/auth/revoke", new { refresh_token = leaving.RefreshToken }), HttpStatusCode.NoContent);
+
+            // The stream's documented error event says why, then the response ends cleanly (no done: the conversation runs on).
+            var end = await leavingStream.ReadUntilAsync(e => e.Type == "error").WaitAsync(GiveUp);
+            Assert.Equal("signed out", end[^1].Data.GetProperty("message").GetString());
+            Assert.Null(await leavingStream.NextAsync().WaitAsync(GiveUp));
+
+            holds[1].SetResult();
+            var turn0 = await stayingStream.ReadUntilAsync(e => e.Type == "turn_end" && e.Turn == 0).WaitAsync(GiveUp);
+            Assert.Equal("held on.", Text(turn0, 0));
+            var conversation = await ApiClient.ExpectAsync(await host.GetAsync($"/rooms/{roomId}/conversations/{id}"), HttpStatusCode.OK);
+            Assert.Equal("running", conversation.GetProperty("status").GetString());
+        }
+        finally
+        {
+            holds.ReleaseAll();
+        }
+    }
+
+    [Fact]
     public async Task A_conversation_cut_off_by_an_Api_crash_resumes_at_its_unstored_turn_and_the_stream_resumes_by_Last_Event_ID()
     {
         var (host, user, roomId) = await cluster.HostWithRoomAsync();
