@@ -4,7 +4,7 @@ import { ApiError } from "../api/errors";
 import { ErrorText } from "../ui/ErrorText";
 import { useServices } from "../ui/services";
 import { CodeEditor, type Reveal } from "./CodeEditor";
-import { changedElsewhere, edited, isDirty, openFile, overwriteTheirs, saved, type OpenFile } from "./editorState";
+import { changedElsewhere, edited, isDirty, openFile, overwriteTheirs, refused, saved, type OpenFile } from "./editorState";
 import { MyWorktreePanel } from "./MyWorktreePanel";
 import { SearchPanel } from "./SearchPanel";
 
@@ -167,7 +167,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, choo
   { workspace: Workspace; worktree: WorktreeChoice; chooser: ReactNode; revision: number } & Props) {
   const { api } = useServices();
   const [files, setFiles] = useState<FileEntry[]>([]);
-  const [file, setFile] = useState<OpenFile | null>(null);
+  const [file, setFileState] = useState<OpenFile | null>(null);
   const [reveal, setReveal] = useState<Reveal | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -175,8 +175,17 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, choo
   const [push, setPush] = useState(true);
   const [commitResult, setCommitResult] = useState<CommitResult | null>(null);
   const [committing, setCommitting] = useState(false);
+  // The open file as of now, not as of the last render: an answer handled between a change and the render that shows
+  // it (a save's echo read back right after the save's own answer) must see that change, or it takes the user's own
+  // save for someone else's. Every change goes through setFile, which moves the ref first.
   const fileRef = useRef<OpenFile | null>(null);
-  fileRef.current = file;
+  const setFile = useCallback((next: OpenFile | null | ((current: OpenFile | null) => OpenFile | null)) => {
+    fileRef.current = typeof next === "function" ? next(fileRef.current) : next;
+    setFileState(fileRef.current);
+  }, []);
+  /** The text of the save on its way (its echo can come back before its answer); one save at a time. */
+  const saving = useRef<{ path: string; text: string } | null>(null);
+  const [saveInFlight, setSaveInFlight] = useState(false);
 
   const loadFiles = useCallback(async () => {
     try {
@@ -206,7 +215,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, choo
         setError(failure);
       }
     },
-    [api, roomId, worktree],
+    [api, roomId, worktree, setFile],
   );
 
   // Someone else's change to the open file: take it, or keep the user's edits and say there is a conflict.
@@ -227,31 +236,44 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, choo
           .then((content) => {
             const latest = fileRef.current;
             if (!latest || latest.path !== content.path) return;
-            const next = changedElsewhere(latest, content.content, content.etag);
-            if (next !== latest) {
-              setFile(next);
-              setNotice(next.conflictEtag ? null : `${content.path} was updated by another member.`);
-            }
+            const inFlight = saving.current?.path === latest.path ? saving.current.text : null;
+            const next = changedElsewhere(latest, content.content, content.etag, inFlight);
+            if (next === latest) return;
+            setFile(next);
+            // Only their text replacing the editor's is news; a version that matches the editor's text is not.
+            if (next.conflictEtag) setNotice(null);
+            else if (next.text !== latest.text) setNotice(`${content.path} was updated by another member.`);
           })
           .catch(() => undefined);
       }),
-    [subscribe, loadFiles, api, roomId, worktree],
+    [subscribe, loadFiles, api, roomId, worktree, setFile],
   );
 
+  /**
+   * Saves `current` (the file as it is when Save is pressed: the ref, which has every keystroke even before it is
+   * rendered); the answer applies to the file as it is when it comes.
+   */
   const save = async (current: OpenFile) => {
+    // A second save sent before the first is answered would name the version the first replaces: a 412 on oneself.
+    if (saving.current) return;
     setError(null);
+    saving.current = { path: current.path, text: current.text };
+    setSaveInFlight(true);
     try {
       const etag = await api.writeFile(roomId, current.path, current.text, current.etag, worktree);
-      setFile(saved(current, etag));
+      setFile((latest) => (latest?.path === current.path ? saved(latest, current, etag) : latest));
       setNotice(`Saved ${current.path}.`);
       void loadFiles();
     } catch (failure) {
       if (failure instanceof ApiError && failure.status === 412) {
         const theirs = await api.readFile(roomId, current.path, worktree).catch(() => null);
-        setFile({ ...current, conflictEtag: theirs?.etag ?? "unknown" });
+        setFile((latest) => (latest?.path === current.path ? refused(latest, theirs?.etag ?? "unknown") : latest));
         return;
       }
       setError(failure);
+    } finally {
+      saving.current = null;
+      setSaveInFlight(false);
     }
   };
 
@@ -267,7 +289,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, choo
     if (!to || to === file.path) return;
     try {
       const answer = await api.renameFile(roomId, file.path, to.trim(), worktree);
-      setFile({ ...file, path: answer.path });
+      setFile((latest) => (latest?.path === file.path ? { ...latest, path: answer.path } : latest));
       void loadFiles();
     } catch (failure) {
       setError(failure);
@@ -339,7 +361,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, choo
               {isDirty(file) && <span className="dirty">unsaved</span>}
               {!readOnly && (
                 <>
-                  <button type="button" onClick={() => void save(file)} disabled={(!isDirty(file) && file.etag !== null) || file.conflictEtag !== null}>
+                  <button type="button" onClick={() => fileRef.current && void save(fileRef.current)} disabled={(!isDirty(file) && file.etag !== null) || file.conflictEtag !== null || saveInFlight}>
                     Save
                   </button>
                   <button type="button" onClick={() => void rename()} disabled={file.etag === null}>
@@ -357,7 +379,7 @@ function ReadyWorkspace({ workspace, roomId, readOnly, subscribe, worktree, choo
                 <button type="button" onClick={() => void open(file.path)}>
                   Load their version
                 </button>
-                <button type="button" className="danger" onClick={() => void save(overwriteTheirs(file))}>
+                <button type="button" className="danger" onClick={() => fileRef.current && void save(overwriteTheirs(fileRef.current))}>
                   Overwrite with mine
                 </button>
               </div>
