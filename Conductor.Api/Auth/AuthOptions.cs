@@ -18,6 +18,15 @@ public sealed class AuthOptions
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>
+    /// A client that lost the answer to a refresh (killed mid-request, a window reloading while it was in flight)
+    /// presents the same refresh token again. Within this long of the token's first use, and while the successor it
+    /// never received is unused, that is a retry: it gets a new successor, and the lost one is superseded (presenting it
+    /// later counts as reuse). Outside the window, or once the successor was used, a second use is reuse and revokes
+    /// the family. Zero turns retries off (every second use is reuse).
+    /// </summary>
+    public TimeSpan RefreshRetryWindow { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// How long a socket ticket (<c>POST /auth/socket-ticket</c>) may wait for its one use. Browsers cannot set headers
     /// on a WebSocket, so they put a ticket in its URL instead of the access token: seconds, single use, sockets only.
     /// </summary>

@@ -15,6 +15,10 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
         {
             failures.Add($"Auth:RefreshTokenLifetime must be at least the access token lifetime and at most 365 days (got {options.RefreshTokenLifetime}).");
         }
+        if (options.RefreshRetryWindow < TimeSpan.Zero || options.RefreshRetryWindow > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"Auth:RefreshRetryWindow must be between 0 and 5 minutes (got {options.RefreshRetryWindow}).");
+        }
         if (options.SocketTicketLifetime < TimeSpan.FromSeconds(1) || options.SocketTicketLifetime > TimeSpan.FromMinutes(5))
         {
             failures.Add($"Auth:SocketTicketLifetime must be between 1 second and 5 minutes (got {options.SocketTicketLifetime}).");

@@ -13,7 +13,8 @@ namespace Conductor.Api.Auth;
 /// <summary>
 /// Issues access tokens through the framework's bearer-token format and keeps refresh tokens in Postgres. Refresh
 /// tokens are opaque random strings stored as SHA-256 hashes; every use marks the token used and hands out its
-/// successor in the same family, and a second use of a used token (it leaked, or was stolen) revokes the family.
+/// successor in the same family, and a second use of a used token (it leaked, or was stolen) revokes the family, unless
+/// it is a client's retry after a lost answer (<see cref="AuthOptions.RefreshRetryWindow"/>).
 /// A family is a session: its access tokens carry its id (<see cref="UserClaims.SessionId"/>), and revoking the family
 /// revokes them too, on every instance at once (<see cref="SessionRevocations"/>).
 /// </summary>
@@ -57,12 +58,14 @@ public sealed partial class TokenService(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
-        // FOR UPDATE serialises concurrent uses of one token: the second one sees it used and counts as reuse.
+        // FOR UPDATE serialises concurrent uses of one token: the second one sees it used (a retry, or reuse).
         Guid id, familyId, userId;
+        Guid? successorOfFirstUse;
         DateTimeOffset expiresAt;
-        bool used, revoked;
+        DateTimeOffset? usedAt;
+        bool revoked, superseded;
         await using (var select = new NpgsqlCommand(
-            "SELECT id, family_id, user_id, expires_at, used_at IS NOT NULL, revoked_at IS NOT NULL FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+            "SELECT id, family_id, user_id, expires_at, used_at, revoked_at IS NOT NULL, superseded_at IS NOT NULL, replaced_by FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
             connection, transaction))
         {
             select.Parameters.AddWithValue(Hash(refreshToken!));
@@ -71,16 +74,23 @@ public sealed partial class TokenService(
             {
                 return (null, RefreshFailure.Invalid);
             }
-            (id, familyId, userId, expiresAt, used, revoked) = (reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2),
-                reader.GetFieldValue<DateTimeOffset>(3), reader.GetBoolean(4), reader.GetBoolean(5));
+            (id, familyId, userId, expiresAt) = (reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetFieldValue<DateTimeOffset>(3));
+            usedAt = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4);
+            (revoked, superseded) = (reader.GetBoolean(5), reader.GetBoolean(6));
+            successorOfFirstUse = reader.IsDBNull(7) ? null : reader.GetGuid(7);
         }
 
         if (revoked)
         {
             return (null, RefreshFailure.Revoked);
         }
-        if (used)
+        // A retry: the client lost the answer to this token's use (the successor it never received is unused) and asks
+        // again within the window. The lost successor is superseded, so it can never be used alongside the new one.
+        var retry = usedAt is { } firstUse && !superseded && now - firstUse <= options.Value.RefreshRetryWindow
+            && successorOfFirstUse is { } lost && await SupersedeIfUnusedAsync(connection, transaction, lost, now, cancellationToken);
+        if ((usedAt is not null || superseded) && !retry)
         {
+            // A second use (or a superseded token, which only someone who did not retry still holds): it leaked.
             var revokedCount = await RevokeFamilyAsync(connection, transaction, familyId, now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             LogReuseDetected(logger, userId, familyId, revokedCount);
@@ -107,7 +117,9 @@ public sealed partial class TokenService(
         }
         var successorId = Guid.CreateVersion7(now);
         var successor = NewRefreshToken();
-        await using (var markUsed = new NpgsqlCommand("UPDATE refresh_tokens SET used_at = $2, replaced_by = $3 WHERE id = $1", connection, transaction))
+        // A retry keeps the first use's time: retrying again does not stretch the window.
+        await using (var markUsed = new NpgsqlCommand(
+            "UPDATE refresh_tokens SET used_at = coalesce(used_at, $2), replaced_by = $3 WHERE id = $1", connection, transaction))
         {
             markUsed.Parameters.AddWithValue(id);
             markUsed.Parameters.AddWithValue(now);
@@ -120,6 +132,10 @@ public sealed partial class TokenService(
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
         await transaction.CommitAsync(cancellationToken);
+        if (retry)
+        {
+            LogRefreshRetried(logger, userId, familyId);
+        }
         return (new IssuedTokens(CreateAccessToken(user, familyId, now), successor, options.Value.AccessTokenLifetime, user), null);
     }
 
@@ -166,6 +182,19 @@ public sealed partial class TokenService(
         return bearerOptions.Get(BearerTokenDefaults.AuthenticationScheme).BearerTokenProtector.Protect(ticket);
     }
 
+    /// <summary>Marks the successor superseded when it was never used (nor revoked, nor superseded already); false otherwise.</summary>
+    private static async Task<bool> SupersedeIfUnusedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid successorId,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var supersede = new NpgsqlCommand("""
+            UPDATE refresh_tokens SET superseded_at = $2
+            WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL AND superseded_at IS NULL
+            """, connection, transaction);
+        supersede.Parameters.AddWithValue(successorId);
+        supersede.Parameters.AddWithValue(now);
+        return await supersede.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
     private static async Task<int> RevokeFamilyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid familyId,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -204,6 +233,9 @@ public sealed partial class TokenService(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Refresh-token family {FamilyId} was revoked but Redis could not be told: other instances accept its access tokens until they expire")]
     private static partial void LogRevocationNotShared(ILogger logger, Exception exception, Guid familyId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserId} presented a used refresh token again within the retry window (its successor unused): issued a new successor in family {FamilyId}, the unused one superseded")]
+    private static partial void LogRefreshRetried(ILogger logger, Guid userId, Guid familyId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Refresh-token family {FamilyId} revoked on request")]
     private static partial void LogRevoked(ILogger logger, Guid familyId);

@@ -24,6 +24,9 @@ public sealed class ApiCluster : IAsyncLifetime
     public Uri UrlA { get; private set; } = null!;
     public Uri UrlB { get; private set; } = null!;
 
+    /// <summary>How long after a refresh token's first use a client may present it again (a retry after a lost answer).</summary>
+    public static readonly TimeSpan RefreshRetryWindow = TimeSpan.FromSeconds(4);
+
     /// <summary>The environment every instance gets; tests start extra instances with changes to it.</summary>
     public Dictionary<string, string?> Environment(bool devLogin = true) => new()
     {
@@ -35,6 +38,8 @@ public sealed class ApiCluster : IAsyncLifetime
         ["Auth__GitHub__ApiUrl"] = GitHub.ApiUrl.AbsoluteUri,
         // Every test signs in from 127.0.0.1; the rate-limit test starts its own instance with a low limit.
         ["Auth__RateLimit__PermitLimit"] = "100000",
+        // Short, so a test can see a retry refused once the window has passed (AuthTests); the default is 60 s.
+        ["Auth__RefreshRetryWindow"] = RefreshRetryWindow.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
         ["Web__PublicUrl"] = "https://conductor.example",
     };
 

@@ -99,23 +99,91 @@ public sealed class AuthTests(ApiCluster cluster)
     }
 
     [Fact]
-    public async Task Two_concurrent_refreshes_of_one_token_count_as_reuse()
+    public async Task Two_concurrent_refreshes_of_one_token_both_answer_and_the_session_goes_on_through_the_later_successor_only()
     {
         using var a = cluster.ClientA();
         using var b = cluster.ClientB();
         var signedIn = await a.DevLoginAsync(ApiCluster.UniqueLogin("carol"));
 
+        // The second refresh to take the token's lock is a retry (the first successor is unused): both answer, and the
+        // first successor is superseded, so the two can never both be used.
         var responses = await Task.WhenAll(
             a.PostAsync("/auth/refresh", new { refresh_token = signedIn.RefreshToken }),
             b.PostAsync("/auth/refresh", new { refresh_token = signedIn.RefreshToken }));
-        var winner = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.OK);
-        var loser = Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Unauthorized);
-        await ApiClient.ExpectProblemAsync(loser, HttpStatusCode.Unauthorized, "Refresh token reuse detected");
+        var successors = new List<SignedIn>();
+        foreach (var response in responses)
+        {
+            successors.Add(SignedIn.From(await ApiClient.ExpectAsync(response, HttpStatusCode.OK)));
+        }
+        var superseded = await SupersededAsync(successors.Select(s => s.RefreshToken));
+        var live = Assert.Single(successors, s => !superseded.Contains(s.RefreshToken));
+        var lost = Assert.Single(successors, s => superseded.Contains(s.RefreshToken));
 
-        // The winner's successor belongs to the revoked family.
-        var successor = SignedIn.From(await ApiClient.ExpectAsync(winner, HttpStatusCode.OK));
+        var next = SignedIn.From(await ApiClient.ExpectAsync(await a.PostAsync("/auth/refresh", new { refresh_token = live.RefreshToken }), HttpStatusCode.OK));
+        // The superseded one turning up later is a second holder: reuse, and the whole session ends.
+        await ApiClient.ExpectProblemAsync(await b.PostAsync("/auth/refresh", new { refresh_token = lost.RefreshToken }),
+            HttpStatusCode.Unauthorized, "Refresh token reuse detected");
+        await ApiClient.ExpectProblemAsync(await a.PostAsync("/auth/refresh", new { refresh_token = next.RefreshToken }),
+            HttpStatusCode.Unauthorized, "Refresh token revoked");
+    }
+
+    [Fact]
+    public async Task A_client_that_lost_its_refresh_answer_presents_the_token_again_within_the_window_and_gets_a_new_successor()
+    {
+        using var a = cluster.ClientA();
+        using var b = cluster.ClientB();
+        var signedIn = await a.DevLoginAsync(ApiCluster.UniqueLogin("reloaded"));
+        // The answer to this refresh is lost (say, the VS Code window reloaded while it was in flight)...
+        var lost = SignedIn.From(await ApiClient.ExpectAsync(await a.PostAsync("/auth/refresh", new { refresh_token = signedIn.RefreshToken }), HttpStatusCode.OK));
+
+        // ...so the client, which still holds the old token, presents it again (on the other instance): a new successor.
+        var retried = SignedIn.From(await ApiClient.ExpectAsync(await b.PostAsync("/auth/refresh", new { refresh_token = signedIn.RefreshToken }), HttpStatusCode.OK));
+        Assert.NotEqual(lost.RefreshToken, retried.RefreshToken);
+        using (var withRetried = cluster.ClientA(retried.AccessToken))
+        {
+            await ApiClient.ExpectAsync(await withRetried.GetAsync("/auth/me"), HttpStatusCode.OK);
+        }
+        var next = SignedIn.From(await ApiClient.ExpectAsync(await a.PostAsync("/auth/refresh", new { refresh_token = retried.RefreshToken }), HttpStatusCode.OK));
+
+        // Once the new successor was used, the old token is no retry any more: reuse, and the session ends.
+        await ApiClient.ExpectProblemAsync(await b.PostAsync("/auth/refresh", new { refresh_token = signedIn.RefreshToken }),
+            HttpStatusCode.Unauthorized, "Refresh token reuse detected");
+        await ApiClient.ExpectProblemAsync(await a.PostAsync("/auth/refresh", new { refresh_token = next.RefreshToken }),
+            HttpStatusCode.Unauthorized, "Refresh token revoked");
+        using var withNext = cluster.ClientB(next.AccessToken);
+        await ApiClient.ExpectProblemAsync(await withNext.GetAsync("/auth/me"), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task A_used_refresh_token_presented_again_after_the_retry_window_is_reuse_even_with_its_successor_unused()
+    {
+        using var a = cluster.ClientA();
+        var signedIn = await a.DevLoginAsync(ApiCluster.UniqueLogin("late"));
+        var successor = SignedIn.From(await ApiClient.ExpectAsync(await a.PostAsync("/auth/refresh", new { refresh_token = signedIn.RefreshToken }), HttpStatusCode.OK));
+
+        // Waiting out the configured window (ApiCluster: a few seconds) is the point of this test, not a timing assumption.
+        await Task.Delay(ApiCluster.RefreshRetryWindow + TimeSpan.FromSeconds(1));
+        await ApiClient.ExpectProblemAsync(await a.PostAsync("/auth/refresh", new { refresh_token = signedIn.RefreshToken }),
+            HttpStatusCode.Unauthorized, "Refresh token reuse detected");
         await ApiClient.ExpectProblemAsync(await a.PostAsync("/auth/refresh", new { refresh_token = successor.RefreshToken }),
             HttpStatusCode.Unauthorized, "Refresh token revoked");
+    }
+
+    /// <summary>Which of these refresh tokens the Api marked superseded (looked up by hash, as the Api stores them).</summary>
+    private async Task<HashSet<string>> SupersededAsync(IEnumerable<string> refreshTokens)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(cluster.ConnectionString);
+        var superseded = new HashSet<string>();
+        foreach (var token in refreshTokens)
+        {
+            await using var command = dataSource.CreateCommand("SELECT superseded_at IS NOT NULL FROM refresh_tokens WHERE token_hash = $1");
+            command.Parameters.AddWithValue(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+            if (await command.ExecuteScalarAsync() is true)
+            {
+                superseded.Add(token);
+            }
+        }
+        return superseded;
     }
 
     [Fact]

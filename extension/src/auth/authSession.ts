@@ -25,8 +25,10 @@ export type SessionEndReason = 'signed-out' | 'revoked';
 
 /**
  * Tokens in SecretStorage (never settings, never logs), keyed by backend URL. The access token is refreshed before
- * it expires, both on a timer and on demand; concurrent callers share one refresh (the Api treats two refreshes of
- * one token as reuse and revokes the family).
+ * it expires, both on a timer and on demand; concurrent callers share one refresh (a second use of a refresh token is
+ * reuse, which revokes the family, unless the Api can take it for a retry after a lost answer: within
+ * Auth:RefreshRetryWindow, as when a window reload cut a refresh off and the new extension host starts from the
+ * token stored before it).
  */
 export class AuthSession {
   private session: StoredSession | undefined;
