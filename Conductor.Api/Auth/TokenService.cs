@@ -86,8 +86,11 @@ public sealed partial class TokenService(
         }
         // A retry: the client lost the answer to this token's use (the successor it never received is unused) and asks
         // again within the window. The lost successor is superseded, so it can never be used alongside the new one.
-        var retry = usedAt is { } firstUse && !superseded && now - firstUse <= options.Value.RefreshRetryWindow
-            && successorOfFirstUse is { } lost && await SupersedeIfUnusedAsync(connection, transaction, lost, now, cancellationToken);
+        var retry = false;
+        if (usedAt is { } firstUse && !superseded && now - firstUse <= options.Value.RefreshRetryWindow && successorOfFirstUse is { } lost)
+        {
+            retry = await SupersedeIfUnusedAsync(connection, transaction, lost, now, cancellationToken);
+        }
         if ((usedAt is not null || superseded) && !retry)
         {
             // A second use (or a superseded token, which only someone who did not retry still holds): it leaked.
