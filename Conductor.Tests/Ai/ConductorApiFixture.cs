@@ -4,57 +4,21 @@ using Conductor.Tests.Infrastructure;
 namespace Conductor.Tests.Ai;
 
 /// <summary>
-/// One real Api process over real Postgres and Redis, with two AI providers pointed at fake OpenAI and Anthropic
-/// servers on 127.0.0.1, a workspace root of plain per-room folders, and a fast probe. Shared by the files, AI,
+/// The shared Api with fake AI providers (<see cref="FakeAiApiFixture"/>) plus a provider that is configured but down,
+/// a workspace root of plain per-room folders, and no background sweep of the search index. Shared by the files, AI,
 /// changes and audit tests; each test signs in its own users and makes its own rooms.
 /// </summary>
-public sealed class ConductorApiFixture : IAsyncLifetime
+public sealed class ConductorApiFixture() : FakeAiApiFixture("aichanges", "workspaces")
 {
-    public const string ApiKey = "sk-fixture-secret-0123456789";
-
-    public PostgresServerFixture Postgres { get; } = new();
-    public RedisServerFixture Redis { get; } = new();
-    public FakeAiServer OpenAI { get; private set; } = null!;
-    public FakeAiServer Anthropic { get; private set; } = null!;
-    public string WorkspaceRoot { get; } = TestDirectories.Create("workspaces");
-    public string ConnectionString { get; private set; } = "";
-    public ServiceInstance Api { get; private set; } = null!;
-    public Uri Url { get; private set; } = null!;
-
-    public async Task InitializeAsync()
+    protected override IEnumerable<KeyValuePair<string, string?>> Settings() => new Dictionary<string, string?>
     {
-        await Task.WhenAll(Postgres.InitializeAsync(), Redis.InitializeAsync());
-        OpenAI = await FakeAiServer.StartAsync(FakeAiKind.OpenAI);
-        Anthropic = await FakeAiServer.StartAsync(FakeAiKind.Anthropic);
-        ConnectionString = await Postgres.CreateDatabaseAsync("aichanges");
-        (Api, Url) = await ServiceInstance.StartListeningAsync("Conductor.Api", new Dictionary<string, string?>
-        {
-            ["ConnectionStrings__conductordb"] = ConnectionString,
-            ["ConnectionStrings__redis"] = Redis.ConnectionString,
-            ["Auth__DevLogin"] = "true",
-            ["Auth__RateLimit__PermitLimit"] = "100000",
-            ["Web__PublicUrl"] = "https://conductor.example",
-            ["Ai__ProbeInterval"] = "00:00:00.300",
-            ["Ai__Providers__openai__Kind"] = "openai",
-            ["Ai__Providers__openai__Endpoint"] = OpenAI.Endpoint.AbsoluteUri,
-            ["Ai__Providers__openai__ApiKey"] = ApiKey,
-            ["Ai__Providers__openai__Model"] = "fake-model",
-            ["Ai__Providers__claude__Kind"] = "anthropic",
-            ["Ai__Providers__claude__Endpoint"] = Anthropic.Endpoint.AbsoluteUri,
-            ["Ai__Providers__claude__ApiKey"] = ApiKey,
-            ["Ai__Providers__claude__Model"] = "fake-claude",
-            // Nothing listens on port 1: a provider that is configured but down.
-            ["Ai__Providers__offline__Kind"] = "openai",
-            ["Ai__Providers__offline__Endpoint"] = "http://127.0.0.1:1/v1",
-            ["Ai__Providers__offline__Model"] = "none",
-            ["Ai__DefaultProvider"] = "mock",
-            ["Workspaces__Root"] = WorkspaceRoot,
-            // No background sweep of the search index during a test: an edit behind the Api's back stays unseen.
-            ["Workspaces__SearchIndexMaxStaleness"] = "01:00:00",
-        }, TimeSpan.FromSeconds(90));
-    }
-
-    public ApiClient Client(string? accessToken = null) => new(Url, accessToken);
+        // Nothing listens on port 1: a provider that is configured but down.
+        ["Ai__Providers__offline__Kind"] = "openai",
+        ["Ai__Providers__offline__Endpoint"] = "http://127.0.0.1:1/v1",
+        ["Ai__Providers__offline__Model"] = "none",
+        // No background sweep of the search index during a test: an edit behind the Api's back stays unseen.
+        ["Workspaces__SearchIndexMaxStaleness"] = "01:00:00",
+    };
 
     /// <summary>
     /// An HttpClient for streaming responses (read as they come, not buffered) that hangs up the way a browser closing
@@ -70,11 +34,7 @@ public sealed class ConductorApiFixture : IAsyncLifetime
     /// <summary>A signed-in user with a room of their own (host), and its workspace folder.</summary>
     public async Task<(ApiClient Client, SignedIn User, Guid RoomId)> HostWithRoomAsync(string name = "host")
     {
-        using var anonymous = Client();
-        var user = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin(name));
-        var client = Client(user.AccessToken);
-        var room = await ApiClient.ExpectAsync(await client.PostAsync("/rooms", new { name = "ai room" }), System.Net.HttpStatusCode.Created);
-        var roomId = room.GetProperty("room_id").GetGuid();
+        var (client, user, roomId) = await CreateHostWithRoomAsync(name, "ai room");
         await SeedReadyWorkspaceAsync(roomId, user.UserId);
         return (client, user, roomId);
     }
@@ -82,8 +42,7 @@ public sealed class ConductorApiFixture : IAsyncLifetime
     /// <summary>Signs in another user and joins them to the room as a guest.</summary>
     public async Task<(ApiClient Client, SignedIn User)> GuestAsync(ApiClient host, Guid roomId, string name = "guest")
     {
-        using var anonymous = Client();
-        var user = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin(name));
+        var user = await SignInAsync(name);
         var invite = await ApiClient.ExpectAsync(await host.PostAsync($"/rooms/{roomId}/invites", new { }), System.Net.HttpStatusCode.Created);
         var client = Client(user.AccessToken);
         var joined = await client.PostAsync("/rooms/join", new { token = invite.GetProperty("token").GetString() });
@@ -94,8 +53,7 @@ public sealed class ConductorApiFixture : IAsyncLifetime
     /// <summary>A signed-in user who belongs to no room.</summary>
     public async Task<ApiClient> OutsiderAsync()
     {
-        using var anonymous = Client();
-        var user = await anonymous.DevLoginAsync(ApiCluster.UniqueLogin("outsider"));
+        var user = await SignInAsync("outsider");
         return Client(user.AccessToken);
     }
 
@@ -122,25 +80,6 @@ public sealed class ConductorApiFixture : IAsyncLifetime
     }
 
     public string WorkspacePath(Guid roomId) => Path.Combine(WorkspaceRoot, "worktrees", roomId.ToString("D"));
-
-    public async Task DisposeAsync()
-    {
-        if (Api is not null)
-        {
-            await Api.DisposeAsync();
-        }
-        if (OpenAI is not null)
-        {
-            await OpenAI.DisposeAsync();
-        }
-        if (Anthropic is not null)
-        {
-            await Anthropic.DisposeAsync();
-        }
-        await Redis.DisposeAsync();
-        await Postgres.DisposeAsync();
-        TestDirectories.TryDelete(WorkspaceRoot);
-    }
 }
 
 [CollectionDefinition(Name)]
