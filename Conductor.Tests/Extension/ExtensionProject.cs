@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Conductor.Tests.Infrastructure;
 
 namespace Conductor.Tests.Extension;
@@ -7,7 +5,7 @@ namespace Conductor.Tests.Extension;
 /// <summary>
 /// The VS Code extension in <c>extension/</c> as the tests use it: installs its npm packages (npm ci) once per checkout,
 /// packages the .vsix, installs code-server through <c>extension/scripts/install-code-server.sh</c> (idempotent) and
-/// runs its npm test scripts with the servers' addresses in the environment.
+/// runs its npm test scripts with the servers' addresses in the environment, all through <see cref="NodeProject"/>.
 /// </summary>
 internal static class ExtensionProject
 {
@@ -18,24 +16,23 @@ internal static class ExtensionProject
     public static string Vsix => Path.Combine(Directory, "conductor.vsix");
     public static string CodeServer => Path.Combine(Directory, ".code-server", "node_modules", ".bin", "code-server");
 
+    private static readonly NodeProject Project = new(Directory, ".package-lock.json");
+
     /// <summary>npm ci (when node_modules is missing), npm run package, and code-server; fails with the tool's output.</summary>
     public static async Task PrepareAsync(bool codeServer)
     {
         await Lock.WaitAsync();
         try
         {
-            if (!File.Exists(Path.Combine(Directory, "node_modules", ".package-lock.json")))
-            {
-                await ExpectSuccessAsync("npm", ["ci", "--no-audit", "--no-fund"], TimeSpan.FromMinutes(5), new Dictionary<string, string>());
-            }
+            await Project.EnsureInstalledAsync(TimeSpan.FromMinutes(5));
             if (!s_prepared)
             {
-                await ExpectSuccessAsync("npm", ["run", "package"], TimeSpan.FromMinutes(3), new Dictionary<string, string>());
+                await ExpectSuccessAsync("npm", ["run", "package"], TimeSpan.FromMinutes(3));
                 s_prepared = true;
             }
             if (codeServer)
             {
-                await ExpectSuccessAsync("bash", ["scripts/install-code-server.sh"], TimeSpan.FromMinutes(15), new Dictionary<string, string>());
+                await ExpectSuccessAsync("bash", ["scripts/install-code-server.sh"], TimeSpan.FromMinutes(15));
             }
         }
         finally
@@ -44,62 +41,13 @@ internal static class ExtensionProject
         }
     }
 
-    public static async Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout,
-        IReadOnlyDictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            WorkingDirectory = Directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-        var output = new StringBuilder();
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception exception)
-        {
-            Assert.Fail($"'{fileName}' could not be started ({exception.Message}). The extension tests need Node.js 20 and npm on PATH.");
-        }
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            lock (output)
-            {
-                return (-1, $"{fileName} {string.Join(' ', start.ArgumentList)} did not finish within {timeout}:\n{output}");
-            }
-        }
-        process.WaitForExit(); // flushes the asynchronous output readers
-        lock (output)
-        {
-            return (process.ExitCode, output.ToString());
-        }
-    }
+    /// <summary>Runs a tool in <c>extension/</c>: its exit code (-1 when it outlived <paramref name="timeout"/>) and its output.</summary>
+    public static Task<(int ExitCode, string Output)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string> environment) => Project.RunLoggedAsync(fileName, arguments, timeout, environment);
 
-    private static async Task ExpectSuccessAsync(string fileName, string[] arguments, TimeSpan timeout, IReadOnlyDictionary<string, string> environment)
+    private static async Task ExpectSuccessAsync(string fileName, string[] arguments, TimeSpan timeout)
     {
-        var (exitCode, output) = await RunAsync(fileName, arguments, timeout, environment);
+        var (exitCode, output) = await Project.RunLoggedAsync(fileName, arguments, timeout);
         Assert.True(exitCode == 0, $"{fileName} {string.Join(' ', arguments)} failed in {Directory} ({exitCode}):\n{output}");
     }
 }

@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text;
 
 namespace Conductor.Tests.Infrastructure;
 
 /// <summary>
-/// A small npm project of the tests' own (a package.json and package-lock.json in the repository; node_modules
-/// git-ignored): installed with <c>npm ci</c> once per checkout, then its tools run with a bounded time.
+/// An npm project in the repository (a package.json and package-lock.json; node_modules git-ignored): installed with
+/// <c>npm ci</c> once per checkout, then its tools run in its folder with a bounded time. The one way the tests run
+/// Node tools, from the tests' own small projects to the VS Code extension's suites.
 /// </summary>
 public sealed class NodeProject(string directory, string installedMarker)
 {
@@ -14,7 +16,7 @@ public sealed class NodeProject(string directory, string installedMarker)
     public string Directory { get; } = directory;
 
     /// <summary>npm ci unless <c>node_modules/{installedMarker}</c> exists; a clear failure when node or npm is missing.</summary>
-    public async Task EnsureInstalledAsync()
+    public async Task EnsureInstalledAsync(TimeSpan? installTimeout = null)
     {
         var installLock = InstallLocks.GetOrAdd(Directory, _ => new SemaphoreSlim(1, 1));
         await installLock.WaitAsync();
@@ -28,7 +30,7 @@ public sealed class NodeProject(string directory, string installedMarker)
                 }
                 catch (System.ComponentModel.Win32Exception exception)
                 {
-                    Assert.Fail($"This test needs Node.js 18+ and npm on PATH ('{tool}' could not be started: {exception.Message}). " +
+                    Assert.Fail($"This test needs Node.js 20 and npm on PATH ('{tool}' could not be started: {exception.Message}). " +
                         "Install them (Debian: apt-get install -y nodejs npm) and run the tests again.");
                 }
             }
@@ -36,7 +38,7 @@ public sealed class NodeProject(string directory, string installedMarker)
             {
                 return;
             }
-            var (exitCode, output, errors) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], TimeSpan.FromMinutes(3));
+            var (exitCode, output, errors) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], installTimeout ?? TimeSpan.FromMinutes(3));
             Assert.True(exitCode == 0, $"npm ci failed in {Directory}:\n{output}\n{errors}");
         }
         finally
@@ -45,8 +47,32 @@ public sealed class NodeProject(string directory, string installedMarker)
         }
     }
 
-    /// <summary>Runs a tool in the project's folder; killed with its children when it outlives <paramref name="timeout"/>.</summary>
-    public async Task<(int ExitCode, string Output, string Errors)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout)
+    /// <summary>
+    /// Runs a tool in the project's folder, its two streams apart; killed with its children when it outlives
+    /// <paramref name="timeout"/> (a <see cref="TimeoutException"/> carrying what it wrote until then).
+    /// </summary>
+    public async Task<(int ExitCode, string Output, string Errors)> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var run = await RunCoreAsync(fileName, arguments, timeout, environment);
+        return run.TimedOut
+            ? throw new TimeoutException($"{fileName} did not finish within {timeout}:\n{run.Log}")
+            : (run.ExitCode, run.Output, run.Errors);
+    }
+
+    /// <summary>
+    /// Runs a tool (a test suite) in the project's folder and answers its exit code and both streams interleaved as they
+    /// came; when it outlives <paramref name="timeout"/> it is killed with its children and the answer is -1 with what
+    /// it wrote until then, so a hung suite's log still reaches the failure message.
+    /// </summary>
+    public async Task<(int ExitCode, string Log)> RunLoggedAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var run = await RunCoreAsync(fileName, arguments, timeout, environment);
+        return run.TimedOut ? (-1, $"{fileName} {string.Join(' ', arguments)} did not finish within {timeout}:\n{run.Log}") : (run.ExitCode, run.Log);
+    }
+
+    private async Task<ToolRun> RunCoreAsync(string fileName, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -59,10 +85,21 @@ public sealed class NodeProject(string directory, string installedMarker)
         {
             start.ArgumentList.Add(argument);
         }
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+        var output = new StringBuilder();
+        var errors = new StringBuilder();
+        var log = new StringBuilder();
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(errors, e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         using var cancel = new CancellationTokenSource(timeout);
+        var timedOut = false;
         try
         {
             await process.WaitForExitAsync(cancel.Token);
@@ -70,8 +107,27 @@ public sealed class NodeProject(string directory, string installedMarker)
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} did not finish within {timeout}.");
+            timedOut = true;
         }
-        return (process.ExitCode, await output, await errors);
+        process.WaitForExit(); // flushes the asynchronous output readers
+        lock (log)
+        {
+            return new ToolRun(timedOut ? -1 : process.ExitCode, output.ToString(), errors.ToString(), log.ToString(), timedOut);
+        }
+
+        void Append(StringBuilder stream, string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            lock (log)
+            {
+                stream.AppendLine(line);
+                log.AppendLine(line);
+            }
+        }
     }
+
+    private sealed record ToolRun(int ExitCode, string Output, string Errors, string Log, bool TimedOut);
 }
