@@ -191,11 +191,12 @@ public sealed class AiApiTests(ConductorApiFixture fixture, ITestOutputHelper ou
 
         var providerRequest = fake.ChatRequests.Single(r => r.Body.Contains(marker, StringComparison.Ordinal));
         await providerRequest.ClientAborted.Task.WaitAsync(TimeSpan.FromSeconds(15));
-        // Measured on the fake's side: well inside HttpClient's 2 s drain, which would otherwise keep the provider
-        // generating (the bench prints the figure against the 50 ms goal).
+        // Measured on the fake's side: inside HttpClient's 2 s drain, which would otherwise keep the provider
+        // generating (the bench prints the figure against the 50 ms goal). The bound only tells "aborted" from
+        // "drained", so it sits just under the drain, leaving a loaded CI machine room (AiProviderTests says why).
         var latency = Stopwatch.GetElapsedTime(hungUpAt, providerRequest.AbortedAt);
         output.WriteLine($"browser hang-up to provider abort: {latency.TotalMilliseconds:F1} ms");
-        Assert.InRange(latency, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        Assert.InRange(latency, TimeSpan.Zero, TimeSpan.FromSeconds(1.9));
     }
 
     [Fact]

@@ -98,11 +98,13 @@ public sealed class AiProviderTests(ITestOutputHelper output) : IAsyncLifetime
         });
         var request = Assert.Single(Server(name).ChatRequests);
         await request.ClientAborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        // Measured on the fake's side. HttpClient's default drain would hold the connection for 2 s; the goal is
-        // 50 ms (bench/Conductor.Bench.Ai prints the real figure). The bound here only tells "aborted" from "drained".
+        // Measured on the fake's side. HttpClient's default drain would hold the connection for 2 s (its
+        // ResponseDrainTimeout) before closing it; the goal is 50 ms (bench/Conductor.Bench.Ai prints the real figure).
+        // The bound here only tells "aborted" from "drained", so it sits just under the drain: a loaded CI machine once
+        // took 1.03 s to run the abort, which a 1 s bound took for a drain.
         var latency = Stopwatch.GetElapsedTime(cancelledAt, request.AbortedAt);
         output.WriteLine($"cancel to provider abort: {latency.TotalMilliseconds:F1} ms");
-        Assert.InRange(latency, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        Assert.InRange(latency, TimeSpan.Zero, TimeSpan.FromSeconds(1.9));
     }
 
     /// <summary>A kernel function the model may call; records what it was asked.</summary>
