@@ -8,9 +8,11 @@ namespace Conductor.Api.Sandbox;
 /// Runs programs confined by bubblewrap: new mount, PID, IPC, UTS (and, unless allowed, network) namespaces; only the
 /// room's worktree writable (at <c>/workspace</c>), <see cref="SandboxOptions.ReadOnlyPaths"/> read-only, a private
 /// <c>/tmp</c>, a fresh <c>/proc</c> and minimal <c>/dev</c>; nothing else of the host (no other room, no object store,
-/// no <c>.conductor/</c>, no secrets) and an empty environment. bwrap runs as root only to make the mounts;
-/// setpriv then becomes the unprivileged <see cref="SandboxOptions.Uid"/> with no capabilities and no_new_privs
-/// before prlimit applies the resource limits and execs the program.
+/// no <c>.conductor/</c>, no secrets) and an empty environment. An Api running as root lets bwrap make the mounts with
+/// root's rights, then setpriv becomes the unprivileged <see cref="SandboxOptions.Uid"/>; an Api running as a user (a
+/// developer's machine) has bwrap build the sandbox in a user namespace of its own, where the Api's user is
+/// <see cref="SandboxOptions.Uid"/> and the worktree's <c>.git</c> is bound read-only. Either way setpriv leaves no
+/// capabilities and sets no_new_privs before prlimit applies the resource limits and execs the program.
 /// </summary>
 public sealed class SandboxLauncher(IOptions<SandboxOptions> options)
 {
@@ -32,12 +34,16 @@ public sealed class SandboxLauncher(IOptions<SandboxOptions> options)
         {
             throw new ArgumentException("A sandboxed program needs an argv.", nameof(spec));
         }
-        var args = new List<string>
+        var userNamespace = UsesUserNamespace;
+        var args = new List<string>();
+        if (userNamespace)
         {
-            // No user namespace: bwrap keeps root's right to mount, and setpriv below gives up every privilege.
-            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--hostname", Hostname,
-        };
+            // An unprivileged Api: a user namespace gives bwrap the right to mount, and maps the Api's user (the owner
+            // of the worktree) to the sandbox user; setgroups is denied there, so setpriv below changes no ids.
+            args.AddRange(["--unshare-user", "--uid", Id(_options.Uid), "--gid", Id(_options.Gid)]);
+        }
+        // As root, no user namespace: bwrap keeps root's right to mount, and setpriv below gives up every privilege.
+        args.AddRange(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--hostname", Hostname]);
         if (!spec.Network)
         {
             args.Add("--unshare-net");
@@ -55,7 +61,15 @@ public sealed class SandboxLauncher(IOptions<SandboxOptions> options)
             }
         }
         args.AddRange(["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]);
-        args.AddRange(["--bind", spec.Worktree, WorkspacePath, "--chdir", WorkspacePath]);
+        args.AddRange(["--bind", spec.Worktree, WorkspacePath]);
+        if (userNamespace)
+        {
+            // The worktree's files are the Api user's own here, so PrepareWorktree's root-owned .git does not exist:
+            // bound read-only, the link can be neither rewritten nor removed (a mount point), and the Api's git never
+            // follows a link a command planted to a repository (and hooks) of its making.
+            args.AddRange(["--ro-bind-try", Path.Combine(spec.Worktree, ".git"), WorkspacePath + "/.git"]);
+        }
+        args.AddRange(["--chdir", WorkspacePath]);
         args.Add("--clearenv");
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -77,8 +91,12 @@ public sealed class SandboxLauncher(IOptions<SandboxOptions> options)
             args.AddRange(["--setenv", key, value]);
         }
         args.Add("--");
+        args.Add(_options.SetprivPath);
+        if (!userNamespace)
+        {
+            args.AddRange([$"--reuid={_options.Uid}", $"--regid={_options.Gid}", "--clear-groups"]);
+        }
         args.AddRange([
-            _options.SetprivPath, $"--reuid={_options.Uid}", $"--regid={_options.Gid}", "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
             _options.PrlimitPath, $"--cpu={_options.CpuSeconds}", $"--data={_options.MemoryBytes}", $"--nproc={_options.MaxProcesses}",
             $"--fsize={_options.MaxFileBytes}", $"--nofile={_options.MaxOpenFiles}", "--core=0", "--",
@@ -91,6 +109,11 @@ public sealed class SandboxLauncher(IOptions<SandboxOptions> options)
         args.AddRange(spec.Argv);
         return args;
     }
+
+    /// <summary>Whether sandboxes are built in a user namespace: <see cref="SandboxOptions.UserNamespace"/>, else when the Api is not root.</summary>
+    public bool UsesUserNamespace => _options.UserNamespace ?? LibC.GetEuid() != 0;
+
+    private static string Id(int id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>A start info for <paramref name="spec"/> with stdout and stderr redirected (stdin closed).</summary>
     public ProcessStartInfo CreateStartInfo(SandboxSpec spec)
@@ -125,9 +148,9 @@ public sealed class SandboxLauncher(IOptions<SandboxOptions> options)
         {
             throw new PlatformNotSupportedException("The sandbox needs Linux (bubblewrap).");
         }
-        if (LibC.GetEuid() != 0)
+        if (UsesUserNamespace)
         {
-            return; // not root: nothing can be handed to another user (the Api runs as root where it runs sandboxes)
+            return; // the user namespace maps the worktree's owner, the Api's user, to the sandbox user: nothing to hand over
         }
         var root = LibC.OpenAt(AtCurrentDirectory, worktree, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC);
         if (root < 0)

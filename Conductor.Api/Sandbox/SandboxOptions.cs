@@ -11,7 +11,7 @@ public sealed class SandboxOptions : IValidatableObject
     [Required]
     public string BwrapPath { get; set; } = "/usr/bin/bwrap";
 
-    /// <summary>util-linux's setpriv: drops to <see cref="Uid"/> inside the sandbox, after bwrap has made its mounts.</summary>
+    /// <summary>util-linux's setpriv: drops to <see cref="Uid"/> (as root) and every capability inside the sandbox, after bwrap has made its mounts.</summary>
     [Required]
     public string SetprivPath { get; set; } = "/usr/bin/setpriv";
 
@@ -22,6 +22,14 @@ public sealed class SandboxOptions : IValidatableObject
     /// <summary>util-linux's setsid: terminals start in a session of their own with the PTY as controlling terminal.</summary>
     [Required]
     public string SetsidPath { get; set; } = "/usr/bin/setsid";
+
+    /// <summary>
+    /// Build the sandbox in a user namespace of its own, as an unprivileged Api can (bwrap maps the Api's user to
+    /// <see cref="Uid"/> inside, and the command holds no privilege on the host beyond that user's). Unset: only when
+    /// the Api does not run as root; as root, bwrap makes the mounts with root's own rights and setpriv becomes
+    /// <see cref="Uid"/>, which keeps the worktree's <c>.git</c> root's.
+    /// </summary>
+    public bool? UserNamespace { get; set; }
 
     /// <summary>The unprivileged user commands run as (default: nobody).</summary>
     [Range(1, int.MaxValue)]
@@ -57,6 +65,10 @@ public sealed class SandboxOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (UserNamespace == false && OperatingSystem.IsLinux() && LibC.GetEuid() != 0)
+        {
+            yield return new ValidationResult("Sandbox:UserNamespace=false needs the Api to run as root (only root may build a sandbox without a user namespace).");
+        }
         foreach (var path in ReadOnlyPaths)
         {
             if (!Path.IsPathFullyQualified(path) || path.TrimEnd('/').Length == 0)
