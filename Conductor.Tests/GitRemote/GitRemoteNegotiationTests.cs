@@ -47,20 +47,14 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
         using var http = new HttpClient { BaseAddress = alice.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
         // One round of negotiation (no "done"): room A's tip wanted; as haves room B's commit, room B's blob and room A's
-        // first commit; a shallow line naming room B's blob (upload-pack would die on a non-commit it holds and skip
-        // one it does not). The v0 body is gzipped, as git's client sends larger ones.
-        string[] named = [$"have {secretCommit}", $"have {secretBlob}", $"have {roomAFirst}", $"shallow {secretBlob}"];
-        var body = version == 2
-            ? Packets(["command=fetch", "agent=git/2.39.5", "object-format=sha1"], ["no-progress", $"want {roomATip}", .. named])
-            : Packets([$"want {roomATip} multi_ack_detailed side-band-64k ofs-delta agent=git/2.39.5", .. named.Where(n => n.StartsWith("shallow", StringComparison.Ordinal))],
-                [.. named.Where(n => n.StartsWith("have", StringComparison.Ordinal))]);
-        var lines = await UploadPackAsync(http, roomA, room.BobToken, version, body, gzip: version == 0);
-
-        // Room A's commit is common; nothing of room B's is acknowledged, and nothing failed.
-        var acks = lines.Where(l => l.StartsWith("ACK ", StringComparison.Ordinal)).ToList();
-        Assert.True(acks.Count > 0 && acks.All(a => a.StartsWith($"ACK {roomAFirst}", StringComparison.Ordinal)), string.Join(" | ", lines));
-        Assert.DoesNotContain(lines, l => l.Contains(secretCommit, StringComparison.Ordinal) || l.Contains(secretBlob, StringComparison.Ordinal));
-        Assert.DoesNotContain(lines, l => l.StartsWith("ERR", StringComparison.Ordinal));
+        // first commit. The v0 body is gzipped, as git's client sends larger ones. Room A's commit is common; nothing of
+        // room B's is acknowledged.
+        var lines = await NegotiateAsync(http, room.BobToken, roomA, roomATip, version, [$"have {secretCommit}", $"have {secretBlob}", $"have {roomAFirst}"]);
+        AssertOnlyAcknowledged(roomAFirst, lines, secretCommit, secretBlob);
+        // A shallow line naming room B's blob: upload-pack dies on a non-commit it holds ("invalid shallow object") and
+        // skips one it does not hold, so it is not passed on either.
+        lines = await NegotiateAsync(http, room.BobToken, roomA, roomATip, version, [$"shallow {secretBlob}", $"have {roomAFirst}"]);
+        AssertOnlyAcknowledged(roomAFirst, lines, secretCommit, secretBlob);
 
         // A request naming more haves than are examined is refused as a whole, in git's remote-error form.
         var many = Enumerable.Range(0, 65537).Select(i => "have " + Convert.ToHexStringLower(SHA1.HashData(BitConverter.GetBytes(i)))).ToArray();
@@ -112,6 +106,29 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
             git.Ok(work, "merge", "--quiet", "--ff-only", $"origin/{branch}");
             git.Ok(work, "repack", "-a", "-d", "-q");
         }
+    }
+
+    /// <summary>
+    /// One round of negotiation (no <c>done</c>) for <paramref name="want"/>, the shallow lines among
+    /// <paramref name="named"/> with the wants and the haves after them; the v0 body gzipped, as git's client sends
+    /// larger ones.
+    /// </summary>
+    private static Task<List<string>> NegotiateAsync(HttpClient http, string token, Guid roomId, string want, int version, string[] named)
+    {
+        var shallows = named.Where(n => n.StartsWith("shallow ", StringComparison.Ordinal)).ToArray();
+        var haves = named.Where(n => n.StartsWith("have ", StringComparison.Ordinal)).ToArray();
+        var body = version == 2
+            ? Packets(["command=fetch", "agent=git/2.39.5", "object-format=sha1"], ["no-progress", $"want {want}", .. shallows, .. haves])
+            : Packets([$"want {want} multi_ack_detailed side-band-64k ofs-delta agent=git/2.39.5", .. shallows], haves);
+        return UploadPackAsync(http, roomId, token, version, body, gzip: version == 0);
+    }
+
+    private static void AssertOnlyAcknowledged(string common, List<string> lines, params string[] unknown)
+    {
+        var acks = lines.Where(l => l.StartsWith("ACK ", StringComparison.Ordinal)).ToList();
+        Assert.True(acks.Count > 0 && acks.All(a => a.StartsWith($"ACK {common}", StringComparison.Ordinal)), string.Join(" | ", lines));
+        Assert.DoesNotContain(lines, l => unknown.Any(u => l.Contains(u, StringComparison.Ordinal)));
+        Assert.DoesNotContain(lines, l => l.StartsWith("ERR", StringComparison.Ordinal));
     }
 
     /// <summary>Writes a file in the room's worktree and commits it; answers the room's new head commit.</summary>
