@@ -130,7 +130,15 @@ public static partial class GitRemoteApi
             // refuse any want that is not an advertised tip, and only the room's refs are advertised.) In every
             // version upload-pack acknowledges each have the store holds: only those the room reaches are passed on.
             var fetchBody = IsGzip(request) ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
-            var fetch = await UploadPackRequest.ReadAsync(fetchBody, version, gitOptions.MaxFetchRequestBytes, timeout.Token);
+            UploadPackRequest? fetch;
+            try
+            {
+                fetch = await UploadPackRequest.ReadAsync(fetchBody, version, gitOptions.MaxFetchRequestBytes, timeout.Token);
+            }
+            catch (InvalidDataException)
+            {
+                fetch = null; // a body that says gzip and is not
+            }
             if (fetch is null)
             {
                 await TextAsync(context, 400, "The fetch request is not one Conductor accepts.");
@@ -149,6 +157,11 @@ public static partial class GitRemoteApi
                 return;
             }
             var keep = await services.GetRequiredService<RoomReachability>().ReachableCommitsAsync(store, [.. before.Values], fetch.NamedCommits, timeout.Token);
+            if (fetch.NamedCommits.Count > 0)
+            {
+                LogNegotiation(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GitRemoteApi)), user.GetLogin(), roomId,
+                    fetch.NamedCommits.Count(keep.Contains), fetch.NamedCommits.Count);
+            }
             backend = backend with { BodyPrefix = fetch.Without(keep), Body = null, ContentEncoding = null };
         }
         if (!(push && request.Method == "POST"))
@@ -327,6 +340,9 @@ public static partial class GitRemoteApi
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a fetch by {Login} from room {RoomId}: {Reason}")]
     private static partial void LogFetchRefused(ILogger logger, string login, Guid roomId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A fetch by {Login} from room {RoomId}: {Kept} of its {Named} have and shallow lines reach the room's refs and were passed on")]
+    private static partial void LogNegotiation(ILogger logger, string login, Guid roomId, int kept, int named);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Login} pushed to room {RoomId}: {Detail}")]
     private static partial void LogPushed(ILogger logger, string login, Guid roomId, string detail);

@@ -25,7 +25,7 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
     [Theory]
     [InlineData(2)]
     [InlineData(0)]
-    public async Task A_have_naming_another_rooms_commit_is_not_acknowledged_while_one_the_room_reaches_is_and_an_absurd_number_of_haves_is_refused(int version)
+    public async Task A_have_naming_another_rooms_commit_is_not_acknowledged_while_one_the_room_reaches_is_and_an_absurd_number_of_haves_or_a_garbled_body_is_refused(int version)
     {
         await using var room = await WorkspaceHttpRoom.StartAsync(postgres, redis, "negotiation.git", "room a");
         var (env, alice, bob, roomA) = (room.Env, room.Alice, room.Bob, room.RoomId);
@@ -63,6 +63,10 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
             : Packets([$"want {roomATip} multi_ack_detailed side-band-64k ofs-delta"], many);
         var refused = await UploadPackAsync(http, roomA, room.BobToken, version, absurd, gzip: true);
         Assert.Equal(["ERR Conductor: upload-pack: the request names 65537 have and shallow commits, more than the 65536 examined"], refused);
+        // A body that says gzip and is not: a clear refusal, not a server error.
+        using var garbled = await PostAsync(http, roomA, room.BobToken, version, "not gzip at all"u8.ToArray(), gzip: true);
+        Assert.Equal(HttpStatusCode.BadRequest, garbled.StatusCode);
+        Assert.Equal("The fetch request is not one Conductor accepts.\n", await garbled.Content.ReadAsStringAsync());
     }
 
     [Fact]
@@ -175,6 +179,23 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
         stream.Write(payload);
     }
 
+    /// <summary>POSTs <paramref name="body"/> to upload-pack as git's client does (Basic credentials, the token as the password).</summary>
+    private static Task<HttpResponseMessage> PostAsync(HttpClient http, Guid roomId, string token, int version, byte[] body, bool gzip)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"git/{roomId}.git/git-upload-pack") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-git-upload-pack-request");
+        if (gzip)
+        {
+            request.Content.Headers.ContentEncoding.Add("gzip");
+        }
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("bob:" + token)));
+        if (version == 2)
+        {
+            request.Headers.Add("Git-Protocol", "version=2");
+        }
+        return http.SendAsync(request);
+    }
+
     /// <summary>
     /// POSTs one upload-pack request as git's client does (Basic credentials with the token as the password) and
     /// answers the text lines of the answer before any pack data.
@@ -190,18 +211,7 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
             }
             body = compressed.ToArray();
         }
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"git/{roomId}.git/git-upload-pack") { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/x-git-upload-pack-request");
-        if (gzip)
-        {
-            request.Content.Headers.ContentEncoding.Add("gzip");
-        }
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("bob:" + token)));
-        if (version == 2)
-        {
-            request.Headers.Add("Git-Protocol", "version=2");
-        }
-        using var response = await http.SendAsync(request);
+        using var response = await PostAsync(http, roomId, token, version, body, gzip);
         var answer = await response.Content.ReadAsByteArrayAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {Encoding.UTF8.GetString(answer)}");
         var lines = new List<string>();
