@@ -22,10 +22,12 @@ public sealed class UploadPackRequest
     public const int MaxNamedCommits = 65536;
 
     private readonly IReadOnlyList<(int Start, int Length, string Id)> _named;
+    private readonly int _version;
 
-    private UploadPackRequest(string? command, IReadOnlyList<string> wants, IReadOnlyList<string> wantRefs,
+    private UploadPackRequest(int version, string? command, IReadOnlyList<string> wants, IReadOnlyList<string> wantRefs,
         IReadOnlyList<(int Start, int Length, string Id)> named, byte[] raw)
     {
+        _version = version;
         Command = command;
         Wants = wants;
         WantRefs = wantRefs;
@@ -53,6 +55,14 @@ public sealed class UploadPackRequest
     /// taken out, everything else byte for byte. Safe for the client: upload-pack then treats it as not having those
     /// commits and sends a larger pack (and a commit the room does not reach cannot bound one it does).
     /// </summary>
+    /// <remarks>
+    /// In protocol v2 a have taken out becomes a have of the all-zero id (no object has it) rather than nothing:
+    /// upload-pack answers a round with an acknowledgments section only when the request has a have line, and git's
+    /// client, having sent haves without <c>done</c>, fails on anything else ("expected 'acknowledgments', received
+    /// 'packfile'"). v2 acknowledges common objects only, so a have the store lacks is answered by nothing. In v0/v1 a
+    /// have the store lacks can be answered (<c>ACK &lt;id&gt; ready</c>), so there it is left out; a round with no
+    /// haves left is answered with <c>NAK</c>, as git's client expects.
+    /// </remarks>
     public byte[] Without(IReadOnlySet<string> keep)
     {
         var result = new MemoryStream(Raw.Length);
@@ -65,6 +75,13 @@ public sealed class UploadPackRequest
             }
             result.Write(Raw, at, start - at);
             at = start + length;
+            var payload = Encoding.ASCII.GetString(Raw, start + 4, length - 4);
+            if (_version == 2 && payload.StartsWith("have ", StringComparison.Ordinal))
+            {
+                var unknown = Encoding.ASCII.GetBytes("have " + new string('0', id.Length) + payload["have ".Length..][id.Length..]);
+                result.Write(PktLine.Header(unknown.Length));
+                result.Write(unknown);
+            }
         }
         result.Write(Raw, at, Raw.Length - at);
         return result.ToArray();
@@ -108,7 +125,7 @@ public sealed class UploadPackRequest
             if (got < header.Length)
             {
                 // The end of the body: a v0/v1 request ends here (after its flush or done), a v2 request only when empty.
-                return got == 0 && (raw.Length == 0 || version < 2) ? new UploadPackRequest(command, wants, wantRefs, named, raw.ToArray()) : null;
+                return got == 0 && (raw.Length == 0 || version < 2) ? new UploadPackRequest(version, command, wants, wantRefs, named, raw.ToArray()) : null;
             }
             raw.Write(header);
             if (raw.Length > maxBytes
@@ -120,7 +137,7 @@ public sealed class UploadPackRequest
             {
                 if (version == 2)
                 {
-                    return new UploadPackRequest(command, wants, wantRefs, named, raw.ToArray());
+                    return new UploadPackRequest(version, command, wants, wantRefs, named, raw.ToArray());
                 }
                 continue; // v0/v1: the flush after the wants, or the end of a round of haves
             }

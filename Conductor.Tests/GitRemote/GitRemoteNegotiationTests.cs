@@ -87,6 +87,18 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
         git.Token = room.AliceToken;
         git.Ok(git.Home, "clone", "--quiet", "-b", branch, url, "work");
         var work = git.Folder("work");
+        // Local commits the server never saw, dated after everything else so that git's client names them first in
+        // every fetch: the Api drops them, and the negotiation takes several rounds whose bodies git gzips.
+        git.Ok(work, "switch", "--quiet", "-c", "local");
+        for (var i = 0; i < 60; i++)
+        {
+            var date = $"@{3786825600 + i} +0000"; // 2090
+            var committed = git.RunWith(new Dictionary<string, string> { ["GIT_AUTHOR_DATE"] = date, ["GIT_COMMITTER_DATE"] = date }, work,
+                "commit", "--quiet", "--allow-empty", "-m", $"Local {i}");
+            Assert.True(committed.ExitCode == 0, committed.Error);
+        }
+        git.Ok(work, "switch", "--quiet", branch);
+        git.Ok(work, "repack", "-a", "-d", "-q");
 
         foreach (var version in new[] { "2", "0" })
         {
@@ -95,7 +107,8 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
             git.Ok(work, "prune-packed");
             Assert.Equal("count: 0", git.Ok(work, "count-objects", "-v").Split('\n')[0]);
             var trace = Path.Combine(git.Home, $"trace-v{version}.txt");
-            var fetched = git.RunWith(new Dictionary<string, string> { ["GIT_TRACE_PACKET"] = trace }, work,
+            var curl = Path.Combine(git.Home, $"curl-v{version}.txt");
+            var fetched = git.RunWith(new Dictionary<string, string> { ["GIT_TRACE_PACKET"] = trace, ["GIT_TRACE_CURL"] = curl, ["GIT_TRACE_CURL_NO_DATA"] = "1" }, work,
                 "-c", $"protocol.version={version}", "-c", "fetch.unpackLimit=100000", "fetch", "--quiet", "origin");
             Assert.True(fetched.ExitCode == 0, fetched.Error);
 
@@ -103,6 +116,9 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
             var packets = File.ReadAllText(trace);
             Assert.Contains($"have {known}", packets, StringComparison.Ordinal);
             Assert.Contains($"ACK {known}", packets, StringComparison.Ordinal);
+            Assert.Contains("have " + git.Ok(work, "rev-parse", "local").Trim(), packets, StringComparison.Ordinal);
+            var sent = File.ReadAllLines(curl).Where(l => l.Contains("Send header", StringComparison.Ordinal) || l.Contains("Content-", StringComparison.Ordinal)).ToList();
+            Assert.True(sent.Any(l => l.Contains("Content-Encoding: gzip", StringComparison.Ordinal)), $"v{version}: " + string.Join("\n", sent));
             // Only the new commit, its tree and its blob arrived (unpacked as loose objects), with the right content.
             Assert.Equal("count: 3", git.Ok(work, "count-objects", "-v").Split('\n')[0]);
             Assert.Equal(tip, git.Ok(work, "rev-parse", $"origin/{branch}").Trim());
