@@ -126,6 +126,18 @@ public sealed class GitRemoteNegotiationTests(PostgresServerFixture postgres, Re
             git.Ok(work, "merge", "--quiet", "--ff-only", $"origin/{branch}");
             git.Ok(work, "repack", "-a", "-d", "-q");
         }
+
+        // A shallow clone deepened over either protocol: its shallow line names a commit the room reaches, so it is
+        // passed on, and upload-pack sends the history behind it.
+        foreach (var version in new[] { "2", "0" })
+        {
+            var folder = $"shallow-v{version}";
+            git.Ok(git.Home, "-c", $"protocol.version={version}", "clone", "--quiet", "--depth", "1", "-b", branch, url, folder);
+            Assert.Equal("1", git.Ok(git.Folder(folder), "rev-list", "--count", "HEAD").Trim());
+            git.Ok(git.Folder(folder), "-c", $"protocol.version={version}", "fetch", "--quiet", "--deepen", "2", "origin");
+            Assert.Equal("3", git.Ok(git.Folder(folder), "rev-list", "--count", $"origin/{branch}").Trim());
+            Assert.Equal("true", git.Ok(git.Folder(folder), "rev-parse", "--is-shallow-repository").Trim());
+        }
     }
 
     /// <summary>
