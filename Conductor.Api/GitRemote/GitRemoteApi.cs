@@ -122,19 +122,31 @@ public static partial class GitRemoteApi
             request.ContentType, request.Headers.ContentEncoding.FirstOrDefault(), version > 0 ? $"version={version}" : null, user.GetLogin(),
             context.Connection.RemoteIpAddress?.ToString(), Config(roomId, before, push, [], null), [], request.Method == "POST" ? request.Body : null);
         var runner = services.GetRequiredService<GitHttpBackend>();
-        if (!push && request.Method == "POST" && version == 2)
+        if (!push && request.Method == "POST")
         {
-            // Protocol v2's fetch sends whatever object is named, hidden refs or not, and the store holds other rooms'
-            // commits too: every want must be reachable from this room's refs. (v0 and v1 upload-pack refuse any want
-            // that is not an advertised tip, and only the room's refs are advertised.)
-            var fetchBody = request.Headers.ContentEncoding.ToString() == "gzip" ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
-            var fetch = await UploadPackRequest.ReadAsync(fetchBody, gitOptions.MaxFetchRequestBytes, timeout.Token);
+            // The fetch request is read and decided here, then git gets exactly what was decided (decompressed, nothing
+            // after it). Protocol v2's fetch sends whatever object is named, hidden refs or not, and the store holds
+            // other rooms' commits too: every want must be reachable from this room's refs. (v0 and v1 upload-pack
+            // refuse any want that is not an advertised tip, and only the room's refs are advertised.) In every
+            // version upload-pack acknowledges each have the store holds: only those the room reaches are passed on.
+            var fetchBody = IsGzip(request) ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
+            UploadPackRequest? fetch;
+            try
+            {
+                fetch = await UploadPackRequest.ReadAsync(fetchBody, version, gitOptions.MaxFetchRequestBytes, timeout.Token);
+            }
+            catch (InvalidDataException)
+            {
+                fetch = null; // a body that says gzip and is not
+            }
             if (fetch is null)
             {
                 await TextAsync(context, 400, "The fetch request is not one Conductor accepts.");
                 return;
             }
-            var refusal = await FetchRefusalAsync(services, store, before.Values, fetch, timeout.Token);
+            var refusal = fetch.NamedCommits.Count > UploadPackRequest.MaxNamedCommits
+                ? $"upload-pack: the request names {fetch.NamedCommits.Count} have and shallow commits, more than the {UploadPackRequest.MaxNamedCommits} examined"
+                : version == 2 ? await FetchRefusalAsync(services, store, before.Values, fetch, timeout.Token) : null;
             if (refusal is not null)
             {
                 LogFetchRefused(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GitRemoteApi)), user.GetLogin(), roomId, refusal);
@@ -144,8 +156,13 @@ public static partial class GitRemoteApi
                 await context.Response.Body.WriteAsync(UploadPackRequest.Error("Conductor: " + refusal), timeout.Token);
                 return;
             }
-            // One request per POST (stateless): git is given exactly what was checked, nothing after its flush.
-            backend = backend with { BodyPrefix = fetch.Raw, Body = null, ContentEncoding = null };
+            var keep = await services.GetRequiredService<RoomReachability>().ReachableCommitsAsync(store, [.. before.Values], fetch.NamedCommits, timeout.Token);
+            if (fetch.NamedCommits.Count > 0)
+            {
+                LogNegotiation(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GitRemoteApi)), user.GetLogin(), roomId,
+                    fetch.NamedCommits.Count(keep.Contains), fetch.NamedCommits.Count);
+            }
+            backend = backend with { BodyPrefix = fetch.Without(keep), Body = null, ContentEncoding = null };
         }
         if (!(push && request.Method == "POST"))
         {
@@ -154,7 +171,7 @@ public static partial class GitRemoteApi
         }
 
         // A push: the ref updates are read and decided here, then git gets them and the pack that follows.
-        var body = request.Headers.ContentEncoding.ToString() == "gzip" ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
+        var body = IsGzip(request) ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
         var commands = await ReceivePackCommands.ReadAsync(body, timeout.Token);
         if (commands is null)
         {
@@ -225,6 +242,9 @@ public static partial class GitRemoteApi
             string.Join(" ", changed), CancellationToken.None);
         LogPushed(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(GitRemoteApi)), user.GetLogin(), roomId, detail);
     }
+
+    /// <summary>git's client gzips larger request bodies (<c>Content-Encoding: gzip</c>); http-backend takes <c>x-gzip</c> too.</summary>
+    private static bool IsGzip(HttpRequest request) => request.Headers.ContentEncoding.ToString() is "gzip" or "x-gzip";
 
     private static string Short(string? id) => id is null ? "(none)" : id[..12];
 
@@ -320,6 +340,9 @@ public static partial class GitRemoteApi
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a fetch by {Login} from room {RoomId}: {Reason}")]
     private static partial void LogFetchRefused(ILogger logger, string login, Guid roomId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A fetch by {Login} from room {RoomId}: {Kept} of its {Named} have and shallow lines reach the room's refs and were passed on")]
+    private static partial void LogNegotiation(ILogger logger, string login, Guid roomId, int kept, int named);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Login} pushed to room {RoomId}: {Detail}")]
     private static partial void LogPushed(ILogger logger, string login, Guid roomId, string detail);
