@@ -193,7 +193,12 @@ public sealed partial class CommandService(
         catch (Exception exception) when (exception is IOException or System.ComponentModel.Win32Exception or InvalidOperationException)
         {
             LogFailedToStart(logger, exception, run.Id, run.RoomId);
-            running.Append($"[conductor] The sandbox could not start: {exception.Message}\n");
+            // A machine without bubblewrap (a developer's, on a first run) gets the one line that fixes it, not the
+            // process start's "No such file or directory".
+            var reason = exception is System.ComponentModel.Win32Exception && !File.Exists(sandbox.Options.BwrapPath)
+                ? $"bubblewrap is not installed at {sandbox.Options.BwrapPath} (Debian and Ubuntu: sudo apt-get install -y bubblewrap)."
+                : exception.Message;
+            running.Append($"[conductor] The sandbox could not start: {reason}\n");
         }
         await flushStop.CancelAsync();
         await flusher;

@@ -95,6 +95,20 @@ public sealed class CommandsTests(PostgresServerFixture postgres, RedisServerFix
     }
 
     [Fact]
+    public async Task A_machine_without_bubblewrap_fails_the_command_with_the_line_that_installs_it()
+    {
+        await using var room = await CommandRoom.StartAsync(postgres, redis, "no-bwrap",
+            new Dictionary<string, string> { ["Sandbox__BwrapPath"] = "/nonexistent/bwrap" });
+        await room.AllowAsync("bash probe.sh");
+
+        var items = await room.RunStreamingAsync(room.Bob, new { command = "bash probe.sh" });
+        var finished = CommandRoom.Finished(items);
+        Assert.Equal("error", finished.GetProperty("status").GetString());
+        Assert.Contains("[conductor] The sandbox could not start: bubblewrap is not installed at /nonexistent/bwrap " +
+            "(Debian and Ubuntu: sudo apt-get install -y bubblewrap).", CommandRoom.Output(items), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Argument_tricks_and_outsiders_are_refused_run_nothing_and_are_audited()
     {
         await using var room = await CommandRoom.StartAsync(postgres, redis, "refusals");
