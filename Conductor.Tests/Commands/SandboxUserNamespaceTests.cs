@@ -31,6 +31,8 @@ public sealed class SandboxUserNamespaceTests
             var outside = Path.Combine(folder, "outside.txt");
             await File.WriteAllTextAsync(outside, "the Api user's own file, outside the worktree\n");
             await RunCheckedAsync("chown", ["-R", $"{ApiUser}:{ApiUser}", folder]);
+            // The Api user must reach its worktree whatever umask made the tests' temp folder.
+            File.SetUnixFileMode(Path.GetDirectoryName(folder)!, (UnixFileMode)0b111_101_101);
             using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var port = ((IPEndPoint)listener.LocalEndpoint).Port;
